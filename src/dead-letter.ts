@@ -1,0 +1,432 @@
+import { EventEmitter } from 'eventemitter3';
+import { type Clock, systemClock } from './clock.js';
+import { QueueFullError } from './errors.js';
+import { emitSafely } from './internal/events.js';
+import * as v from './internal/validate.js';
+import { type RateLimiter, TokenBucket } from './token-bucket.js';
+
+/**
+ * Why an item was dead-lettered, in RabbitMQ's `x-death` vocabulary:
+ * - `'rejected'` — a handler said never retry (`RejectError`);
+ * - `'expired'` — it waited past its TTL (`ttlMs`);
+ * - `'maxlen'` — an overflow strategy dropped it (`drop-oldest`/`drop-newest`);
+ * - `'delivery_limit'` — its attempts were exhausted.
+ */
+export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery_limit';
+
+const REASONS: readonly DeadLetterReason[] = ['rejected', 'expired', 'maxlen', 'delivery_limit'];
+
+/** One line of an entry's death history, as a record of RabbitMQ's `x-death` header. */
+export interface DeathRecord {
+  /** The part that dead-lettered the item (a queue writes its `name`, or `'queue'`). */
+  readonly source: string | undefined;
+  /** Why. */
+  readonly reason: DeadLetterReason;
+  /** How many times the item died from this source for this reason. */
+  readonly count: number;
+  /** When it last did, in clock ms. */
+  readonly time: number;
+}
+
+/** An item in a {@link DeadLetter}. */
+export interface DeadLetterEntry<T> {
+  /** Generated when the entry is added; unique within its dead letter. */
+  readonly id: string;
+  /** The item itself, unchanged. */
+  readonly item: T;
+  /** Why it was dead-lettered. */
+  readonly reason: DeadLetterReason;
+  /** The last failure, when there was one. */
+  readonly error?: unknown;
+  /** Every failure, oldest first (empty when none was recorded). */
+  readonly errors: readonly unknown[];
+  /** Attempts made before it died (0 when it never ran). */
+  readonly attempts: number;
+  /** When the item was first seen (clock ms); defaults to `deadAt`. */
+  readonly firstSeenAt: number;
+  /** When it was dead-lettered (clock ms). */
+  readonly deadAt: number;
+  /** The part that dead-lettered it. */
+  readonly source?: string;
+  /**
+   * The item's death history across redrives, newest first: one record per
+   * `{ source, reason }`, with a `count` and the latest `time` (RabbitMQ's `x-death`).
+   */
+  readonly deaths: readonly DeathRecord[];
+}
+
+/** What {@link DeadLetter.add} takes; `id`, `deadAt` and `deaths` are filled in. */
+export interface DeadLetterInput<T> {
+  /** The item. */
+  readonly item: T;
+  /** Why it is dead-lettered. */
+  readonly reason: DeadLetterReason;
+  /** The last failure. */
+  readonly error?: unknown;
+  /** Every failure, oldest first. @default error === undefined ? [] : [error] */
+  readonly errors?: readonly unknown[];
+  /** Attempts made. @default 0 */
+  readonly attempts?: number;
+  /** The part that dead-lettered it. */
+  readonly source?: string;
+  /** When the item was first seen (clock ms). @default the entry's `deadAt` */
+  readonly firstSeenAt?: number;
+  /**
+   * Earlier death history to continue, newest first. When omitted and the
+   * item is an object this dead letter redrove earlier, that history is used.
+   */
+  readonly deaths?: readonly DeathRecord[];
+}
+
+/** Options of {@link DeadLetter}. */
+export interface DeadLetterOptions {
+  /** The most entries held (a positive integer or `Infinity`). @default 10000 */
+  readonly capacity?: number;
+  /**
+   * What `add` does when full: `'drop-oldest'` evicts the oldest entry
+   * (emitting `'evicted'`), `'reject'` throws {@link QueueFullError}.
+   * @default 'drop-oldest'
+   */
+  readonly overflow?: 'drop-oldest' | 'reject';
+  /** Source of time for `deadAt`. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Options of {@link DeadLetter.entries}. */
+export interface EntriesOptions {
+  /** Only entries with this reason. */
+  readonly reason?: DeadLetterReason;
+  /** At most this many, oldest first. */
+  readonly limit?: number;
+}
+
+/**
+ * Where {@link DeadLetter.redrive} hands entries back: a `Queue` (or anything
+ * with `push(item)`), or a function called with `(item, entry)`. The entry is
+ * removed only once the call returned (or its promise resolved).
+ */
+export type RedriveTarget<T> = { push(item: T): unknown } | ((item: T, entry: DeadLetterEntry<T>) => unknown);
+
+/** Options of {@link DeadLetter.redrive}. */
+export interface RedriveOptions<T> {
+  /** Only entries for which this returns true. */
+  readonly filter?: (entry: DeadLetterEntry<T>) => boolean;
+  /** At most this many entries are handed back. */
+  readonly limit?: number;
+  /** Paces the redrive: a {@link RateLimiter} (one token per entry) or bucket options. */
+  readonly rateLimit?: RateLimiter | { readonly ratePerSecond: number; readonly burst?: number };
+  /** Aborting stops the redrive; it rejects with `signal.reason` (entries already redriven stay removed). */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link DeadLetter.redrive} did: counts of entries. */
+export interface RedriveResult {
+  /** Entries the target accepted (now removed from the dead letter). */
+  readonly redriven: number;
+  /** Entries the target refused (still in the dead letter). */
+  readonly failed: number;
+}
+
+/** Counters of a {@link DeadLetter}. */
+export interface DeadLetterStats {
+  /** Entries added since construction. */
+  readonly added: number;
+  /** Entries evicted by `drop-oldest` overflow. */
+  readonly evicted: number;
+  /** Entries redriven (and removed). */
+  readonly redriven: number;
+  /** Entries held now. */
+  readonly size: number;
+}
+
+/** The events of a {@link DeadLetter}, as eventemitter3 tuples. */
+export interface DeadLetterEvents<T> {
+  /** An entry was added. */
+  added: [entry: DeadLetterEntry<T>];
+  /** An entry was evicted to make room (`overflow: 'drop-oldest'`). */
+  evicted: [entry: DeadLetterEntry<T>];
+  /** An entry was handed back by `redrive` and removed. */
+  redriven: [entry: DeadLetterEntry<T>];
+  /** A listener of another event threw. */
+  error: [error: unknown];
+}
+
+/** The storage a dead-lettering part needs; {@link DeadLetter} implements it in memory. */
+export interface DeadLetterStore<T> {
+  /** Stores an entry and returns it. */
+  add(input: DeadLetterInput<T>): DeadLetterEntry<T>;
+  /** Entries held. */
+  readonly size: number;
+}
+
+const PART = 'DeadLetter';
+
+interface Tail<T> {
+  readonly buffer: DeadLetterEntry<T>[];
+  readonly waiting: ((result: IteratorResult<DeadLetterEntry<T>>) => void)[];
+}
+
+/**
+ * A dead-letter store: where items go that could not be handled, with why,
+ * how often, and their history — as SQS dead-letter queues and RabbitMQ's
+ * dead-letter exchanges, in memory.
+ *
+ * Entries are kept oldest first up to `capacity`. `redrive` hands them back
+ * to a queue (SQS "start DLQ redrive"), removing each only after the target
+ * accepted it. Iterating a dead letter tails it live.
+ *
+ * @typeParam T - the item type.
+ *
+ * @example
+ * ```ts
+ * const dlq = new DeadLetter<Order>({ capacity: 1000 });
+ * dlq.on('added', (e) => log.warn(`dead: ${e.reason}`, e.error));
+ * // later, once the downstream is healthy again:
+ * const { redriven, failed } = await dlq.redrive(queue, { filter: (e) => e.reason === 'delivery_limit' });
+ * ```
+ */
+export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> implements DeadLetterStore<T> {
+  readonly #capacity: number;
+  readonly #overflow: 'drop-oldest' | 'reject';
+  readonly #clock: Clock;
+  readonly #entries = new Map<string, DeadLetterEntry<T>>();
+  readonly #history = new WeakMap<object, { deaths: readonly DeathRecord[]; firstSeenAt: number }>();
+  readonly #tails = new Set<Tail<T>>();
+  #nextId = 1;
+  #added = 0;
+  #evicted = 0;
+  #redriven = 0;
+
+  /**
+   * @param options - see {@link DeadLetterOptions}.
+   * @throws TypeError for an option of the wrong type or an unknown `overflow`.
+   * @throws RangeError when `capacity` is not a positive integer or `Infinity`.
+   */
+  constructor(options?: DeadLetterOptions) {
+    super();
+    const o = v.options<DeadLetterOptions>(PART, options);
+    this.#capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', 10_000);
+    this.#overflow = v.choice(PART, 'overflow', o.overflow, ['drop-oldest', 'reject'] as const, 'drop-oldest');
+    this.#clock = v.clock(PART, o.clock, systemClock);
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The most entries held. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Counters since construction. */
+  get stats(): DeadLetterStats {
+    return { added: this.#added, evicted: this.#evicted, redriven: this.#redriven, size: this.#entries.size };
+  }
+
+  /**
+   * Stores an item with why it died. When full, `'drop-oldest'` evicts the
+   * oldest entry first (emitting `'evicted'`); `'reject'` throws.
+   * @param input - see {@link DeadLetterInput}.
+   * @returns the stored entry.
+   * @throws TypeError for a missing or unknown `reason` or a field of the wrong type.
+   * @throws QueueFullError when full and `overflow` is `'reject'`.
+   */
+  add(input: DeadLetterInput<T>): DeadLetterEntry<T> {
+    const o = v.options<DeadLetterInput<T>>(PART, input, 'entry');
+    if (!('item' in o)) throw new TypeError(`${PART}: entry.item is required, got an object without it`);
+    if (o.reason === undefined) {
+      throw new TypeError(`${PART}: entry.reason must be one of ${REASONS.map((r) => `'${r}'`).join(', ')}, got undefined`);
+    }
+    const reason = v.choice(PART, 'entry.reason', o.reason, REASONS, 'rejected');
+    const attempts = v.number(PART, 'entry.attempts', o.attempts, 'non-negative-integer', 0);
+    if (o.source !== undefined && typeof o.source !== 'string') {
+      throw new TypeError(`${PART}: entry.source must be a string, got ${v.show(o.source)}`);
+    }
+    if (o.errors !== undefined && !Array.isArray(o.errors)) {
+      throw new TypeError(`${PART}: entry.errors must be an array, got ${v.show(o.errors)}`);
+    }
+    if (o.firstSeenAt !== undefined && (typeof o.firstSeenAt !== 'number' || !Number.isFinite(o.firstSeenAt))) {
+      throw new TypeError(`${PART}: entry.firstSeenAt must be a finite number, got ${v.show(o.firstSeenAt)}`);
+    }
+    if (this.#entries.size >= this.#capacity && this.#overflow === 'reject') {
+      throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
+    }
+
+    const deadAt = this.#clock.now();
+    const item = o.item;
+    const earlier = typeof item === 'object' && item !== null ? this.#history.get(item) : undefined;
+    if (earlier) this.#history.delete(item as object);
+    const previous = o.deaths ?? earlier?.deaths ?? [];
+    const source = o.source;
+    const existing = previous.find((d) => d.source === source && d.reason === reason);
+    const deaths: DeathRecord[] = [
+      { source, reason, count: (existing?.count ?? 0) + 1, time: deadAt },
+      ...previous.filter((d) => d !== existing),
+    ];
+    const entry: DeadLetterEntry<T> = {
+      id: String(this.#nextId++),
+      item,
+      reason,
+      ...('error' in o ? { error: o.error } : {}),
+      errors: o.errors ? [...o.errors] : 'error' in o ? [o.error] : [],
+      attempts,
+      firstSeenAt: o.firstSeenAt ?? earlier?.firstSeenAt ?? deadAt,
+      deadAt,
+      ...(source !== undefined ? { source } : {}),
+      deaths,
+    };
+    while (this.#entries.size >= this.#capacity) {
+      const oldest = this.#entries.values().next().value as DeadLetterEntry<T>;
+      this.#entries.delete(oldest.id);
+      this.#evicted++;
+      emitSafely(this, 'evicted', oldest);
+    }
+    this.#entries.set(entry.id, entry);
+    this.#added++;
+    for (const tail of this.#tails) this.#deliver(tail, entry);
+    emitSafely(this, 'added', entry);
+    return entry;
+  }
+
+  /**
+   * The entries held, oldest first.
+   * @param options - `reason` to filter, `limit` to keep only the oldest few.
+   * @returns a new array (a snapshot).
+   * @throws TypeError for an unknown `reason`; RangeError for a bad `limit`.
+   */
+  entries(options?: EntriesOptions): DeadLetterEntry<T>[] {
+    const o = v.options<EntriesOptions>(PART, options);
+    const reason = o.reason === undefined ? undefined : v.choice(PART, 'reason', o.reason, REASONS, 'rejected');
+    const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
+    const out: DeadLetterEntry<T>[] = [];
+    if (limit === 0) return out;
+    for (const entry of this.#entries.values()) {
+      if (reason !== undefined && entry.reason !== reason) continue;
+      out.push(entry);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * @param id - an entry's id.
+   * @returns the entry, or undefined when it is not held.
+   */
+  get(id: string): DeadLetterEntry<T> | undefined {
+    return this.#entries.get(id);
+  }
+
+  /**
+   * Removes one entry (e.g. after handling it by hand).
+   * @param id - an entry's id.
+   * @returns true when it was held.
+   */
+  remove(id: string): boolean {
+    return this.#entries.delete(id);
+  }
+
+  /** Removes every entry. Counters are kept. */
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /**
+   * Hands entries back to `target`, oldest first and one at a time, removing
+   * each only after the target accepted it (SQS DLQ redrive). Entries added
+   * while the redrive runs are not part of it.
+   *
+   * @param target - a `Queue` (anything with `push(item)`) or a function `(item, entry)`.
+   * @param options - `filter`, `limit`, `rateLimit`, `signal`.
+   * @returns counts: `redriven` (accepted and removed) and `failed` (refused, kept).
+   * @throws TypeError (rejects) for a bad target or option; the abort `signal.reason` (rejects) on abort.
+   */
+  async redrive(target: RedriveTarget<T>, options?: RedriveOptions<T>): Promise<RedriveResult> {
+    const o = v.options<RedriveOptions<T>>(PART, options);
+    let send: (item: T, entry: DeadLetterEntry<T>) => unknown;
+    if (typeof target === 'function') send = target;
+    else if (typeof target === 'object' && target !== null && typeof target.push === 'function') {
+      send = (item) => target.push(item);
+    } else {
+      throw new TypeError(`${PART}: redrive target must be a function or have a push(item) method, got ${v.show(target)}`);
+    }
+    const filter = v.fn<(entry: DeadLetterEntry<T>) => boolean>(PART, 'filter', o.filter);
+    const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
+    const signal = v.signal(PART, 'signal', o.signal);
+    let limiter: RateLimiter | undefined;
+    if (o.rateLimit !== undefined) {
+      const r = o.rateLimit;
+      if (typeof r === 'object' && r !== null && typeof (r as RateLimiter).acquire === 'function') limiter = r as RateLimiter;
+      else if (typeof r === 'object' && r !== null) {
+        const opts = r as { ratePerSecond: number; burst?: number };
+        limiter = new TokenBucket({ ratePerSecond: opts.ratePerSecond, burst: opts.burst ?? 1, clock: this.#clock });
+      } else throw new TypeError(`${PART}: rateLimit must be a RateLimiter or { ratePerSecond, burst }, got ${v.show(r)}`);
+    }
+
+    let redriven = 0;
+    let failed = 0;
+    for (const entry of [...this.#entries.values()]) {
+      if (redriven >= limit) break;
+      signal?.throwIfAborted();
+      if (!this.#entries.has(entry.id)) continue;
+      if (filter && !filter(entry)) continue;
+      if (limiter) await limiter.acquire(1, signal ? { signal } : undefined);
+      if (!this.#entries.has(entry.id)) continue;
+      if (typeof entry.item === 'object' && entry.item !== null) {
+        this.#history.set(entry.item, { deaths: entry.deaths, firstSeenAt: entry.firstSeenAt });
+      }
+      try {
+        await send(entry.item, entry);
+      } catch {
+        if (typeof entry.item === 'object' && entry.item !== null) this.#history.delete(entry.item);
+        failed++;
+        continue;
+      }
+      this.#entries.delete(entry.id);
+      redriven++;
+      this.#redriven++;
+      emitSafely(this, 'redriven', entry);
+    }
+    return { redriven, failed };
+  }
+
+  /**
+   * A live tail: yields each entry added after iteration begins, as it is
+   * added. Ends only when the consumer stops (`break`/`return()`). A slow
+   * consumer's backlog is bounded by `capacity` (the oldest unread are skipped).
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<DeadLetterEntry<T>> {
+    const tail: Tail<T> = { buffer: [], waiting: [] };
+    this.#tails.add(tail);
+    const done = (): IteratorResult<DeadLetterEntry<T>> => ({ value: undefined, done: true });
+    const close = (): void => {
+      if (!this.#tails.delete(tail)) return;
+      tail.buffer.length = 0;
+      for (const resolve of tail.waiting.splice(0)) resolve(done());
+    };
+    const iterator: AsyncIterableIterator<DeadLetterEntry<T>> = {
+      next: () => {
+        if (tail.buffer.length > 0) return Promise.resolve({ value: tail.buffer.shift()!, done: false });
+        if (!this.#tails.has(tail)) return Promise.resolve(done());
+        return new Promise((resolve) => tail.waiting.push(resolve));
+      },
+      return: () => {
+        close();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  #deliver(tail: Tail<T>, entry: DeadLetterEntry<T>): void {
+    const waiter = tail.waiting.shift();
+    if (waiter) {
+      waiter({ value: entry, done: false });
+      return;
+    }
+    tail.buffer.push(entry);
+    if (tail.buffer.length > this.#capacity) tail.buffer.shift();
+  }
+}

@@ -1,0 +1,191 @@
+import { type Clock, systemClock } from './clock.js';
+import * as v from './internal/validate.js';
+
+/** An idempotency key: strings and numbers, compared as `Map` keys (`1` and `'1'` differ). */
+export type DedupeKey = string | number;
+
+/** Options of {@link Deduper}. */
+export interface DeduperOptions {
+  /**
+   * How long a key counts as seen, in ms from its first sight (a duplicate
+   * does not extend it). The default is SQS FIFO's 5-minute deduplication interval.
+   * @default 300000
+   */
+  readonly windowMs?: number;
+  /** The most keys remembered; past it the least recently seen key is forgotten (LRU). @default 100000 */
+  readonly maxKeys?: number;
+  /** Source of time. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** The store a deduplicating part needs; {@link Deduper} implements it in memory. */
+export interface DedupeStore {
+  /** True on first sight of `key` within the window (and records it); false for a duplicate. */
+  check(key: DedupeKey): boolean;
+  /** True when `key` was seen within the window; records nothing. */
+  has(key: DedupeKey): boolean;
+  /** Forgets `key`; true when it was remembered. */
+  delete(key: DedupeKey): boolean;
+}
+
+const PART = 'Deduper';
+
+/**
+ * Remembers idempotency keys for a fixed window, as SQS FIFO's message
+ * deduplication ID: a key seen within `windowMs` of its first sight is a
+ * duplicate. Memory is bounded by `maxKeys` (least recently seen forgotten
+ * first; a duplicate counts as a sighting for that order).
+ *
+ * @example
+ * ```ts
+ * const seen = new Deduper({ windowMs: 60_000 });
+ * if (seen.check(event.id)) handle(event); // first sight only
+ * ```
+ */
+export class Deduper implements DedupeStore {
+  readonly #windowMs: number;
+  readonly #maxKeys: number;
+  readonly #clock: Clock;
+  /** key → expiry time; Map order is LRU order (oldest sighting first). */
+  readonly #keys = new Map<DedupeKey, number>();
+  /** Keys in first-sight order with their expiry, for sweeping expired keys. */
+  #expiryKeys: DedupeKey[] = [];
+  #expiryTimes: number[] = [];
+  #expiryHead = 0;
+  #lastNow = -Infinity;
+
+  /**
+   * @param options - see {@link DeduperOptions}.
+   * @throws TypeError for an option of the wrong type.
+   * @throws RangeError when `windowMs` is negative or not finite, or `maxKeys` is not a positive integer.
+   */
+  constructor(options?: DeduperOptions) {
+    const o = v.options<DeduperOptions>(PART, options);
+    this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
+    this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
+    this.#clock = v.clock(PART, o.clock, systemClock);
+  }
+
+  /** The deduplication window in ms. */
+  get windowMs(): number {
+    return this.#windowMs;
+  }
+
+  /** The most keys remembered at once. */
+  get maxKeys(): number {
+    return this.#maxKeys;
+  }
+
+  /** How many keys are remembered and still within their window. */
+  get size(): number {
+    this.#sweep(this.#now());
+    return this.#keys.size;
+  }
+
+  /**
+   * Records a sighting of `key`.
+   * @param key - the idempotency key.
+   * @returns true on first sight within the window (the key is now recorded), false for a duplicate.
+   * @throws TypeError when `key` is not a string or a number.
+   */
+  check(key: DedupeKey): boolean {
+    checkKey(key);
+    const now = this.#now();
+    this.#sweep(now);
+    const expiresAt = this.#keys.get(key);
+    if (expiresAt !== undefined && expiresAt > now) {
+      // A duplicate: refresh LRU order, keep the window fixed.
+      this.#keys.delete(key);
+      this.#keys.set(key, expiresAt);
+      return false;
+    }
+    const expiry = now + this.#windowMs;
+    this.#keys.delete(key);
+    this.#keys.set(key, expiry);
+    this.#expiryKeys.push(key);
+    this.#expiryTimes.push(expiry);
+    while (this.#keys.size > this.#maxKeys) {
+      const oldest = this.#keys.keys().next().value as DedupeKey;
+      this.#keys.delete(oldest);
+    }
+    this.#compact();
+    return true;
+  }
+
+  /**
+   * @param key - the idempotency key.
+   * @returns true when `key` was seen within its window; records nothing.
+   * @throws TypeError when `key` is not a string or a number.
+   */
+  has(key: DedupeKey): boolean {
+    checkKey(key);
+    const expiresAt = this.#keys.get(key);
+    return expiresAt !== undefined && expiresAt > this.#now();
+  }
+
+  /**
+   * Forgets `key`, so its next sighting is a first sight.
+   * @param key - the idempotency key.
+   * @returns true when the key was remembered.
+   * @throws TypeError when `key` is not a string or a number.
+   */
+  delete(key: DedupeKey): boolean {
+    checkKey(key);
+    const expiresAt = this.#keys.get(key);
+    this.#keys.delete(key);
+    return expiresAt !== undefined && expiresAt > this.#now();
+  }
+
+  /** Forgets every key. */
+  clear(): void {
+    this.#keys.clear();
+    this.#expiryKeys = [];
+    this.#expiryTimes = [];
+    this.#expiryHead = 0;
+  }
+
+  /** Monotonic time: a clock that goes backwards counts as no time passing. */
+  #now(): number {
+    const now = this.#clock.now();
+    if (now > this.#lastNow) this.#lastNow = now;
+    return this.#lastNow;
+  }
+
+  #sweep(now: number): void {
+    const keys = this.#expiryKeys;
+    const times = this.#expiryTimes;
+    let head = this.#expiryHead;
+    while (head < keys.length && times[head]! <= now) {
+      const key = keys[head]!;
+      // Only the key's current record: it may have been forgotten and seen anew since.
+      if (this.#keys.get(key) === times[head]) this.#keys.delete(key);
+      head++;
+    }
+    this.#expiryHead = head;
+    this.#compact();
+  }
+
+  /** Keeps the expiry list within twice the live keys (it holds stale records of evicted keys). */
+  #compact(): void {
+    const length = this.#expiryKeys.length - this.#expiryHead;
+    if (length <= 2 * this.#keys.size + 64 && this.#expiryHead <= length + 64) return;
+    const keys: DedupeKey[] = [];
+    const times: number[] = [];
+    for (let i = this.#expiryHead; i < this.#expiryKeys.length; i++) {
+      const key = this.#expiryKeys[i]!;
+      if (this.#keys.get(key) === this.#expiryTimes[i]) {
+        keys.push(key);
+        times.push(this.#expiryTimes[i]!);
+      }
+    }
+    this.#expiryKeys = keys;
+    this.#expiryTimes = times;
+    this.#expiryHead = 0;
+  }
+}
+
+function checkKey(key: unknown): asserts key is DedupeKey {
+  if (typeof key !== 'string' && typeof key !== 'number') {
+    throw new TypeError(`${PART}: key must be a string or a number, got ${v.show(key)}`);
+  }
+}

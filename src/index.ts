@@ -1,0 +1,52 @@
+/**
+ * sluice: batch, rate-limit, retry, dedupe and dead-letter work inside your
+ * own process, in Node and in browsers. This entry point is browser-safe.
+ *
+ * @packageDocumentation
+ */
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+
+export type { SluiceErrorCode } from './errors.js';
+export {
+  SluiceError,
+  QueueFullError,
+  QueueClosedError,
+  TimeoutError,
+  RetryExhaustedError,
+  RejectError,
+  isSluiceError,
+  isQueueFullError,
+  isQueueClosedError,
+  isTimeoutError,
+  isRetryExhaustedError,
+  isRejectError,
+} from './errors.js';
+
+export type { TokenBucketOptions, AcquireOptions, RateLimiter } from './token-bucket.js';
+export { TokenBucket } from './token-bucket.js';
+
+export type { Jitter, BackoffFn, BackoffOptions } from './backoff.js';
+export { backoff } from './backoff.js';
+
+export type { RetryEvent, RetryPolicy, RetryOptions } from './retry.js';
+export { retry } from './retry.js';
+
+export type { DedupeKey, DeduperOptions, DedupeStore } from './deduper.js';
+export { Deduper } from './deduper.js';
+
+export type {
+  DeadLetterReason,
+  DeathRecord,
+  DeadLetterEntry,
+  DeadLetterInput,
+  DeadLetterOptions,
+  EntriesOptions,
+  RedriveTarget,
+  RedriveOptions,
+  RedriveResult,
+  DeadLetterStats,
+  DeadLetterEvents,
+  DeadLetterStore,
+} from './dead-letter.js';
+export { DeadLetter } from './dead-letter.js';

@@ -1,0 +1,246 @@
+import { type BackoffFn, type BackoffOptions, backoff as makeBackoff } from './backoff.js';
+import { type Clock, systemClock } from './clock.js';
+import { RetryExhaustedError, TimeoutError, isRejectError } from './errors.js';
+import * as v from './internal/validate.js';
+
+/** What `onRetry` is told before each wait. */
+export interface RetryEvent {
+  /** The failure of the attempt that just ended. */
+  readonly error: unknown;
+  /** The attempt that failed (numbered from 1). */
+  readonly attempt: number;
+  /** How long sluice waits before the next attempt, in ms. */
+  readonly delayMs: number;
+}
+
+/**
+ * The retry policy shared by {@link retry}, `Queue` and `mapConcurrent`.
+ */
+export interface RetryPolicy {
+  /** Attempts in total, the first included (a positive integer or `Infinity`). @default 3 */
+  readonly maxAttempts?: number;
+  /**
+   * The delay between attempts: a {@link BackoffFn} or options for {@link backoff}.
+   * @default backoff() — 100 ms doubling up to 30 s, full jitter
+   */
+  readonly backoff?: BackoffFn | BackoffOptions;
+  /**
+   * Decides whether a failure is worth another attempt. When it returns
+   * false the failure is passed on unchanged (not wrapped). A `RejectError`
+   * is never retried.
+   * @default every failure is retried
+   */
+  readonly retryIf?: (error: unknown, attempt: number) => boolean;
+  /** Random source in `[0, 1)` for the default backoff's jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Options of {@link retry}. */
+export interface RetryOptions extends RetryPolicy {
+  /**
+   * Time limit per attempt in ms: at the limit the attempt's `signal` aborts
+   * with a {@link TimeoutError} and the attempt counts as failed with it.
+   */
+  readonly timeoutMs?: number;
+  /** Aborting stops at once: the returned promise rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+  /** Called before each wait between attempts. */
+  readonly onRetry?: (event: RetryEvent) => void;
+  /** Source of time for the waits and `timeoutMs`. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** A {@link RetryPolicy} checked and resolved to its defaults. */
+export interface ResolvedRetryPolicy {
+  readonly maxAttempts: number;
+  readonly backoff: BackoffFn;
+  readonly retryIf: ((error: unknown, attempt: number) => boolean) | undefined;
+}
+
+/**
+ * Checks a {@link RetryPolicy} and fills its defaults.
+ * @internal
+ */
+export function resolveRetryPolicy(part: string, policy: RetryPolicy | undefined, defaultAttempts = 3): ResolvedRetryPolicy {
+  const o = v.options<RetryPolicy>(part, policy, 'retry');
+  const maxAttempts = v.number(part, 'maxAttempts', o.maxAttempts, 'positive-integer-or-infinity', defaultAttempts);
+  const random = v.fn<() => number>(part, 'random', o.random);
+  let backoff: BackoffFn;
+  if (typeof o.backoff === 'function') backoff = o.backoff;
+  else if (o.backoff === undefined || (typeof o.backoff === 'object' && o.backoff !== null)) {
+    backoff = makeBackoff(random && o.backoff?.random === undefined ? { ...o.backoff, random } : o.backoff);
+  } else {
+    throw new TypeError(`${part}: backoff must be a function or backoff options, got ${v.show(o.backoff)}`);
+  }
+  const retryIf = v.fn<(error: unknown, attempt: number) => boolean>(part, 'retryIf', o.retryIf);
+  return { maxAttempts, backoff, retryIf };
+}
+
+/**
+ * The wait before the attempt after `attempt`: the backoff's delay, raised
+ * to the error's `retryAfterMs` when it carries one (HTTP 429 `Retry-After`;
+ * not capped by `maxDelayMs`).
+ * @internal
+ */
+export function retryDelay(policy: ResolvedRetryPolicy, error: unknown, attempt: number, previousDelayMs: number | undefined): number {
+  let delay = policy.backoff(attempt, previousDelayMs);
+  if (!(delay >= 0)) delay = 0;
+  const after = retryAfterOf(error);
+  return after !== undefined && after > delay ? after : delay;
+}
+
+/** An error's numeric `retryAfterMs`, when it has a usable one. @internal */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof after === 'number' && after >= 0 && Number.isFinite(after) ? after : undefined;
+}
+
+/**
+ * Whether a failure may be retried under `policy` after `attempt`.
+ * `'stop'` passes the error on unchanged; `'exhausted'` means out of attempts.
+ * @internal
+ */
+export function retryVerdict(policy: ResolvedRetryPolicy, error: unknown, attempt: number): 'retry' | 'stop' | 'exhausted' {
+  if (isRejectError(error)) return 'stop';
+  if (policy.retryIf && !policy.retryIf(error, attempt)) return 'stop';
+  return attempt >= policy.maxAttempts ? 'exhausted' : 'retry';
+}
+
+/**
+ * Calls `fn` until it succeeds, waiting with exponential backoff and jitter
+ * between attempts (as AWS's "Exponential Backoff and Jitter").
+ *
+ * - `fn(attempt, signal)` gets the attempt number (from 1) and a signal that
+ *   aborts when the attempt times out (`timeoutMs`) or `options.signal` aborts.
+ * - An error with a numeric `retryAfterMs` makes the next wait at least that
+ *   long (HTTP 429 `Retry-After`).
+ * - `retryIf` returning false, or a `RejectError`, passes the error on unchanged.
+ *
+ * @param fn - the operation; may return a value or a promise.
+ * @param options - see {@link RetryOptions}.
+ * @returns the first successful result.
+ * @throws RetryExhaustedError (rejects) after `maxAttempts` failures, with
+ *   `attempts`, `errors` (every failure) and `cause` (the last).
+ * @throws the abort `signal.reason` (rejects) when `options.signal` aborts.
+ * @throws TypeError or RangeError (rejects) for bad options.
+ *
+ * @example
+ * ```ts
+ * const body = await retry(async (attempt, signal) => {
+ *   const res = await fetch(url, { signal });
+ *   if (res.status === 429) throw Object.assign(new Error('busy'), { retryAfterMs: 1000 });
+ *   return res.json();
+ * }, { maxAttempts: 5, timeoutMs: 10_000, backoff: { jitter: 'equal' } });
+ * ```
+ */
+export async function retry<R>(
+  fn: (attempt: number, signal: AbortSignal) => R | PromiseLike<R>,
+  options?: RetryOptions,
+): Promise<R> {
+  const part = 'retry';
+  v.requiredFn(part, 'fn', fn);
+  const o = v.options<RetryOptions>(part, options);
+  const policy = resolveRetryPolicy(part, o);
+  const timeoutMs = v.number(part, 'timeoutMs', o.timeoutMs, 'non-negative');
+  const signal = v.signal(part, 'signal', o.signal);
+  const onRetry = v.fn<(event: RetryEvent) => void>(part, 'onRetry', o.onRetry);
+  const clock = v.clock<Clock>(part, o.clock, systemClock);
+
+  const errors: unknown[] = [];
+  let previousDelay: number | undefined;
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    const outcome = await runAttempt(fn, attempt, timeoutMs, signal, clock);
+    if (outcome.ok) return outcome.value;
+    const error = outcome.error;
+    signal?.throwIfAborted();
+    errors.push(error);
+    const verdict = retryVerdict(policy, error, attempt);
+    if (verdict === 'stop') throw error;
+    if (verdict === 'exhausted') throw new RetryExhaustedError(attempt, errors);
+    const delayMs = retryDelay(policy, error, attempt, previousDelay);
+    previousDelay = delayMs;
+    onRetry?.({ error, attempt, delayMs });
+    await sleep(delayMs, clock, signal);
+  }
+}
+
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * Runs one attempt with its own signal; settles with the outcome, never rejects,
+ * except with the outer signal's reason when it aborts mid-attempt.
+ */
+function runAttempt<R>(
+  fn: (attempt: number, signal: AbortSignal) => R | PromiseLike<R>,
+  attempt: number,
+  timeoutMs: number | undefined,
+  outer: AbortSignal | undefined,
+  clock: Clock,
+): Promise<Outcome<R>> {
+  const controller = new AbortController();
+  return new Promise<Outcome<R>>((resolve, reject) => {
+    let settled = false;
+    let timer: unknown;
+    const finish = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+      return true;
+    };
+    const onOuterAbort = (): void => {
+      if (!finish()) return;
+      controller.abort(outer!.reason);
+      reject(outer!.reason);
+    };
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        if (!finish()) return;
+        const error = new TimeoutError(timeoutMs, `attempt ${attempt} timed out after ${timeoutMs} ms`);
+        controller.abort(error);
+        resolve({ ok: false, error });
+      }, timeoutMs);
+    }
+    let result: R | PromiseLike<R>;
+    try {
+      result = fn(attempt, controller.signal);
+    } catch (error) {
+      if (finish()) resolve({ ok: false, error });
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        if (finish()) resolve({ ok: true, value });
+      },
+      (error: unknown) => {
+        if (finish()) resolve({ ok: false, error });
+      },
+    );
+  });
+}
+
+/**
+ * Waits `ms` on `clock`; rejects with `signal.reason` if it aborts first.
+ * @internal
+ */
+export function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

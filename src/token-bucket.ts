@@ -1,0 +1,356 @@
+import { type Clock, systemClock } from './clock.js';
+import { TimeoutError } from './errors.js';
+import { LinkedList, type ListNode } from './internal/linked-list.js';
+import * as v from './internal/validate.js';
+
+/** Options of {@link TokenBucket}. */
+export interface TokenBucketOptions {
+  /**
+   * Tokens added per second; may be fractional (`0.5` = one token every 2 s).
+   * Must be a positive finite number. Required.
+   */
+  readonly ratePerSecond: number;
+  /**
+   * The bucket's capacity in tokens: the most that can be granted at once
+   * after an idle period. Go's `x/time/rate` and Envoy call it burst.
+   * @default 1
+   */
+  readonly burst?: number;
+  /**
+   * Tokens in the bucket at construction, `0` to `burst`.
+   * @default burst
+   */
+  readonly initialTokens?: number;
+  /** Source of time. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Options of {@link TokenBucket.acquire}. */
+export interface AcquireOptions {
+  /** Aborting rejects the wait with `signal.reason` and frees the waiter's place. */
+  readonly signal?: AbortSignal;
+  /**
+   * Fail fast under overload: when the predicted wait (waiters ahead included)
+   * exceeds this many ms, reject at once with {@link TimeoutError} instead of queueing.
+   */
+  readonly maxWaitMs?: number;
+}
+
+/** The shape of a rate limiter sluice parts accept; {@link TokenBucket} implements it. */
+export interface RateLimiter {
+  /** Resolves once `cost` tokens were granted. */
+  acquire(cost?: number, options?: AcquireOptions): Promise<void>;
+  /** Grants `cost` tokens now if possible, never waiting. */
+  tryAcquire(cost?: number): boolean;
+}
+
+interface Waiter {
+  readonly cost: number;
+  /** When `acquire` was called (ms, clock time). */
+  readonly arrivedAt: number;
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
+  detach: () => void;
+}
+
+const PART = 'TokenBucket';
+
+/**
+ * A token bucket: rate limiting with bursts, as Go's `x/time/rate` and
+ * Envoy's local rate limiter. Tokens accrue at `ratePerSecond` up to
+ * `burst`; `acquire(cost)` takes `cost` tokens, waiting until they are there.
+ *
+ * - Waiters are served first-in first-out: a large request is never starved
+ *   by later small ones, and `tryAcquire` never jumps the queue.
+ * - Grants are booked on a virtual timeline (as GCRA and Go's reservations):
+ *   a waiter is granted at the instant its tokens accrued, even if its timer
+ *   fires late, so timer lateness delays a grant but never lowers the rate.
+ * - At most one timer is armed, whatever the number of waiters; an idle
+ *   bucket holds none.
+ * - Time that goes backwards counts as no time passing; a jump forward
+ *   refills to at most `burst`.
+ *
+ * @example
+ * ```ts
+ * const bucket = new TokenBucket({ ratePerSecond: 50, burst: 10 });
+ * for (const url of urls) {
+ *   await bucket.acquire();
+ *   void fetch(url);
+ * }
+ * ```
+ */
+export class TokenBucket implements RateLimiter {
+  #rate: number; // tokens per ms
+  #ratePerSecond: number;
+  #burst: number;
+  #tokens: number;
+  /** The time `#tokens` was valid at; may trail `now` by a late timer's lateness. */
+  #last: number;
+  readonly #clock: Clock;
+  readonly #waiters = new LinkedList<Waiter>();
+  #pendingCost = 0;
+  #timer: unknown = undefined;
+  #timerArmed = false;
+
+  /**
+   * @param options - see {@link TokenBucketOptions}.
+   * @throws TypeError when `ratePerSecond` is missing or an option has the wrong type.
+   * @throws RangeError when `ratePerSecond` or `burst` is not a positive finite number, or
+   *   `initialTokens` is outside `0..burst`.
+   */
+  constructor(options: TokenBucketOptions) {
+    const o = v.options<TokenBucketOptions>(PART, options);
+    if (o.ratePerSecond === undefined) {
+      throw new TypeError(`${PART}: ratePerSecond must be a positive finite number, got undefined`);
+    }
+    this.#ratePerSecond = v.number(PART, 'ratePerSecond', o.ratePerSecond, 'positive', 1);
+    this.#rate = this.#ratePerSecond / 1000;
+    this.#burst = v.number(PART, 'burst', o.burst, 'positive', 1);
+    const initial = v.number(PART, 'initialTokens', o.initialTokens, 'non-negative', this.#burst);
+    this.#tokens = v.atMost(PART, 'initialTokens', initial, this.#burst, 'burst');
+    this.#clock = v.clock(PART, o.clock, systemClock);
+    this.#last = this.#clock.now();
+  }
+
+  /** Tokens added per second. */
+  get ratePerSecond(): number {
+    return this.#ratePerSecond;
+  }
+
+  /** The bucket's capacity in tokens. */
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /** Tokens available now (refilled lazily; never negative, never above `burst`). */
+  get tokens(): number {
+    return this.#tokensAt(this.#now());
+  }
+
+  /** How many `acquire` calls are waiting. */
+  get pending(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Milliseconds until `cost` tokens could be granted to a new request,
+   * counting the waiters ahead of it. `0` when it would be granted now.
+   * @param cost - tokens wanted (default 1).
+   * @throws RangeError when `cost` is not a positive finite number or exceeds `burst`.
+   */
+  waitTime(cost = 1): number {
+    this.#checkCost(cost);
+    return this.#predictWait(cost, this.#now());
+  }
+
+  /**
+   * Takes `cost` tokens now if they are available and nobody is waiting.
+   * Never waits and never jumps ahead of queued `acquire` calls.
+   * @param cost - tokens wanted (default 1).
+   * @returns whether the tokens were granted.
+   * @throws RangeError when `cost` is not a positive finite number or exceeds `burst`.
+   */
+  tryAcquire(cost = 1): boolean {
+    this.#checkCost(cost);
+    if (this.#waiters.size > 0) return false;
+    const now = this.#now();
+    this.#refill(now);
+    if (this.#tokens < cost) return false;
+    this.#tokens -= cost;
+    return true;
+  }
+
+  /**
+   * Waits until `cost` tokens are available and takes them. Waiters are
+   * served in call order.
+   * @param cost - tokens wanted (default 1); must be a positive finite number ≤ `burst`.
+   * @param options - `signal` to abort the wait, `maxWaitMs` to fail fast.
+   * @returns a promise that resolves once the tokens are granted. It rejects with
+   *   `RangeError` for a bad `cost` (`cost > burst` included), with
+   *   {@link TimeoutError} when the predicted wait exceeds `maxWaitMs`,
+   *   with `signal.reason` on abort, and with `RangeError` if `setRate` later
+   *   lowers `burst` below `cost`.
+   */
+  acquire(cost = 1, options?: AcquireOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    let maxWaitMs: number | undefined;
+    try {
+      this.#checkCost(cost);
+      const o = v.options<AcquireOptions>(PART, options);
+      signal = v.signal(PART, 'signal', o.signal);
+      maxWaitMs = v.number(PART, 'maxWaitMs', o.maxWaitMs, 'non-negative');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const now = this.#now();
+    if (this.#waiters.size === 0) {
+      this.#refill(now);
+      if (this.#tokens >= cost) {
+        this.#tokens -= cost;
+        return Promise.resolve();
+      }
+    }
+    if (maxWaitMs !== undefined) {
+      const wait = this.#predictWait(cost, now);
+      if (wait > maxWaitMs) {
+        return Promise.reject(
+          new TimeoutError(maxWaitMs, `${PART}: predicted wait of ${round(wait)} ms exceeds maxWaitMs (${maxWaitMs} ms)`),
+        );
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { cost, arrivedAt: now, resolve, reject, detach: noop };
+      const node = this.#waiters.push(waiter);
+      this.#pendingCost += cost;
+      if (signal) {
+        const abort = (): void => this.#cancel(node, signal.reason);
+        signal.addEventListener('abort', abort, { once: true });
+        waiter.detach = () => signal.removeEventListener('abort', abort);
+      }
+      if (node === this.#waiters.head) this.#serve();
+    });
+  }
+
+  /**
+   * Reconfigures the bucket live (adaptive flow control, e.g. after a 429).
+   * Tokens accrued so far are kept (clamped to the new burst); queued waiters
+   * keep their order and are re-timed at the new rate; a waiter whose cost
+   * exceeds the new burst is rejected with `RangeError`.
+   * @param ratePerSecond - the new rate, tokens per second.
+   * @param burst - the new capacity in tokens (default: unchanged).
+   * @throws TypeError or RangeError for a bad `ratePerSecond` or `burst`.
+   */
+  setRate(ratePerSecond: number, burst?: number): void {
+    if (ratePerSecond === undefined) {
+      throw new TypeError(`${PART}: ratePerSecond must be a positive finite number, got undefined`);
+    }
+    const rate = v.number(PART, 'ratePerSecond', ratePerSecond, 'positive', 1);
+    const newBurst = v.number(PART, 'burst', burst, 'positive', this.#burst);
+    const now = this.#now();
+    // Grant what is already due at the old rate, then move the books to now.
+    this.#grantDue(now);
+    this.#refill(now);
+    this.#ratePerSecond = rate;
+    this.#rate = rate / 1000;
+    this.#burst = newBurst;
+    if (this.#tokens > newBurst) this.#tokens = newBurst;
+    for (let node = this.#waiters.head; node; ) {
+      const next = node.next;
+      if (node.value.cost > newBurst) {
+        this.#cancel(
+          node,
+          new RangeError(`${PART}: cost must be at most burst (${newBurst}) after setRate, got ${node.value.cost}`),
+          false,
+        );
+      }
+      node = next;
+    }
+    this.#disarm();
+    this.#serve();
+  }
+
+  #checkCost(cost: unknown): asserts cost is number {
+    if (typeof cost !== 'number') throw new TypeError(`${PART}: cost must be a positive finite number, got ${v.show(cost)}`);
+    if (!(cost > 0) || !Number.isFinite(cost)) {
+      throw new RangeError(`${PART}: cost must be a positive finite number, got ${v.show(cost)}`);
+    }
+    if (cost > this.#burst) {
+      throw new RangeError(`${PART}: cost must be at most burst (${this.#burst}), got ${cost}`);
+    }
+  }
+
+  /** Reads the clock; time that went backwards re-bases the books (no time passes). */
+  #now(): number {
+    const now = this.#clock.now();
+    if (now < this.#last) this.#last = now;
+    return now;
+  }
+
+  #tokensAt(now: number): number {
+    const elapsed = now - this.#last;
+    const tokens = elapsed > 0 ? this.#tokens + elapsed * this.#rate : this.#tokens;
+    return tokens < this.#burst ? tokens : this.#burst;
+  }
+
+  #refill(now: number): void {
+    this.#tokens = this.#tokensAt(now);
+    if (now > this.#last) this.#last = now;
+  }
+
+  #predictWait(cost: number, now: number): number {
+    const deficit = this.#pendingCost + cost - this.#tokensAt(now);
+    return deficit > 0 ? deficit / this.#rate : 0;
+  }
+
+  /**
+   * Grants every head waiter whose tokens have accrued by `now`, booking each
+   * grant at the instant it became possible (the virtual timeline).
+   * Returns the ready time of the first waiter still waiting, or undefined.
+   */
+  #grantDue(now: number): number | undefined {
+    for (let node = this.#waiters.head; node; node = this.#waiters.head) {
+      const waiter = node.value;
+      // The bucket's books start from when the waiter arrived, or from the previous grant.
+      const arrived = waiter.arrivedAt < now ? waiter.arrivedAt : now;
+      if (arrived > this.#last) this.#refill(arrived);
+      let readyAt = this.#last;
+      if (this.#tokens < waiter.cost) readyAt = this.#last + (waiter.cost - this.#tokens) / this.#rate;
+      if (readyAt > now) return readyAt;
+      if (readyAt === this.#last) this.#tokens -= waiter.cost;
+      else {
+        this.#tokens = 0;
+        this.#last = readyAt;
+      }
+      this.#waiters.remove(node);
+      this.#pendingCost -= waiter.cost;
+      waiter.detach();
+      waiter.resolve();
+    }
+    this.#pendingCost = 0; // no drift once nobody waits
+    return undefined;
+  }
+
+  #serve(): void {
+    const now = this.#now();
+    const readyAt = this.#grantDue(now);
+    if (readyAt === undefined) {
+      this.#disarm();
+      return;
+    }
+    if (this.#timerArmed) return;
+    this.#timerArmed = true;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timerArmed = false;
+      this.#timer = undefined;
+      this.#serve();
+    }, readyAt - now);
+  }
+
+  #disarm(): void {
+    if (!this.#timerArmed) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timerArmed = false;
+    this.#timer = undefined;
+  }
+
+  #cancel(node: ListNode<Waiter>, reason: unknown, reserve = true): void {
+    const wasHead = node === this.#waiters.head;
+    if (!this.#waiters.remove(node)) return;
+    this.#pendingCost -= node.value.cost;
+    if (this.#waiters.size === 0) this.#pendingCost = 0;
+    node.value.detach();
+    node.value.reject(reason);
+    if (wasHead && reserve) {
+      // The next waiter may be grantable now, or need another timer.
+      this.#disarm();
+      this.#serve();
+    }
+  }
+}
+
+function noop(): void {}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -3,7 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import { QueueFullError } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import * as v from './internal/validate.js';
-import { type RateLimiter, TokenBucket } from './token-bucket.js';
+import { type RateLimitInput, type RateLimiter, toRateLimiter } from './token-bucket.js';
 
 /**
  * Why an item was dead-lettered, in RabbitMQ's `x-death` vocabulary:
@@ -105,7 +105,13 @@ export interface EntriesOptions {
  * with `push(item)`), or a function called with `(item, entry)`. The entry is
  * removed only once the call returned (or its promise resolved).
  */
-export type RedriveTarget<T> = { push(item: T): unknown } | ((item: T, entry: DeadLetterEntry<T>) => unknown);
+export type RedriveTarget<T> = PushTarget<T> | ((item: T, entry: DeadLetterEntry<T>) => unknown);
+
+/** Anything items can be pushed into, such as a `Queue`. */
+export interface PushTarget<T> {
+  /** Offers `item`; the item counts as accepted once this returns or its promise resolves. */
+  push(item: T): unknown;
+}
 
 /** Options of {@link DeadLetter.redrive}. */
 export interface RedriveOptions<T> {
@@ -114,7 +120,7 @@ export interface RedriveOptions<T> {
   /** At most this many entries are handed back. */
   readonly limit?: number;
   /** Paces the redrive: a {@link RateLimiter} (one token per entry) or bucket options. */
-  readonly rateLimit?: RateLimiter | { readonly ratePerSecond: number; readonly burst?: number };
+  readonly rateLimit?: RateLimitInput;
   /** Aborting stops the redrive; it rejects with `signal.reason` (entries already redriven stay removed). */
   readonly signal?: AbortSignal;
 }
@@ -354,15 +360,8 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     const filter = v.fn<(entry: DeadLetterEntry<T>) => boolean>(PART, 'filter', o.filter);
     const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
     const signal = v.signal(PART, 'signal', o.signal);
-    let limiter: RateLimiter | undefined;
-    if (o.rateLimit !== undefined) {
-      const r = o.rateLimit;
-      if (typeof r === 'object' && r !== null && typeof (r as RateLimiter).acquire === 'function') limiter = r as RateLimiter;
-      else if (typeof r === 'object' && r !== null) {
-        const opts = r as { ratePerSecond: number; burst?: number };
-        limiter = new TokenBucket({ ratePerSecond: opts.ratePerSecond, burst: opts.burst ?? 1, clock: this.#clock });
-      } else throw new TypeError(`${PART}: rateLimit must be a RateLimiter or { ratePerSecond, burst }, got ${v.show(r)}`);
-    }
+    const limiter: RateLimiter | undefined =
+      o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, this.#clock);
 
     let redriven = 0;
     let failed = 0;

@@ -28,6 +28,7 @@ export type SluiceErrorCode =
 export class SluiceError extends Error {
   /** A stable, machine-readable code. */
   readonly code: SluiceErrorCode;
+  /** Always `'SluiceError'`. */
   override name = 'SluiceError';
   /** @internal */
   readonly [BRAND] = true;
@@ -49,6 +50,7 @@ export class SluiceError extends Error {
  */
 export class QueueFullError extends SluiceError {
   declare readonly code: 'ERR_QUEUE_FULL';
+  /** Always `'QueueFullError'`. */
   override name = 'QueueFullError';
   /** The capacity that was reached (items). */
   readonly capacity: number;
@@ -66,6 +68,7 @@ export class QueueFullError extends SluiceError {
 /** Work was offered to a part after `close()` was called. */
 export class QueueClosedError extends SluiceError {
   declare readonly code: 'ERR_QUEUE_CLOSED';
+  /** Always `'QueueClosedError'`. */
   override name = 'QueueClosedError';
 
   /** @param message - overrides the default message. */
@@ -81,6 +84,7 @@ export class QueueClosedError extends SluiceError {
  */
 export class TimeoutError extends SluiceError {
   declare readonly code: 'ERR_TIMEOUT';
+  /** Always `'TimeoutError'`. */
   override name = 'TimeoutError';
   /** The limit that was passed, in ms. */
   readonly timeoutMs: number;
@@ -101,6 +105,7 @@ export class TimeoutError extends SluiceError {
  */
 export class RetryExhaustedError extends SluiceError {
   declare readonly code: 'ERR_RETRY_EXHAUSTED';
+  /** Always `'RetryExhaustedError'`. */
   override name = 'RetryExhaustedError';
   /** How many attempts were made (attempts are numbered from 1). */
   readonly attempts: number;
@@ -135,6 +140,7 @@ export class RetryExhaustedError extends SluiceError {
  */
 export class RejectError extends SluiceError {
   declare readonly code: 'ERR_REJECTED';
+  /** Always `'RejectError'`. */
   override name = 'RejectError';
 
   /**
@@ -154,6 +160,9 @@ function describe(error: unknown): string {
     return Object.prototype.toString.call(error);
   }
 }
+
+/** A {@link SluiceError} narrowed to one {@link SluiceErrorCode}. */
+export type SluiceErrorWithCode<C extends SluiceErrorCode> = SluiceError & Readonly<Record<'code', C>>;
 
 function hasBrand(error: unknown): error is SluiceError {
   return (
@@ -176,7 +185,7 @@ function hasBrand(error: unknown): error is SluiceError {
 export function isSluiceError<C extends SluiceErrorCode>(
   error: unknown,
   code?: C,
-): error is SluiceError & { readonly code: C } {
+): error is SluiceErrorWithCode<C> {
   return hasBrand(error) && (code === undefined || error.code === code);
 }
 

@@ -7,7 +7,7 @@
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 
-export type { SluiceErrorCode } from './errors.js';
+export type { SluiceErrorCode, SluiceErrorWithCode } from './errors.js';
 export {
   SluiceError,
   QueueFullError,
@@ -23,7 +23,7 @@ export {
   isRejectError,
 } from './errors.js';
 
-export type { TokenBucketOptions, AcquireOptions, RateLimiter } from './token-bucket.js';
+export type { TokenBucketOptions, AcquireOptions, RateLimiter, RateLimitInput } from './token-bucket.js';
 export { TokenBucket } from './token-bucket.js';
 
 export type { Jitter, BackoffFn, BackoffOptions } from './backoff.js';
@@ -43,6 +43,7 @@ export type {
   DeadLetterOptions,
   EntriesOptions,
   RedriveTarget,
+  PushTarget,
   RedriveOptions,
   RedriveResult,
   DeadLetterStats,

@@ -44,6 +44,27 @@ export interface RateLimiter {
   tryAcquire(cost?: number): boolean;
 }
 
+/**
+ * A rate limit given as a {@link RateLimiter} (e.g. a shared {@link TokenBucket})
+ * or as the options of a new bucket (it gets the part's clock).
+ */
+export type RateLimitInput = RateLimiter | Omit<TokenBucketOptions, 'clock' | 'initialTokens'>;
+
+/**
+ * Turns a {@link RateLimitInput} into a limiter.
+ * @internal
+ */
+export function toRateLimiter(part: string, name: string, value: unknown, clock: Clock): RateLimiter {
+  if (typeof value === 'object' && value !== null) {
+    if (typeof (value as RateLimiter).acquire === 'function' && typeof (value as RateLimiter).tryAcquire === 'function') {
+      return value as RateLimiter;
+    }
+    const o = value as Omit<TokenBucketOptions, 'clock' | 'initialTokens'>;
+    return new TokenBucket({ ratePerSecond: o.ratePerSecond, ...(o.burst !== undefined ? { burst: o.burst } : {}), clock });
+  }
+  throw new TypeError(`${part}: ${name} must be a TokenBucket or { ratePerSecond, burst }, got ${v.show(value)}`);
+}
+
 interface Waiter {
   readonly cost: number;
   /** When `acquire` was called (ms, clock time). */

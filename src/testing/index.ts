@@ -130,15 +130,19 @@ export class TestClock implements Clock {
   }
 
   /**
-   * Moves time to `timeMs` without running any timer: a wall-clock jump
-   * (backwards too), as when a machine's clock is corrected.
+   * Sets `now()` to `timeMs` without running any timer: a wall-clock jump
+   * (backwards too), as when a machine's clock is corrected. Pending timers
+   * keep their remaining delay, as real timers (which run on a monotonic
+   * clock) do.
    * @param timeMs - the new current time in ms.
    */
   jumpTo(timeMs: number): void {
     if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) {
       throw new RangeError(`TestClock: jumpTo(timeMs) needs a finite number, got ${String(timeMs)}`);
     }
+    const delta = timeMs - this.#now;
     this.#now = timeMs;
+    this.#timers = this.#timers.map((t) => ({ ...t, due: t.due + delta }));
   }
 
   async #runNext(): Promise<void> {

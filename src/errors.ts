@@ -9,13 +9,15 @@ const BRAND: unique symbol = Symbol.for('sluice.error') as never;
  * - `ERR_TIMEOUT` — {@link TimeoutError}
  * - `ERR_RETRY_EXHAUSTED` — {@link RetryExhaustedError}
  * - `ERR_REJECTED` — {@link RejectError}
+ * - `ERR_DUPLICATE` — {@link DuplicateError}
  */
 export type SluiceErrorCode =
   | 'ERR_QUEUE_FULL'
   | 'ERR_QUEUE_CLOSED'
   | 'ERR_TIMEOUT'
   | 'ERR_RETRY_EXHAUSTED'
-  | 'ERR_REJECTED';
+  | 'ERR_REJECTED'
+  | 'ERR_DUPLICATE';
 
 /**
  * Base class of every error sluice raises at run time. Bad options are plain
@@ -152,6 +154,29 @@ export class RejectError extends SluiceError {
   }
 }
 
+/**
+ * `Queue.submit` was given a duplicate (its idempotency key was seen within
+ * the dedupe window) whose original is no longer waiting or running, so
+ * there is no result to share. A duplicate of an item still waiting or
+ * running shares that item's outcome instead.
+ */
+export class DuplicateError extends SluiceError {
+  declare readonly code: 'ERR_DUPLICATE';
+  /** Always `'DuplicateError'`. */
+  override name = 'DuplicateError';
+  /** The idempotency key that was seen before. */
+  readonly key: string | number;
+
+  /**
+   * @param key - the idempotency key that was seen before.
+   * @param message - overrides the default message.
+   */
+  constructor(key: string | number, message = `duplicate of key ${JSON.stringify(key)}`) {
+    super('ERR_DUPLICATE', message);
+    this.key = key;
+  }
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   try {
@@ -212,4 +237,9 @@ export function isRetryExhaustedError(error: unknown): error is RetryExhaustedEr
 /** True when `error` is a {@link RejectError} from any copy of sluice. */
 export function isRejectError(error: unknown): error is RejectError {
   return isSluiceError(error, 'ERR_REJECTED');
+}
+
+/** True when `error` is a {@link DuplicateError} from any copy of sluice. */
+export function isDuplicateError(error: unknown): error is DuplicateError {
+  return isSluiceError(error, 'ERR_DUPLICATE');
 }

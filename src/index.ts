@@ -15,12 +15,14 @@ export {
   TimeoutError,
   RetryExhaustedError,
   RejectError,
+  DuplicateError,
   isSluiceError,
   isQueueFullError,
   isQueueClosedError,
   isTimeoutError,
   isRetryExhaustedError,
   isRejectError,
+  isDuplicateError,
 } from './errors.js';
 
 export type { TokenBucketOptions, AcquireOptions, RateLimiter, RateLimitInput } from './token-bucket.js';
@@ -51,3 +53,23 @@ export type {
   DeadLetterStore,
 } from './dead-letter.js';
 export { DeadLetter } from './dead-letter.js';
+
+export type {
+  Overflow,
+  GroupKey,
+  HandlerContext,
+  Handler,
+  QueueDedupeOptions,
+  QueueOptions,
+  PushOptions,
+  Receipt,
+  QueueStats,
+  AttemptInfo,
+  FailedInfo,
+  QueueEvents,
+  CloseOptions,
+  CloseResult,
+  NackOptions,
+  Delivery,
+} from './queue-types.js';
+export { Queue } from './queue.js';

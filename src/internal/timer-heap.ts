@@ -1,0 +1,160 @@
+import type { Clock } from '../clock.js';
+
+/** An entry of {@link TimerHeap}; keep it to cancel in O(log n). */
+export interface TimerEntry {
+  due: number;
+  seq: number;
+  /** Position in the heap; -1 once fired or cancelled. */
+  index: number;
+  readonly fire: () => void;
+}
+
+/**
+ * Many timers on one clock timer: a binary min-heap ordered by (due, seq)
+ * with O(log n) add and cancel, and a single armed `clock.setTimeout` for the
+ * earliest entry (none when empty). Used for delays, retries, TTLs and
+ * visibility timeouts.
+ */
+export class TimerHeap {
+  readonly #clock: Clock;
+  readonly #heap: TimerEntry[] = [];
+  #seq = 0;
+  #handle: unknown = undefined;
+  #armedFor = Infinity;
+  #lastNow = -Infinity;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** Calls `fire` at clock time `due` (ms). */
+  add(due: number, fire: () => void): TimerEntry {
+    const entry: TimerEntry = { due, seq: this.#seq++, index: this.#heap.length, fire };
+    this.#heap.push(entry);
+    this.#up(entry.index);
+    if (this.#heap[0] === entry) this.#arm();
+    return entry;
+  }
+
+  /** Cancels an entry; a fired or cancelled entry is ignored. */
+  cancel(entry: TimerEntry): void {
+    if (entry.index < 0) return;
+    const wasTop = entry.index === 0;
+    this.#removeAt(entry.index);
+    if (wasTop) this.#arm();
+  }
+
+  /** Cancels every entry and the clock timer. */
+  clear(): void {
+    for (const entry of this.#heap) entry.index = -1;
+    this.#heap.length = 0;
+    this.#disarm();
+  }
+
+  /** Entries in no particular order. */
+  entries(): readonly TimerEntry[] {
+    return this.#heap;
+  }
+
+  /**
+   * The clock's time. When it went backwards, every entry is moved back by
+   * as much, so the jump counts as no time passing.
+   */
+  now(): number {
+    const now = this.#clock.now();
+    if (now < this.#lastNow) {
+      const shift = now - this.#lastNow;
+      for (const entry of this.#heap) entry.due += shift;
+      if (this.#handle !== undefined) this.#armedFor += shift;
+    }
+    this.#lastNow = now;
+    return now;
+  }
+
+  #arm(): void {
+    const top = this.#heap[0];
+    if (top === undefined) {
+      this.#disarm();
+      return;
+    }
+    if (this.#handle !== undefined && this.#armedFor === top.due) return;
+    this.#disarm();
+    this.#armedFor = top.due;
+    this.#handle = this.#clock.setTimeout(() => this.#onTimer(), Math.max(0, top.due - this.now()));
+  }
+
+  #disarm(): void {
+    if (this.#handle === undefined) return;
+    this.#clock.clearTimeout(this.#handle);
+    this.#handle = undefined;
+    this.#armedFor = Infinity;
+  }
+
+  #onTimer(): void {
+    this.#handle = undefined;
+    this.#armedFor = Infinity;
+    const now = this.now();
+    // Fire everything due; entries added while firing that are due fire too.
+    for (;;) {
+      const top = this.#heap[0];
+      if (top === undefined || top.due > now) break;
+      this.#removeAt(0);
+      top.fire();
+    }
+    this.#arm();
+  }
+
+  #removeAt(index: number): void {
+    const heap = this.#heap;
+    const entry = heap[index]!;
+    entry.index = -1;
+    const last = heap.pop()!;
+    if (index < heap.length) {
+      heap[index] = last;
+      last.index = index;
+      this.#down(index);
+      this.#up(last.index);
+    }
+  }
+
+  #less(a: TimerEntry, b: TimerEntry): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  #up(index: number): void {
+    const heap = this.#heap;
+    const entry = heap[index]!;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!this.#less(entry, parent)) break;
+      heap[index] = parent;
+      parent.index = index;
+      index = parentIndex;
+    }
+    heap[index] = entry;
+    entry.index = index;
+  }
+
+  #down(index: number): void {
+    const heap = this.#heap;
+    const length = heap.length;
+    const entry = heap[index]!;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && this.#less(heap[right]!, heap[left]!) ? right : left;
+      if (!this.#less(heap[child]!, entry)) break;
+      heap[index] = heap[child]!;
+      heap[index]!.index = index;
+      index = child;
+    }
+    heap[index] = entry;
+    entry.index = index;
+  }
+}

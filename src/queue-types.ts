@@ -1,0 +1,214 @@
+import type { Clock } from './clock.js';
+import type { DeadLetterEntry, DeadLetterStore } from './dead-letter.js';
+import type { DedupeKey, DedupeStore } from './deduper.js';
+import type { RetryPolicy } from './retry.js';
+import type { RateLimitInput } from './token-bucket.js';
+
+/**
+ * What a {@link Queue} does when `capacity` waiting items are reached:
+ * - `'block'` — `push` waits for room (`tryPush` returns `undefined`);
+ * - `'reject'` — `push` rejects, `tryPush` throws, with `QueueFullError`;
+ * - `'drop-oldest'` — the oldest waiting item is dead-lettered (`'maxlen'`) to make room;
+ * - `'drop-newest'` — the incoming item is dead-lettered (`'maxlen'`); its receipt says `dropped: true`.
+ */
+export type Overflow = 'block' | 'reject' | 'drop-oldest' | 'drop-newest';
+
+/** A message group key, as SQS FIFO's `MessageGroupId`. */
+export type GroupKey = string | number;
+
+/** What a handler is told about the attempt it runs. */
+export interface HandlerContext {
+  /** The item's id (its push `id`, or one the queue generated). */
+  readonly id: string;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  /**
+   * Aborts when the attempt passes `visibilityTimeoutMs` (reason: a
+   * `TimeoutError`). Created on first access, so handlers that ignore it pay nothing.
+   */
+  readonly signal: AbortSignal;
+  /** The item's message group (`groupBy(item)`), when the queue groups. */
+  readonly key: GroupKey | undefined;
+}
+
+/**
+ * Handles one item. Return (or resolve) to complete it; throw (or reject) to
+ * fail the attempt; throw `RejectError` to dead-letter it at once.
+ */
+export type Handler<T, R> = (item: T, context: HandlerContext) => R | PromiseLike<R>;
+
+/** Queue deduplication by a key taken from each item. */
+export interface QueueDedupeOptions<T> {
+  /** The item's idempotency key. A push `id`, when given, is used instead. */
+  readonly key: (item: T) => DedupeKey;
+  /** How long a key stays a duplicate after first sight, in ms. @default 300000 (SQS FIFO) */
+  readonly windowMs?: number;
+  /** The most keys remembered (LRU). @default 100000 */
+  readonly maxKeys?: number;
+}
+
+/** Options of {@link Queue}. */
+export interface QueueOptions<T, R> {
+  /** Handles each item (push mode). Give it here or later with `process()`; omit both for pull mode. */
+  readonly handler?: Handler<T, R>;
+  /** Handler calls (or unacked deliveries) at once: a positive integer or `Infinity`. @default 1 */
+  readonly concurrency?: number;
+  /** The most waiting items (delayed included, in flight not): a positive integer or `Infinity`. @default Infinity */
+  readonly capacity?: number;
+  /** What happens at capacity; see {@link Overflow}. @default 'block' */
+  readonly overflow?: Overflow;
+  /**
+   * Retry failed attempts with backoff. Without it an item gets one attempt.
+   * `maxAttempts` defaults to 3 when `retry` is given.
+   */
+  readonly retry?: RetryPolicy;
+  /** Where items go that cannot be handled. @default a new `DeadLetter` (see `queue.deadLetter`) */
+  readonly deadLetter?: DeadLetterStore<T>;
+  /**
+   * Time limit of an attempt (or an unacked delivery), in ms, as SQS's
+   * visibility timeout: past it the handler's `signal` aborts, the attempt
+   * fails with `TimeoutError` and its concurrency slot is freed.
+   */
+  readonly visibilityTimeoutMs?: number;
+  /** Time to live in ms, from `push` until the first attempt starts; past it the item is dead-lettered `'expired'`. */
+  readonly ttlMs?: number;
+  /** The item's message group: FIFO per group, at most `groupConcurrency` in flight per group. */
+  readonly groupBy?: (item: T) => GroupKey;
+  /** Items of one group in flight at once. @default 1 */
+  readonly groupConcurrency?: number;
+  /** Drop duplicates: key options, or a `Deduper` (then only pushes with an `id` are checked). */
+  readonly dedupe?: QueueDedupeOptions<T> | DedupeStore;
+  /** A rate limit acquired (one token) before each handler start or delivery. */
+  readonly rateLimit?: RateLimitInput;
+  /** Start handling at once; with `false` the queue starts paused until `resume()`. @default true */
+  readonly autoStart?: boolean;
+  /** A name for dead-letter entries' `source`. @default 'queue' */
+  readonly name?: string;
+  /** Source of time for delays, retries, TTLs and visibility timeouts. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Options of {@link Queue.push}. */
+export interface PushOptions {
+  /** Higher runs first; FIFO among equals. @default 0 */
+  readonly priority?: number;
+  /** Wait this many ms before the item becomes available (SQS `DelaySeconds`). */
+  readonly delayMs?: number;
+  /** Overrides the queue's `ttlMs` for this item. */
+  readonly ttlMs?: number;
+  /** The item's id; also its dedupe key when the queue dedupes. @default generated */
+  readonly id?: string;
+  /** Cancels only the wait for room (`overflow: 'block'`); rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link Queue.push} resolves with once the item is accepted. */
+export interface Receipt {
+  /** The item's id. */
+  readonly id: string;
+  /** True when the item was a duplicate: it will not run. */
+  readonly duplicate: boolean;
+  /** True when `overflow: 'drop-newest'` dead-lettered it at once. */
+  readonly dropped: boolean;
+}
+
+/**
+ * Counters of a {@link Queue}. At every moment
+ * `accepted = completed + deadLettered + returned + waiting + inFlight`,
+ * and pushes = `accepted + duplicates`.
+ */
+export interface QueueStats {
+  /** Items accepted (duplicates not included). */
+  readonly accepted: number;
+  /** Pushes refused as duplicates. */
+  readonly duplicates: number;
+  /** Items handled successfully. */
+  readonly completed: number;
+  /** Failed attempts (an item can fail several times). */
+  readonly failed: number;
+  /** Retries scheduled. */
+  readonly retried: number;
+  /** Items handed to the dead letter. */
+  readonly deadLettered: number;
+  /** Items handed back by `close({ drain: false })`. */
+  readonly returned: number;
+  /** Items waiting, delayed and retry-pending included. */
+  readonly waiting: number;
+  /** Attempts running (or deliveries unacked). */
+  readonly inFlight: number;
+}
+
+/** What events tell about an attempt. */
+export interface AttemptInfo {
+  /** The item's id. */
+  readonly id: string;
+  /** The attempt's number, from 1. */
+  readonly attempt: number;
+}
+
+/** What the `'failed'` event tells. */
+export interface FailedInfo extends AttemptInfo {
+  /** Whether another attempt is scheduled. */
+  readonly willRetry: boolean;
+}
+
+/** The events of a {@link Queue}, as eventemitter3 tuples. */
+export interface QueueEvents<T, R> {
+  /** An attempt started. */
+  active: [item: T, info: AttemptInfo];
+  /** An item was handled. */
+  completed: [item: T, result: R, info: AttemptInfo];
+  /** An attempt failed. */
+  failed: [item: T, error: unknown, info: FailedInfo];
+  /** An item was dead-lettered. */
+  'dead-lettered': [entry: DeadLetterEntry<T>];
+  /** Nothing is waiting or in flight any more. */
+  idle: [];
+  /** A listener threw, or the dead letter refused an entry. */
+  error: [error: unknown];
+}
+
+/** Options of {@link Queue.close}. */
+export interface CloseOptions {
+  /**
+   * `true`: finish everything accepted, then resolve. `false`: hand back the
+   * waiting items (in-flight attempts still settle). @default true
+   */
+  readonly drain?: boolean;
+  /** Stops waiting for the drain; `close` rejects with `signal.reason` (the queue stays closed). */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link Queue.close} resolves with. */
+export interface CloseResult<T> {
+  /** Items handed back (empty when draining). */
+  readonly unprocessed: T[];
+}
+
+/** Options of {@link Delivery.nack}. */
+export interface NackOptions {
+  /** Make the item visible again after this many ms instead of the retry backoff. */
+  readonly delayMs?: number;
+}
+
+/** A pull-mode delivery: an item lent to the consumer until `ack` or `nack`. */
+export interface Delivery<T> {
+  /** The item. */
+  readonly item: T;
+  /** The item's id. */
+  readonly id: string;
+  /** This delivery's attempt number, from 1. */
+  readonly attempt: number;
+  /** Aborts when the delivery lapses (`visibilityTimeoutMs`). */
+  readonly signal: AbortSignal;
+  /** The item's message group, when the queue groups. */
+  readonly key: GroupKey | undefined;
+  /** Completes the item. Returns false when the delivery already lapsed or was settled. */
+  ack(): boolean;
+  /**
+   * Fails this attempt: the item is retried (after `delayMs`, or the backoff)
+   * or dead-lettered when out of attempts (`RejectError` dead-letters at once).
+   * Returns false when the delivery already lapsed or was settled.
+   */
+  nack(error?: unknown, options?: NackOptions): boolean;
+}

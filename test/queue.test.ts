@@ -13,25 +13,9 @@ import {
   type QueueStats,
 } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
+import { track, deferred } from './helpers.js';
 
-function deferred<V = void>() {
-  let resolve!: (v: V) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<V>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
-function track<V>(p: Promise<V>) {
-  const state = { settled: false, value: undefined as V | undefined, error: undefined as unknown };
-  p.then(
-    (v) => Object.assign(state, { settled: true, value: v }),
-    (e) => Object.assign(state, { settled: true, error: e }),
-  );
-  return state;
-}
 
 function balanced(s: QueueStats): boolean {
   return s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;

@@ -1,17 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RejectError, RetryExhaustedError, TimeoutError, retry } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
+import { track } from './helpers.js';
 
 const none = { jitter: 'none' as const, initialDelayMs: 100 };
 
-function track<T>(p: Promise<T>) {
-  const state = { settled: false, value: undefined as T | undefined, error: undefined as unknown };
-  p.then(
-    (v) => Object.assign(state, { settled: true, value: v }),
-    (e) => Object.assign(state, { settled: true, error: e }),
-  );
-  return state;
-}
 
 describe('retry', () => {
   it('returns the first success, passing attempt numbers from 1 and a signal', async () => {

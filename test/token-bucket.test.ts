@@ -1,15 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError, TokenBucket } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
+import { track } from './helpers.js';
 
-function track(p: Promise<unknown>) {
-  const state = { settled: false, value: undefined as unknown, error: undefined as unknown };
-  p.then(
-    (v) => Object.assign(state, { settled: true, value: v }),
-    (e) => Object.assign(state, { settled: true, error: e }),
-  );
-  return state;
-}
 
 describe('TokenBucket', () => {
   it('starts full at burst and grants immediately while tokens last', async () => {

@@ -726,9 +726,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #popReady(): Job<T, R> | undefined {
-    const levels = this.#levels;
-    for (let i = 0; i < levels.length; i++) {
-      const level = levels[i]!;
+    for (let i = 0; i < this.#levels.length; ) {
+      const level = this.#levels[i]!;
       const ring = level.ring;
       while (ring.size > 0) {
         const job = ring.shift()!;
@@ -738,10 +737,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
           return job;
         }
       }
-      if (level !== this.#level0) {
-        this.#dropLevel(level);
-        i--;
-      }
+      // Only removed items were left at this level.
+      if (level === this.#level0) i++;
+      else this.#dropLevel(level);
     }
     return undefined;
   }

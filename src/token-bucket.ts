@@ -332,8 +332,12 @@ export class TokenBucket implements RateLimiter {
     return undefined;
   }
 
-  #serve(): void {
-    const now = this.#now();
+  /** Grants what is due; arms the timer for the next waiter. `armedFor`: the time a firing timer was set for. */
+  #serve(armedFor = -Infinity): void {
+    const read = this.#now();
+    // A timer that fires counts as its time having come when now() reads under
+    // a millisecond earlier (float rounding, a coarse wall clock), not after a jump back.
+    const now = read < armedFor && armedFor - read < 1 ? armedFor : read;
     const readyAt = this.#grantDue(now);
     if (readyAt === undefined) {
       this.#disarm();
@@ -344,7 +348,7 @@ export class TokenBucket implements RateLimiter {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timerArmed = false;
       this.#timer = undefined;
-      this.#serve();
+      this.#serve(readyAt);
     }, readyAt - now);
   }
 

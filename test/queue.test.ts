@@ -328,6 +328,21 @@ describe('Queue', () => {
       expect(queue.stats).toMatchObject({ completed: 1, deadLettered: 0 });
     });
 
+    it('skips removed items at a priority level (expired high-priority items)', async () => {
+      const clock = new TestClock();
+      const seen: string[] = [];
+      const queue = new Queue<string>({ clock, autoStart: false, handler: (s) => void seen.push(s) });
+      await queue.push('urgent-but-stale', { priority: 5, ttlMs: 10 });
+      await queue.push('also-stale', { priority: 3, ttlMs: 10 });
+      await queue.push('normal');
+      await clock.advance(10);
+      await queue.push('late-urgent', { priority: 5 });
+      queue.resume();
+      await queue.onIdle();
+      expect(seen).toEqual(['late-urgent', 'normal']);
+      expect(queue.stats).toMatchObject({ completed: 2, deadLettered: 2 });
+    });
+
     it('a delayed item expires by its ttl', async () => {
       const clock = new TestClock();
       const queue = new Queue<number>({ clock, handler: () => {} });

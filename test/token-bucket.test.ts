@@ -100,6 +100,15 @@ describe('TokenBucket', () => {
     await consumer;
   });
 
+  it('grants on time at Date.now()-sized times, where float sums round', async () => {
+    const clock = new TestClock(1_763_769_600_123);
+    const bucket = new TokenBucket({ ratePerSecond: 3, burst: 1, initialTokens: 0, clock });
+    const grants = Array.from({ length: 6 }, () => bucket.acquire());
+    await clock.runAll(); // rejects if a timer kept re-arming itself
+    await Promise.all(grants);
+    expect(clock.now() - 1_763_769_600_123).toBeCloseTo(2_000, 3);
+  });
+
   it('abort rejects with signal.reason and frees the waiter’s place', async () => {
     const clock = new TestClock();
     const bucket = new TokenBucket({ ratePerSecond: 10, burst: 5, initialTokens: 0, clock });

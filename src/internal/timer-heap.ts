@@ -95,9 +95,13 @@ export class TimerHeap {
   }
 
   #onTimer(): void {
+    // The clock says the armed time has come, even if its now() reads a hair
+    // earlier (float rounding in a test clock, a coarse wall clock).
+    const armedFor = this.#armedFor;
     this.#handle = undefined;
     this.#armedFor = Infinity;
-    const now = this.now();
+    const read = this.now();
+    const now = read < armedFor && armedFor - read < 1 ? armedFor : read;
     // Fire everything due; entries added while firing that are due fire too.
     for (;;) {
       const top = this.#heap[0];

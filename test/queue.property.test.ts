@@ -1,0 +1,251 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DeadLetter, Queue, RejectError, type Overflow, type Receipt } from '../src/index.js';
+import { TestClock } from '../src/testing/index.js';
+
+/** What the handler does on one attempt. */
+type Outcome = 'ok' | 'throw' | 'reject' | 'hang' | 'async-ok' | 'async-throw';
+
+interface Item {
+  readonly n: number;
+  readonly key: string;
+  readonly group: string;
+  readonly plan: readonly Outcome[];
+}
+
+interface Setup {
+  readonly concurrency: number;
+  readonly capacity: number;
+  readonly overflow: Overflow;
+  readonly maxAttempts: number;
+  readonly backoffMs: number;
+  readonly grouped: boolean;
+  readonly deduped: boolean;
+  readonly ttlMs: number | undefined;
+}
+
+interface Model {
+  /** Items whose push resolved accepted (not duplicate). */
+  readonly accepted: Set<number>;
+  nextN: number;
+  closed: boolean;
+}
+
+interface Real {
+  readonly queue: Queue<Item, number>;
+  readonly clock: TestClock;
+  readonly scheduler: fc.Scheduler;
+  readonly deadLetter: DeadLetter<Item>;
+  readonly completed: number[];
+  readonly returned: number[];
+  readonly blocked: { controller: AbortController; done: Promise<unknown> }[];
+  closing: Promise<unknown> | undefined;
+}
+
+const outcome = fc.constantFrom<Outcome>('ok', 'throw', 'reject', 'hang', 'async-ok', 'async-throw');
+const itemSpec = fc.record({
+  key: fc.constantFrom('k1', 'k2', 'k3', 'k4', 'k5', 'k6'),
+  group: fc.constantFrom('g1', 'g2', 'g3'),
+  plan: fc.array(outcome, { minLength: 1, maxLength: 3 }),
+  priority: fc.constantFrom(0, 0, 1, -1),
+  delayMs: fc.constantFrom(0, 0, 0, 30),
+});
+
+type ItemSpec = typeof itemSpec extends fc.Arbitrary<infer S> ? S : never;
+
+/** The law, checked after every command. */
+function checkInvariants(model: Model, real: Real): void {
+  const s = real.queue.stats;
+  expect(s.accepted).toBe(s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight);
+  expect(s.waiting).toBe(real.queue.size);
+  expect(s.inFlight).toBe(real.queue.inFlight);
+  expect(s.completed).toBe(real.completed.length);
+  expect(new Set(real.completed).size).toBe(real.completed.length);
+  const dead = real.deadLetter.entries().map((e) => e.item.n);
+  expect(dead.length).toBe(s.deadLettered);
+  expect(new Set(dead).size).toBe(dead.length);
+  // Nothing is completed or dead-lettered that was never accepted.
+  for (const n of [...real.completed, ...dead]) expect(model.accepted.has(n) || real.blocked.length > 0).toBe(true);
+}
+
+function remember(model: Model, item: Item, receipt: Receipt | undefined): void {
+  if (receipt && !receipt.duplicate) model.accepted.add(item.n);
+}
+
+class PushCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly spec: ItemSpec,
+    readonly how: 'push' | 'tryPush' | 'push-abortable',
+  ) {}
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const item: Item = { n: model.nextN++, key: this.spec.key, group: this.spec.group, plan: this.spec.plan };
+    const options = { priority: this.spec.priority, delayMs: this.spec.delayMs };
+    if (this.how === 'tryPush') {
+      try {
+        remember(model, item, real.queue.tryPush(item, options));
+      } catch {
+        // QueueFullError or QueueClosedError: not accepted.
+      }
+    } else {
+      const controller = new AbortController();
+      const pushed = real.queue.push(item, { ...options, signal: controller.signal }).then(
+        (receipt) => remember(model, item, receipt),
+        () => {},
+      );
+      real.blocked.push({ controller, done: pushed });
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+    checkInvariants(model, real);
+  }
+  toString = () => `${this.how}(${JSON.stringify(this.spec)})`;
+}
+
+class AbortPushCommand implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const waiting = real.blocked.shift();
+    waiting?.controller.abort(new Error('gave up waiting'));
+    await waiting?.done;
+    checkInvariants(model, real);
+  }
+  toString = () => 'abortPush';
+}
+
+class PauseCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly pause: boolean) {}
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    if (this.pause) real.queue.pause();
+    else real.queue.resume();
+    checkInvariants(model, real);
+  }
+  toString = () => (this.pause ? 'pause' : 'resume');
+}
+
+class AdvanceCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    await real.clock.advance(this.ms);
+    checkInvariants(model, real);
+  }
+  toString = () => `advance(${this.ms})`;
+}
+
+class SettleOneCommand implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    if (real.scheduler.count() > 0) await real.scheduler.waitOne();
+    checkInvariants(model, real);
+  }
+  toString = () => 'settleOne';
+}
+
+class CloseCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly drain: boolean) {}
+  check = (model: Readonly<Model>) => !model.closed;
+  async run(model: Model, real: Real): Promise<void> {
+    model.closed = true;
+    real.closing = real.queue.close({ drain: this.drain }).then((r) => real.returned.push(...r.unprocessed.map((i) => i.n)));
+    await Promise.resolve();
+    checkInvariants(model, real);
+  }
+  toString = () => `close({ drain: ${this.drain} })`;
+}
+
+const commands = [
+  itemSpec.map((spec) => new PushCommand(spec, 'tryPush')),
+  itemSpec.map((spec) => new PushCommand(spec, 'push')),
+  itemSpec.map((spec) => new PushCommand(spec, 'push-abortable')),
+  fc.constant(new AbortPushCommand()),
+  fc.boolean().map((p) => new PauseCommand(p)),
+  fc.integer({ min: 0, max: 150 }).map((ms) => new AdvanceCommand(ms)),
+  fc.constant(new SettleOneCommand()),
+  fc.constant(new SettleOneCommand()),
+  fc.boolean().map((d) => new CloseCommand(d)),
+];
+
+const setupArb: fc.Arbitrary<Setup> = fc.record({
+  concurrency: fc.integer({ min: 1, max: 3 }),
+  capacity: fc.constantFrom(Infinity, 2, 4),
+  overflow: fc.constantFrom<Overflow>('block', 'reject', 'drop-oldest', 'drop-newest'),
+  maxAttempts: fc.integer({ min: 1, max: 3 }),
+  backoffMs: fc.constantFrom(0, 20),
+  grouped: fc.boolean(),
+  deduped: fc.boolean(),
+  ttlMs: fc.constantFrom(undefined, 60),
+});
+
+// 300 cases by default; `npm run test:stress` runs 2 000.
+const runs = Number(process.env.SLUICE_PROPERTY_RUNS ?? 300);
+
+describe('Queue model', () => {
+  it('loses nothing: every accepted item ends completed once, dead-lettered once, or handed back once', async () => {
+    await fc.assert(
+      fc.asyncProperty(setupArb, fc.scheduler(), fc.commands(commands, { maxCommands: 40 }), async (setup, scheduler, cmds) => {
+        const clock = new TestClock();
+        const deadLetter = new DeadLetter<Item>({ capacity: Infinity, clock });
+        const completed: number[] = [];
+        const queue = new Queue<Item, number>({
+          clock,
+          deadLetter,
+          concurrency: setup.concurrency,
+          capacity: setup.capacity,
+          overflow: setup.overflow,
+          retry: { maxAttempts: setup.maxAttempts, backoff: { initialDelayMs: setup.backoffMs, maxDelayMs: Math.max(setup.backoffMs, 1), jitter: 'none' } },
+          visibilityTimeoutMs: 100,
+          ...(setup.ttlMs !== undefined ? { ttlMs: setup.ttlMs } : {}),
+          ...(setup.grouped ? { groupBy: (item: Item) => item.group } : {}),
+          ...(setup.deduped ? { dedupe: { key: (item: Item) => item.key, windowMs: 200 } } : {}),
+          handler: (item, { attempt }) => {
+            const step = item.plan[Math.min(attempt, item.plan.length) - 1]!;
+            switch (step) {
+              case 'ok':
+                return item.n;
+              case 'throw':
+                throw new Error(`fail ${item.n}#${attempt}`);
+              case 'reject':
+                throw new RejectError(new Error(`poison ${item.n}`));
+              case 'hang':
+                return new Promise<number>(() => {});
+              case 'async-ok':
+                return scheduler.schedule(Promise.resolve(item.n), `ok ${item.n}#${attempt}`);
+              case 'async-throw':
+                return scheduler.schedule(Promise.reject(new Error(`async fail ${item.n}`)), `throw ${item.n}#${attempt}`);
+            }
+          },
+        });
+        queue.on('completed', (item) => completed.push(item.n));
+        const model: Model = { accepted: new Set(), nextN: 0, closed: false };
+        const real: Real = { queue, clock, scheduler, deadLetter, completed, returned: [], blocked: [], closing: undefined };
+
+        await fc.asyncModelRun(() => ({ model, real }), cmds);
+
+        // Wind down: resume, close, and let every timer and scheduled settlement run.
+        queue.resume();
+        if (!model.closed) real.closing = queue.close().then((r) => real.returned.push(...r.unprocessed.map((i) => i.n)));
+        for (let i = 0; i < 200 && (scheduler.count() > 0 || clock.pendingTimers > 0 || queue.size + queue.inFlight > 0); i++) {
+          if (scheduler.count() > 0) await scheduler.waitAll();
+          await clock.advance(100);
+        }
+        await real.closing;
+        await Promise.all(real.blocked.map((b) => b.done));
+        checkInvariants(model, real);
+
+        const s = queue.stats;
+        expect(s.waiting + s.inFlight).toBe(0);
+        expect(s.accepted).toBe(model.accepted.size);
+        const dead = deadLetter.entries().map((e) => e.item.n);
+        for (const n of model.accepted) {
+          const places = completed.filter((x) => x === n).length + dead.filter((x) => x === n).length + real.returned.filter((x) => x === n).length;
+          expect(places, `item ${n} should end in exactly one place`).toBe(1);
+        }
+        expect(completed.length + dead.length + real.returned.length).toBe(model.accepted.size);
+        expect(clock.pendingTimers).toBe(0);
+      }),
+      { numRuns: runs, endOnFailure: true },
+    );
+  }, 120_000);
+});

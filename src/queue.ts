@@ -57,7 +57,11 @@ interface Group<T, R> {
   waitingLive: number;
 }
 
-class Job<T, R> {
+/** The signal of attempts that cannot time out (no `visibilityTimeoutMs`): it never aborts. */
+let neverAborted: AbortSignal | undefined;
+
+/** One accepted item. Without a visibility timeout it is also its attempts' {@link HandlerContext}. */
+class Job<T, R> implements HandlerContext {
   state = READY;
   attempt = 0;
   /** Bumped per attempt, so a lapsed attempt's late outcome is ignored. */
@@ -81,6 +85,14 @@ class Job<T, R> {
     readonly groupKey: GroupKey | undefined,
     readonly dedupeKey: DedupeKey | undefined,
   ) {}
+
+  get key(): GroupKey | undefined {
+    return this.groupKey;
+  }
+
+  get signal(): AbortSignal {
+    return (neverAborted ??= new AbortController().signal);
+  }
 }
 
 /** The per-attempt context handed to handlers; the signal is made on first use. */
@@ -224,8 +236,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #closing: Promise<CloseResult<T>> | undefined = undefined;
   /** Set by `close({ drain: false })`: retries are handed back instead. */
   #returning: T[] | undefined = undefined;
-  #draining = false;
-  #drainAgain = false;
+  /** Worker loops holding a concurrency slot (handler mode). */
+  #workers = 0;
 
   readonly #pullIterators = new Set<PullIterator<T, R>>();
   readonly #pullers = new LinkedList<PullIterator<T, R>>();
@@ -814,31 +826,50 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   // ---- running ----
 
+  /** Starts what can start (worker loops, or deliveries to waiting pullers), admits waiting pushes, checks watchers. */
   #drain(): void {
-    if (this.#draining) {
-      this.#drainAgain = true;
-      return;
+    if (this.#handler !== undefined) {
+      // Bounded: a worker that finds nothing to start (no token yet) gives its slot straight back.
+      for (let n = Math.min(this.#concurrency - this.#workers, this.#ready); n > 0 && !this.#paused && !this.#tokenPending; n--) {
+        this.#workers++;
+        void this.#work(this.#handler);
+      }
+    } else {
+      while (this.#ready > 0 && this.#running < this.#concurrency && !this.#paused && this.#pullers.size > 0) {
+        if (this.#rateLimit !== undefined && !this.#takeToken()) break;
+        const job = this.#popReady();
+        if (job === undefined) break;
+        const token = this.#begin(job);
+        this.#deliver(job, token, job.context!);
+      }
     }
-    this.#draining = true;
-    try {
-      do {
-        this.#drainAgain = false;
-        while (
-          this.#ready > 0 &&
-          this.#running < this.#concurrency &&
-          !this.#paused &&
-          (this.#handler !== undefined || this.#pullers.size > 0)
-        ) {
-          if (this.#rateLimit !== undefined && !this.#takeToken()) break;
-          const job = this.#popReady();
-          if (job === undefined) break;
-          this.#start(job);
-        }
-      } while (this.#drainAgain);
-    } finally {
-      this.#draining = false;
+    if (this.#pushers.size > 0) this.#admitPushers();
+    if (this.#watchers.length > 0) this.#checkWatchers();
+  }
+
+  /**
+   * A worker loop: holds one concurrency slot and runs ready items one after
+   * another, awaiting each handler call (no per-item closures). It leaves
+   * when nothing is ready, or when its attempt lapsed (the lapse freed its slot).
+   */
+  async #work(handler: Handler<T, R>): Promise<void> {
+    while (this.#ready > 0 && !this.#paused) {
+      if (this.#rateLimit !== undefined && !this.#takeToken()) break;
+      const job = this.#popReady();
+      if (job === undefined) break;
+      const token = this.#begin(job);
+      let value: R;
+      try {
+        value = await handler(job.item, job.context ?? job);
+      } catch (error) {
+        if (job.token !== token || job.state !== RUNNING) return;
+        this.#failAttempt(job, error, undefined);
+        continue;
+      }
+      if (job.token !== token || job.state !== RUNNING) return;
+      this.#complete(job, value);
     }
-    this.#admitPushers();
+    this.#workers--;
     if (this.#watchers.length > 0) this.#checkWatchers();
   }
 
@@ -864,7 +895,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     return false;
   }
 
-  #start(job: Job<T, R>): void {
+  /** Bookkeeping of an attempt's start; returns the attempt's token. */
+  #begin(job: Job<T, R>): number {
     this.#waiting--;
     if (job.ttlTimer !== undefined) {
       this.#timers.cancel(job.ttlTimer);
@@ -874,30 +906,15 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#running++;
     const attempt = ++job.attempt;
     const token = ++job.token;
-    const context = new Context(job.id, attempt, job.groupKey);
-    job.context = context;
-    if (this.#visibilityTimeoutMs !== undefined) {
-      job.timer = this.#timers.add(this.#timers.now() + this.#visibilityTimeoutMs, () => this.#lapse(job, token));
+    if (this.#visibilityTimeoutMs !== undefined || this.#handler === undefined) {
+      // Attempts that can time out get a context of their own, with a signal that can abort.
+      job.context = new Context(job.id, attempt, job.groupKey);
+      if (this.#visibilityTimeoutMs !== undefined) {
+        job.timer = this.#timers.add(this.#timers.now() + this.#visibilityTimeoutMs, () => this.#lapse(job, token));
+      }
     }
     if (this.listenerCount('active') > 0) emitSafely(this, 'active', job.item, { id: job.id, attempt });
-    const handler = this.#handler;
-    if (handler === undefined) {
-      this.#deliver(job, token, context);
-      return;
-    }
-    let result: R | PromiseLike<R>;
-    try {
-      result = handler(job.item, context);
-    } catch (error) {
-      this.#fail(job, token, error, undefined);
-      return;
-    }
-    if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof (result as PromiseLike<R>).then === 'function') {
-      (result as PromiseLike<R>).then(
-        (value) => this.#succeed(job, token, value),
-        (error: unknown) => this.#fail(job, token, error, undefined),
-      );
-    } else this.#succeed(job, token, result as R);
+    return token;
   }
 
   #endAttempt(job: Job<T, R>): void {
@@ -915,6 +932,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   #succeed(job: Job<T, R>, token: number, value: R): boolean {
     if (job.token !== token || job.state !== RUNNING) return false;
+    this.#complete(job, value);
+    return true;
+  }
+
+  #complete(job: Job<T, R>, value: R): void {
     this.#endAttempt(job);
     job.state = DONE;
     this.#completed++;
@@ -924,7 +946,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (this.listenerCount('completed') > 0) emitSafely(this, 'completed', job.item, value, { id: job.id, attempt: job.attempt });
     this.#drain();
     this.#idleEvent();
-    return true;
   }
 
   /**
@@ -933,6 +954,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   #fail(job: Job<T, R>, token: number, error: unknown, delayOverride: number | undefined): boolean {
     if (job.token !== token || job.state !== RUNNING) return false;
+    this.#failAttempt(job, error, delayOverride);
+    return true;
+  }
+
+  #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
     this.#endAttempt(job);
     this.#failed++;
     (job.errors ??= []).push(error);
@@ -975,7 +1001,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     }
     this.#drain();
     this.#idleEvent();
-    return true;
   }
 
   #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
@@ -1021,6 +1046,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       `${PART}: attempt ${job.attempt} of item ${job.id} passed visibilityTimeoutMs (${this.#visibilityTimeoutMs} ms)`,
     );
     job.context?.abort(error);
+    // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
+    if (this.#handler !== undefined) this.#workers--;
     this.#fail(job, token, error, this.#handler === undefined ? 0 : undefined);
   }
 

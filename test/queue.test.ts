@@ -627,11 +627,14 @@ describe('Queue', () => {
       await tick();
       expect(seen).toEqual([]);
       queue.resume();
+      await tick();
       expect(seen).toEqual([1]);
       queue.pause();
       queue.tryPush(2);
+      await tick();
       expect(seen).toEqual([1]);
       queue.resume();
+      await tick();
       expect(seen).toEqual([1, 2]);
     });
 

@@ -73,3 +73,16 @@ export type {
   Delivery,
 } from './queue-types.js';
 export { Queue } from './queue.js';
+
+export type { BatchKey, SealReason, BatchOptions, FlushInfo, BatchAccumulatorEvents, BatchCloseResult } from './batch-accumulator.js';
+export { BatchAccumulator } from './batch-accumulator.js';
+
+export type {
+  Source,
+  Operator,
+  DedupeOperatorOptions,
+  ThrottleOptions,
+  MapContext,
+  MapConcurrentOptions,
+} from './operators.js';
+export { pipe, dedupe, batch, throttle, mapConcurrent } from './operators.js';

@@ -1,0 +1,320 @@
+import { EventEmitter } from 'eventemitter3';
+import { type Clock, systemClock } from './clock.js';
+import { QueueClosedError } from './errors.js';
+import { emitSafely } from './internal/events.js';
+import { Ring } from './internal/ring.js';
+import * as v from './internal/validate.js';
+
+/** A batch key (per-partition batching); `undefined` when the accumulator has no `key` option. */
+export type BatchKey = string | number | undefined;
+
+/** Why a batch was sealed. */
+export type SealReason = 'size' | 'bytes' | 'linger' | 'flush' | 'close';
+
+/** Options of {@link BatchAccumulator} (and of the `batch()` operator). */
+export interface BatchOptions<T> {
+  /** A batch is sealed when it holds this many items (Kafka's `batch.size`, counted in items). @default 100 */
+  readonly maxItems?: number;
+  /**
+   * A batch is sealed this many ms after its first item arrived (Kafka's
+   * `linger.ms`). `0` seals at the next macrotask, so items added in the same
+   * tick share a batch. @default 0
+   */
+  readonly lingerMs?: number;
+  /**
+   * A batch is sealed when it reaches this many bytes, as measured by
+   * `sizeOf`; an item that would push it past is put in the next batch. An
+   * item larger than `maxBytes` forms a batch of its own (never dropped).
+   */
+  readonly maxBytes?: number;
+  /** The size of an item in bytes. Required with `maxBytes`. */
+  readonly sizeOf?: (item: T) => number;
+  /** Separate open batches per key (per-partition batching). */
+  readonly key?: (item: T) => string | number;
+  /** `add` waits while this many sealed batches are not yet consumed (backpressure). @default 16 */
+  readonly maxPending?: number;
+  /** Source of time for `lingerMs`. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** What the `'flush'` event tells about a sealed batch. */
+export interface FlushInfo {
+  /** Items in the batch. */
+  readonly size: number;
+  /** Bytes in the batch, by `sizeOf` (0 without it). */
+  readonly bytes: number;
+  /** The batch's key. */
+  readonly key: BatchKey;
+  /** Why it was sealed. */
+  readonly reason: SealReason;
+}
+
+/** The events of a {@link BatchAccumulator}, as eventemitter3 tuples. */
+export interface BatchAccumulatorEvents {
+  /** A batch was sealed. */
+  flush: [info: FlushInfo];
+  /** A listener threw. */
+  error: [error: unknown];
+}
+
+/** What {@link BatchAccumulator.close} resolves with. */
+export interface BatchCloseResult<T> {
+  /** Sealed batches no consumer took (empty when the consumer took them all). */
+  readonly unconsumed: T[][];
+}
+
+interface Open<T> {
+  readonly key: BatchKey;
+  readonly items: T[];
+  bytes: number;
+  timer: unknown;
+}
+
+interface Sealed<T> {
+  readonly items: T[];
+}
+
+interface AddWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly place: () => void;
+}
+
+const PART = 'BatchAccumulator';
+const NO_KEY = Symbol('no key');
+
+/**
+ * Groups items into batches, as Kafka's producer does: a batch is sealed at
+ * `maxItems` items, at `maxBytes` bytes, or `lingerMs` after its first item,
+ * whichever comes first. Sealed batches are read by iterating the
+ * accumulator, in sealing order.
+ *
+ * `add` resolves once the item is accepted, and waits while `maxPending`
+ * sealed batches are unconsumed, so a slow consumer slows the producer
+ * instead of growing memory.
+ *
+ * @typeParam T - the item type.
+ *
+ * @example
+ * ```ts
+ * const acc = new BatchAccumulator<Event>({ maxItems: 500, lingerMs: 50, key: (e) => e.tenant });
+ * void (async () => {
+ *   for await (const batch of acc) await sink.write(batch);
+ * })();
+ * for (const event of events) await acc.add(event);
+ * await acc.close();
+ * ```
+ */
+export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
+  readonly #maxItems: number;
+  readonly #lingerMs: number;
+  readonly #maxBytes: number | undefined;
+  readonly #sizeOf: ((item: T) => number) | undefined;
+  readonly #key: ((item: T) => string | number) | undefined;
+  readonly #maxPending: number;
+  readonly #clock: Clock;
+  readonly #open = new Map<string | number | symbol, Open<T>>();
+  readonly #sealed = new Ring<Sealed<T>>();
+  readonly #adders = new Ring<AddWaiter>();
+  readonly #readers = new Ring<(result: IteratorResult<T[]>) => void>();
+  #closed = false;
+  /** `'none'` until a consumer calls `next()`, `'gone'` after it returned. */
+  #consumer: 'none' | 'active' | 'gone' = 'none';
+  #closing: Promise<BatchCloseResult<T>> | undefined = undefined;
+  #resolveClose: ((result: BatchCloseResult<T>) => void) | undefined = undefined;
+
+  /**
+   * @param options - see {@link BatchOptions}.
+   * @throws TypeError for an option of the wrong type, or `maxBytes` without `sizeOf`.
+   * @throws RangeError for a bad `maxItems`, `lingerMs`, `maxBytes` or `maxPending`.
+   */
+  constructor(options?: BatchOptions<T>) {
+    super();
+    const o = v.options<BatchOptions<T>>(PART, options);
+    this.#maxItems = v.number(PART, 'maxItems', o.maxItems, 'positive-integer', 100);
+    this.#lingerMs = v.number(PART, 'lingerMs', o.lingerMs, 'non-negative', 0);
+    this.#maxBytes = v.number(PART, 'maxBytes', o.maxBytes, 'positive');
+    this.#sizeOf = v.fn<(item: T) => number>(PART, 'sizeOf', o.sizeOf);
+    if (this.#maxBytes !== undefined && this.#sizeOf === undefined) {
+      throw new TypeError(`${PART}: sizeOf must be a function when maxBytes is set, got undefined`);
+    }
+    this.#key = v.fn<(item: T) => string | number>(PART, 'key', o.key);
+    this.#maxPending = v.number(PART, 'maxPending', o.maxPending, 'positive-integer', 16);
+    this.#clock = v.clock(PART, o.clock, systemClock);
+  }
+
+  /** Sealed batches not yet consumed. */
+  get pending(): number {
+    return this.#sealed.size;
+  }
+
+  /** Items in open (not yet sealed) batches. */
+  get buffered(): number {
+    let n = 0;
+    for (const open of this.#open.values()) n += open.items.length;
+    return n;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Adds an item to its open batch. `key` and `sizeOf` are called here, so an
+   * item they throw for is refused now, never lost later.
+   * @param item - the item (`0`, `''`, `null` and `undefined` included).
+   * @returns a promise that resolves once the item is accepted.
+   * @throws QueueClosedError (rejects) after `close()`, also for adds still waiting for room then.
+   * @throws (rejects) whatever `key` or `sizeOf` throws; TypeError or RangeError when `sizeOf`
+   *   returns something other than a non-negative finite number.
+   */
+  add(item: T): Promise<void> {
+    if (this.#closed) return Promise.reject(new QueueClosedError(`${PART}: closed`));
+    let place: () => void;
+    try {
+      place = this.#prepare(item);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#sealed.size < this.#maxPending && this.#adders.size === 0) {
+      place();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => this.#adders.push({ resolve, reject, place }));
+  }
+
+  /** Seals every open batch now (reason `'flush'`). */
+  flush(): void {
+    this.#flushAll('flush');
+  }
+
+  /**
+   * Seals the open batches (reason `'close'`) and ends iteration once the
+   * consumer has taken every sealed batch. Adds after it (and adds still
+   * waiting for room) reject with `QueueClosedError`.
+   * @returns `{ unconsumed }`: empty once the consumer took every batch; the
+   *   batches left when no consumer ever called `next()` or the consumer has
+   *   gone (`break`) — handed back, not lost. A second call returns the same promise.
+   */
+  close(): Promise<BatchCloseResult<T>> {
+    if (this.#closing) return this.#closing;
+    this.#flushAll('close');
+    this.#closed = true;
+    for (let adder = this.#adders.shift(); adder; adder = this.#adders.shift()) {
+      adder.reject(new QueueClosedError(`${PART}: closed`));
+    }
+    this.#closing = new Promise((resolve) => (this.#resolveClose = resolve));
+    this.#settleClose();
+    return this.#closing;
+  }
+
+  #flushAll(reason: SealReason): void {
+    for (const open of [...this.#open.values()]) this.#seal(open, reason);
+  }
+
+  /**
+   * Yields sealed batches in sealing order; ends after `close()` once every
+   * sealed batch was yielded. Several pending `next()` calls are served in order.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T[]> {
+    const iterator: AsyncIterableIterator<T[]> = {
+      next: () => {
+        if (this.#consumer === 'gone') return Promise.resolve({ value: undefined, done: true });
+        this.#consumer = 'active';
+        const sealed = this.#sealed.shift();
+        if (sealed) {
+          this.#admitAdders();
+          this.#settleClose();
+          return Promise.resolve({ value: sealed.items, done: false });
+        }
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#readers.push(resolve));
+      },
+      return: () => {
+        this.#consumer = 'gone';
+        for (let reader = this.#readers.shift(); reader; reader = this.#readers.shift()) {
+          reader({ value: undefined, done: true });
+        }
+        this.#settleClose();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Runs `key` and `sizeOf` now; returns what places the item later. */
+  #prepare(item: T): () => void {
+    const key = this.#key ? this.#key(item) : undefined;
+    if (this.#key && typeof key !== 'string' && typeof key !== 'number') {
+      throw new TypeError(`${PART}: key must return a string or a number, got ${v.show(key)}`);
+    }
+    let size = 0;
+    if (this.#sizeOf && this.#maxBytes !== undefined) {
+      size = this.#sizeOf(item);
+      if (typeof size !== 'number') throw new TypeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
+      if (!(size >= 0) || !Number.isFinite(size)) {
+        throw new RangeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
+      }
+    }
+    return () => this.#place(item, key, size);
+  }
+
+  #place(item: T, key: BatchKey, size: number): void {
+    const mapKey = key === undefined ? NO_KEY : key;
+    let open = this.#open.get(mapKey);
+    const maxBytes = this.#maxBytes;
+    if (open !== undefined && maxBytes !== undefined && open.bytes + size > maxBytes && open.items.length > 0) {
+      this.#seal(open, 'bytes');
+      open = undefined;
+    }
+    if (open === undefined) {
+      const created: Open<T> = { key, items: [], bytes: 0, timer: undefined };
+      created.timer = this.#clock.setTimeout(() => {
+        created.timer = undefined;
+        if (this.#open.get(mapKey) === created) this.#seal(created, 'linger');
+      }, this.#lingerMs);
+      this.#open.set(mapKey, created);
+      open = created;
+    }
+    open.items.push(item);
+    open.bytes += size;
+    if (open.items.length >= this.#maxItems) this.#seal(open, 'size');
+    else if (maxBytes !== undefined && open.bytes >= maxBytes) this.#seal(open, 'bytes');
+  }
+
+  #seal(open: Open<T>, reason: SealReason): void {
+    const mapKey = open.key === undefined ? NO_KEY : open.key;
+    if (this.#open.get(mapKey) !== open) return;
+    this.#open.delete(mapKey);
+    if (open.timer !== undefined) {
+      this.#clock.clearTimeout(open.timer);
+      open.timer = undefined;
+    }
+    if (open.items.length === 0) return;
+    emitSafely(this, 'flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
+    const reader = this.#readers.shift();
+    if (reader) reader({ value: open.items, done: false });
+    else this.#sealed.push({ items: open.items });
+  }
+
+  #admitAdders(): void {
+    while (this.#adders.size > 0 && this.#sealed.size < this.#maxPending && !this.#closed) {
+      const adder = this.#adders.shift()!;
+      adder.place();
+      adder.resolve();
+    }
+  }
+
+  #settleClose(): void {
+    const resolve = this.#resolveClose;
+    if (resolve === undefined) return;
+    if (this.#consumer === 'active' && this.#sealed.size > 0) return;
+    this.#resolveClose = undefined;
+    for (let reader = this.#readers.shift(); reader; reader = this.#readers.shift()) {
+      reader({ value: undefined, done: true });
+    }
+    resolve({ unconsumed: this.#sealed.drain().map((s) => s.items) });
+  }
+}

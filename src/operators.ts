@@ -1,0 +1,455 @@
+import { BatchAccumulator, type BatchOptions } from './batch-accumulator.js';
+import { type Clock, systemClock } from './clock.js';
+import type { DeadLetterStore } from './dead-letter.js';
+import { type DedupeKey, Deduper, type DedupeStore } from './deduper.js';
+import { isRejectError, isRetryExhaustedError } from './errors.js';
+import * as v from './internal/validate.js';
+import { type RetryEvent, type RetryPolicy, resolveRetryPolicy, retry } from './retry.js';
+import { type RateLimiter, type RateLimitInput, toRateLimiter } from './token-bucket.js';
+
+/** What operators read: any async or sync iterable. */
+export type Source<T> = AsyncIterable<T> | Iterable<T>;
+
+/** A pipeline stage: reads a source, yields what it makes of it. */
+export type Operator<A, B> = (source: Source<A>) => AsyncIterable<B>;
+
+/**
+ * Composes a source with operators, left to right, with full type inference:
+ * `pipe(source, a, b, c)` is `c(b(a(source)))`. Errors from the source reach
+ * the consumer; a consumer's `break` closes every stage and the source.
+ *
+ * @example
+ * ```ts
+ * for await (const result of pipe(events, dedupe({ key: (e) => e.id }), batch({ maxItems: 100, lingerMs: 50 }),
+ *   throttle({ ratePerSecond: 10 }), mapConcurrent(send, { concurrency: 4 }))) {
+ *   console.log(result);
+ * }
+ * ```
+ */
+export function pipe<A>(source: Source<A>): AsyncIterable<A>;
+export function pipe<A, B>(source: Source<A>, op1: Operator<A, B>): AsyncIterable<B>;
+export function pipe<A, B, C>(source: Source<A>, op1: Operator<A, B>, op2: Operator<B, C>): AsyncIterable<C>;
+export function pipe<A, B, C, D>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+): AsyncIterable<D>;
+export function pipe<A, B, C, D, E>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+): AsyncIterable<E>;
+export function pipe<A, B, C, D, E, F>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+): AsyncIterable<F>;
+export function pipe<A, B, C, D, E, F, G>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+): AsyncIterable<G>;
+export function pipe<A, B, C, D, E, F, G, H>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+): AsyncIterable<H>;
+export function pipe<A, B, C, D, E, F, G, H, I>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
+): AsyncIterable<I>;
+export function pipe<A, B, C, D, E, F, G, H, I, J>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
+  op9: Operator<I, J>,
+): AsyncIterable<J>;
+export function pipe<A, B, C, D, E, F, G, H, I, J, K>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
+  op9: Operator<I, J>,
+  op10: Operator<J, K>,
+): AsyncIterable<K>;
+export function pipe<A, B, C, D, E, F, G, H, I, J, K, L>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
+  op9: Operator<I, J>,
+  op10: Operator<J, K>,
+  op11: Operator<K, L>,
+): AsyncIterable<L>;
+export function pipe<A, B, C, D, E, F, G, H, I, J, K, L, M>(
+  source: Source<A>,
+  op1: Operator<A, B>,
+  op2: Operator<B, C>,
+  op3: Operator<C, D>,
+  op4: Operator<D, E>,
+  op5: Operator<E, F>,
+  op6: Operator<F, G>,
+  op7: Operator<G, H>,
+  op8: Operator<H, I>,
+  op9: Operator<I, J>,
+  op10: Operator<J, K>,
+  op11: Operator<K, L>,
+  op12: Operator<L, M>,
+): AsyncIterable<M>;
+export function pipe(source: Source<unknown>, ...operators: Operator<unknown, unknown>[]): AsyncIterable<unknown>;
+export function pipe(source: Source<unknown>, ...operators: Operator<unknown, unknown>[]): AsyncIterable<unknown> {
+  checkSource('pipe', source);
+  operators.forEach((op, i) => v.requiredFn('pipe', `operator ${i + 1}`, op));
+  let stage: Source<unknown> = source;
+  for (const op of operators) stage = op(stage);
+  return isAsyncIterable(stage) ? stage : fromSync(stage);
+}
+
+/** Options of the {@link dedupe} operator. */
+export interface DedupeOperatorOptions<T> {
+  /** The item's idempotency key. */
+  readonly key: (item: T) => DedupeKey;
+  /** How long a key stays a duplicate after first sight, in ms. @default 300000 (SQS FIFO) */
+  readonly windowMs?: number;
+  /** The most keys remembered (LRU). @default 100000 */
+  readonly maxKeys?: number;
+  /** Called with each duplicate dropped (to count or log them). */
+  readonly onDuplicate?: (item: T) => void;
+  /** Source of time for the window. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Drops items whose key was seen within the window (SQS FIFO's
+ * deduplication interval by default). Given a `Deduper` (or any
+ * `DedupeStore`), the items themselves are the keys.
+ * @param options - key options, or a store.
+ * @returns an operator yielding first sightings only, in order.
+ * @throws TypeError or RangeError for bad options (at the call, not when iterated).
+ */
+export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Operator<T, T> {
+  const part = 'dedupe';
+  let store: DedupeStore;
+  let key: (item: T) => DedupeKey;
+  let onDuplicate: ((item: T) => void) | undefined;
+  if (typeof options === 'object' && options !== null && typeof (options as DedupeStore).check === 'function') {
+    store = options as DedupeStore;
+    key = (item) => item as DedupeKey;
+  } else {
+    const o = v.options<DedupeOperatorOptions<T>>(part, options);
+    key = v.requiredFn<(item: T) => DedupeKey>(part, 'key', o.key);
+    onDuplicate = v.fn<(item: T) => void>(part, 'onDuplicate', o.onDuplicate);
+    store = new Deduper({
+      ...(o.windowMs !== undefined ? { windowMs: o.windowMs } : {}),
+      ...(o.maxKeys !== undefined ? { maxKeys: o.maxKeys } : {}),
+      clock: v.clock(part, o.clock, systemClock),
+    });
+  }
+  return (source) =>
+    (async function* deduplicated() {
+      for await (const item of source) {
+        if (store.check(key(item))) yield item;
+        else onDuplicate?.(item);
+      }
+    })();
+}
+
+/**
+ * Groups items into batches with a {@link BatchAccumulator}: sealed at
+ * `maxItems`, at `maxBytes`, or `lingerMs` after a batch's first item
+ * (Kafka's `batch.size` and `linger.ms`). The source is pulled concurrently,
+ * so `lingerMs` fires while a slow source waits; at most `maxPending` sealed
+ * batches are buffered.
+ *
+ * When the source throws, the batches already formed are yielded first, then
+ * the error. A consumer's `break` closes the source and clears every timer.
+ * @param options - see {@link BatchOptions}.
+ * @returns an operator yielding `T[]` batches in sealing order.
+ * @throws TypeError or RangeError for bad options (at the call).
+ */
+export function batch<T>(options?: BatchOptions<T>): Operator<T, T[]> {
+  // Validate now, at the call: a throwaway accumulator checks every option.
+  new BatchAccumulator<T>(options);
+  return (source) =>
+    (async function* batched() {
+      const accumulator = new BatchAccumulator<T>(options);
+      const iterator = toAsyncIterator(source);
+      let failure: { error: unknown } | undefined;
+      let stopped = false;
+      const batches = accumulator[Symbol.asyncIterator]();
+      const pump = (async () => {
+        try {
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done || stopped) break;
+            await accumulator.add(next.value);
+          }
+        } catch (error) {
+          if (!stopped) failure = { error };
+        } finally {
+          void accumulator.close();
+        }
+      })();
+      try {
+        for (;;) {
+          const next = await batches.next();
+          if (next.done) break;
+          yield next.value;
+        }
+        await pump;
+        if (failure) throw failure.error;
+      } finally {
+        // Normal end, error or the consumer's break: stop the pump, clear timers, close the source.
+        stopped = true;
+        void batches.return?.();
+        void accumulator.close();
+        closeQuietly(iterator);
+      }
+    })();
+}
+
+/** Options of the {@link throttle} operator. */
+export interface ThrottleOptions<T> {
+  /** Tokens each item costs: a number, or a function of the item. @default 1 */
+  readonly cost?: number | ((item: T) => number);
+}
+
+/**
+ * Passes items on no faster than a token bucket allows (one token per item,
+ * or `cost`). Given bucket options, it makes its own `TokenBucket`; given a
+ * bucket, it shares it.
+ * @param limit - a `TokenBucket` (any `RateLimiter`), or `{ ratePerSecond, burst, clock }`.
+ * @param options - `cost` per item.
+ * @returns an operator yielding the same items, paced.
+ * @throws TypeError or RangeError for bad arguments (at the call); the operator's
+ *   iteration rejects with the bucket's RangeError when an item's cost exceeds its burst.
+ */
+export function throttle<T>(
+  limit: RateLimiter | (RateLimitInput & { readonly clock?: Clock }),
+  options?: ThrottleOptions<T>,
+): Operator<T, T> {
+  const part = 'throttle';
+  const clock =
+    typeof limit === 'object' && limit !== null && 'clock' in limit ? v.clock<Clock>(part, limit.clock, systemClock) : systemClock;
+  const bucket = toRateLimiter(part, 'limit', limit, clock);
+  const o = v.options<ThrottleOptions<T>>(part, options);
+  const cost = o.cost;
+  if (typeof cost === 'number') v.number(part, 'cost', cost, 'positive');
+  else if (cost !== undefined) v.requiredFn(part, 'cost', cost);
+  return (source) =>
+    (async function* throttled() {
+      for await (const item of source) {
+        await bucket.acquire(cost === undefined ? 1 : typeof cost === 'number' ? cost : cost(item));
+        yield item;
+      }
+    })();
+}
+
+/** What {@link mapConcurrent}'s function is told about a call. */
+export interface MapContext {
+  /** Aborts when the attempt passes `timeoutMs` (reason: `TimeoutError`) or the consumer stops. */
+  readonly signal: AbortSignal;
+  /** The attempt's number, from 1. */
+  readonly attempt: number;
+  /** The item's position in the source, from 0. */
+  readonly index: number;
+}
+
+/** Options of {@link mapConcurrent}. */
+export interface MapConcurrentOptions<T> {
+  /** Calls running at once. @default 1 */
+  readonly concurrency?: number;
+  /** Yield results in source order (`true`) or as they finish. @default true */
+  readonly ordered?: boolean;
+  /** Retry failed calls with backoff; without it each item gets one attempt. */
+  readonly retry?: RetryPolicy;
+  /** Called before each wait between attempts. */
+  readonly onRetry?: (event: RetryEvent & { readonly item: T }) => void;
+  /**
+   * Where items go that fail for good (retries exhausted: `'delivery_limit'`;
+   * `RejectError` or `retryIf` false: `'rejected'`); they are not yielded.
+   * Without it the failure's own error propagates to the consumer.
+   */
+  readonly deadLetter?: DeadLetterStore<T>;
+  /** Time limit per attempt in ms; the attempt's `signal` aborts with `TimeoutError`. */
+  readonly timeoutMs?: number;
+  /** Source of time for backoff waits and `timeoutMs`. @default systemClock */
+  readonly clock?: Clock;
+}
+
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown; dead: boolean };
+
+/**
+ * Maps items through an async function with bounded concurrency, retries and
+ * a dead letter: `p-map` for streams. At most `concurrency` calls run and at
+ * most `concurrency` results wait to be yielded.
+ * @param fn - called as `fn(item, { signal, attempt, index })`.
+ * @param options - see {@link MapConcurrentOptions}.
+ * @returns an operator yielding each result (source order when `ordered`).
+ * @throws TypeError or RangeError for bad arguments (at the call). Iteration
+ *   rejects with an item's last error when it fails for good and there is no
+ *   dead letter (the `RejectError`'s cause, or the `RejectError` itself).
+ */
+export function mapConcurrent<T, R>(
+  fn: (item: T, context: MapContext) => R | PromiseLike<R>,
+  options?: MapConcurrentOptions<T>,
+): Operator<T, R> {
+  const part = 'mapConcurrent';
+  v.requiredFn(part, 'fn', fn);
+  const o = v.options<MapConcurrentOptions<T>>(part, options);
+  const concurrency = v.number(part, 'concurrency', o.concurrency, 'positive-integer', 1);
+  if (o.ordered !== undefined && typeof o.ordered !== 'boolean') {
+    throw new TypeError(`${part}: ordered must be a boolean, got ${v.show(o.ordered)}`);
+  }
+  const ordered = o.ordered ?? true;
+  const policy = o.retry === undefined ? undefined : resolveRetryPolicy(part, o.retry, 3);
+  const onRetry = v.fn<(event: RetryEvent & { item: T }) => void>(part, 'onRetry', o.onRetry);
+  const deadLetter = o.deadLetter;
+  if (deadLetter !== undefined && (typeof deadLetter !== 'object' || deadLetter === null || typeof deadLetter.add !== 'function')) {
+    throw new TypeError(`${part}: deadLetter must be a DeadLetter, got ${v.show(deadLetter)}`);
+  }
+  const timeoutMs = v.number(part, 'timeoutMs', o.timeoutMs, 'positive');
+  const clock = v.clock<Clock>(part, o.clock, systemClock);
+
+  return (source) =>
+    (async function* mapped() {
+      const iterator = toAsyncIterator(source);
+      const stop = new AbortController();
+      const running: { promise: Promise<Outcome<R>>; index: number }[] = [];
+      let index = 0;
+      let sourceDone = false;
+
+      const run = (item: T, i: number): Promise<Outcome<R>> => {
+        const firstSeenAt = clock.now();
+        let attempts = 0;
+        return retry((attempt, signal) => {
+          attempts = attempt;
+          return fn(item, { signal, attempt, index: i });
+        }, {
+          maxAttempts: policy?.maxAttempts ?? 1,
+          ...(policy ? { backoff: policy.backoff } : {}),
+          ...(policy?.retryIf ? { retryIf: policy.retryIf } : {}),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...(onRetry ? { onRetry: (event: RetryEvent) => onRetry({ ...event, item }) } : {}),
+          signal: stop.signal,
+          clock,
+        }).then(
+          (value): Outcome<R> => ({ ok: true, value }),
+          (error: unknown): Outcome<R> => {
+            if (stop.signal.aborted) return { ok: false, error, dead: false };
+            const exhausted = isRetryExhaustedError(error);
+            const own = exhausted ? error.cause : isRejectError(error) && error.cause !== undefined ? error.cause : error;
+            if (deadLetter === undefined) return { ok: false, error: own, dead: false };
+            deadLetter.add({
+              item,
+              reason: exhausted ? 'delivery_limit' : 'rejected',
+              error: own,
+              errors: exhausted ? error.errors : [error],
+              attempts,
+              source: part,
+              firstSeenAt,
+            });
+            return { ok: false, error: own, dead: true };
+          },
+        );
+      };
+
+      try {
+        for (;;) {
+          while (!sourceDone && running.length < concurrency) {
+            const next = await iterator.next();
+            if (next.done) sourceDone = true;
+            else {
+              const i = index++;
+              running.push({ promise: run(next.value, i), index: i });
+            }
+          }
+          if (running.length === 0) break;
+          let outcome: Outcome<R>;
+          if (ordered) {
+            outcome = await running.shift()!.promise;
+          } else {
+            const winner = await Promise.race(running.map((r, at) => r.promise.then(() => at)));
+            outcome = await running.splice(winner, 1)[0]!.promise;
+          }
+          if (outcome.ok) yield outcome.value;
+          else if (!outcome.dead) throw outcome.error;
+        }
+      } finally {
+        stop.abort();
+        if (!sourceDone) closeQuietly(iterator);
+      }
+    })();
+}
+
+function checkSource(part: string, source: unknown): void {
+  if (
+    source === null ||
+    (typeof source !== 'object' && typeof source !== 'function') ||
+    (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' &&
+      typeof (source as Iterable<unknown>)[Symbol.iterator] !== 'function')
+  ) {
+    throw new TypeError(`${part}: source must be an iterable or async iterable, got ${v.show(source)}`);
+  }
+}
+
+function isAsyncIterable<T>(source: Source<T>): source is AsyncIterable<T> {
+  return typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function';
+}
+
+async function* fromSync<T>(source: Iterable<T>): AsyncGenerator<T> {
+  yield* source;
+}
+
+function toAsyncIterator<T>(source: Source<T>): AsyncIterator<T> {
+  checkSource('operator', source);
+  return isAsyncIterable(source) ? source[Symbol.asyncIterator]() : fromSync(source)[Symbol.asyncIterator]();
+}
+
+/** Asks a source to stop (runs its `finally`), without waiting on it or letting it throw. */
+function closeQuietly(iterator: AsyncIterator<unknown>): void {
+  try {
+    const done = iterator.return?.();
+    if (done && typeof done.then === 'function') done.then(undefined, () => {});
+  } catch {
+    // A source that throws on return has nothing more to give.
+  }
+}

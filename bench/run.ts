@@ -16,11 +16,11 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue'];
+const all = ['queue', 'batch'];
 const suites = only.length ? only : all;
 const sizes: Record<string, { n: number; reps: number }> = quick
-  ? { queue: { n: 20_000, reps: 3 } }
-  : { queue: { n: 1_000_000, reps: 5 } };
+  ? { queue: { n: 20_000, reps: 3 }, batch: { n: 20_000, reps: 3 } }
+  : { queue: { n: 1_000_000, reps: 5 }, batch: { n: 1_000_000, reps: 5 } };
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const median = (xs: number[]): number => {

@@ -67,17 +67,20 @@ interface Open<T> {
   readonly key: BatchKey;
   readonly items: T[];
   bytes: number;
-  timer: unknown;
+  /** When `lingerMs` runs out for this batch (clock ms). */
+  readonly deadline: number;
 }
 
 interface Sealed<T> {
   readonly items: T[];
 }
 
-interface AddWaiter {
+interface AddWaiter<T> {
+  readonly item: T;
+  readonly key: BatchKey;
+  readonly size: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-  readonly place: () => void;
 }
 
 const PART = 'BatchAccumulator';
@@ -115,8 +118,10 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   readonly #clock: Clock;
   readonly #open = new Map<string | number | symbol, Open<T>>();
   readonly #sealed = new Ring<Sealed<T>>();
-  readonly #adders = new Ring<AddWaiter>();
+  readonly #adders = new Ring<AddWaiter<T>>();
   readonly #readers = new Ring<(result: IteratorResult<T[]>) => void>();
+  /** The linger timer, armed while a batch may be open (at most one). */
+  #timer: unknown = undefined;
   #closed = false;
   /** `'none'` until a consumer calls `next()`, `'gone'` after it returned. */
   #consumer: 'none' | 'active' | 'gone' = 'none';
@@ -171,17 +176,33 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
    */
   add(item: T): Promise<void> {
     if (this.#closed) return Promise.reject(new QueueClosedError(`${PART}: closed`));
-    let place: () => void;
+    let key: BatchKey;
+    let size: number;
     try {
-      place = this.#prepare(item);
+      key = this.#keyOf(item);
+      size = this.#sizeOfItem(item);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.#sealed.size < this.#maxPending && this.#adders.size === 0) {
-      place();
+      this.#place(item, key, size);
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => this.#adders.push({ resolve, reject, place }));
+    return new Promise<void>((resolve, reject) => this.#adders.push({ item, key, size, resolve, reject }));
+  }
+
+  /**
+   * Adds an item if that needs no waiting (fewer than `maxPending` sealed
+   * batches unconsumed, no earlier add waiting).
+   * @param item - the item.
+   * @returns true when the item was accepted; false when `add` would have had to wait (nothing happened).
+   * @throws QueueClosedError after `close()`; whatever `key` or `sizeOf` throws (as `add` rejects).
+   */
+  tryAdd(item: T): boolean {
+    if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
+    if (this.#sealed.size >= this.#maxPending || this.#adders.size > 0) return false;
+    this.#place(item, this.#keyOf(item), this.#sizeOfItem(item));
+    return true;
   }
 
   /** Seals every open batch now (reason `'flush'`). */
@@ -200,6 +221,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   close(): Promise<BatchCloseResult<T>> {
     if (this.#closing) return this.#closing;
     this.#flushAll('close');
+    this.#clearLinger();
     this.#closed = true;
     for (let adder = this.#adders.shift(); adder; adder = this.#adders.shift()) {
       adder.reject(new QueueClosedError(`${PART}: closed`));
@@ -244,21 +266,23 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     return iterator;
   }
 
-  /** Runs `key` and `sizeOf` now; returns what places the item later. */
-  #prepare(item: T): () => void {
-    const key = this.#key ? this.#key(item) : undefined;
-    if (this.#key && typeof key !== 'string' && typeof key !== 'number') {
+  #keyOf(item: T): BatchKey {
+    if (this.#key === undefined) return undefined;
+    const key = this.#key(item);
+    if (typeof key !== 'string' && typeof key !== 'number') {
       throw new TypeError(`${PART}: key must return a string or a number, got ${v.show(key)}`);
     }
-    let size = 0;
-    if (this.#sizeOf && this.#maxBytes !== undefined) {
-      size = this.#sizeOf(item);
-      if (typeof size !== 'number') throw new TypeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
-      if (!(size >= 0) || !Number.isFinite(size)) {
-        throw new RangeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
-      }
+    return key;
+  }
+
+  #sizeOfItem(item: T): number {
+    if (this.#sizeOf === undefined || this.#maxBytes === undefined) return 0;
+    const size = this.#sizeOf(item);
+    if (typeof size !== 'number') throw new TypeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
+    if (!(size >= 0) || !Number.isFinite(size)) {
+      throw new RangeError(`${PART}: sizeOf must return a non-negative finite number, got ${v.show(size)}`);
     }
-    return () => this.#place(item, key, size);
+    return size;
   }
 
   #place(item: T, key: BatchKey, size: number): void {
@@ -270,13 +294,10 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
       open = undefined;
     }
     if (open === undefined) {
-      const created: Open<T> = { key, items: [], bytes: 0, timer: undefined };
-      created.timer = this.#clock.setTimeout(() => {
-        created.timer = undefined;
-        if (this.#open.get(mapKey) === created) this.#seal(created, 'linger');
-      }, this.#lingerMs);
-      this.#open.set(mapKey, created);
-      open = created;
+      open = { key, items: [], bytes: 0, deadline: this.#clock.now() + this.#lingerMs };
+      this.#open.set(mapKey, open);
+      // One timer serves every open batch: a batch opened later lingers until a later deadline.
+      if (this.#timer === undefined) this.#armLinger(this.#lingerMs);
     }
     open.items.push(item);
     open.bytes += size;
@@ -288,10 +309,6 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     const mapKey = open.key === undefined ? NO_KEY : open.key;
     if (this.#open.get(mapKey) !== open) return;
     this.#open.delete(mapKey);
-    if (open.timer !== undefined) {
-      this.#clock.clearTimeout(open.timer);
-      open.timer = undefined;
-    }
     if (open.items.length === 0) return;
     emitSafely(this, 'flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
     const reader = this.#readers.shift();
@@ -299,10 +316,32 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     else this.#sealed.push({ items: open.items });
   }
 
+  #armLinger(ms: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#onLinger(), ms);
+  }
+
+  /** Seals the batches whose linger ran out; re-arms for the earliest one left. */
+  #onLinger(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    let next = Infinity;
+    for (const open of [...this.#open.values()]) {
+      if (open.deadline <= now) this.#seal(open, 'linger');
+      else if (open.deadline < next) next = open.deadline;
+    }
+    if (next !== Infinity) this.#armLinger(next - now);
+  }
+
+  #clearLinger(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   #admitAdders(): void {
     while (this.#adders.size > 0 && this.#sealed.size < this.#maxPending && !this.#closed) {
       const adder = this.#adders.shift()!;
-      adder.place();
+      this.#place(adder.item, adder.key, adder.size);
       adder.resolve();
     }
   }

@@ -212,38 +212,49 @@ export function batch<T>(options?: BatchOptions<T>): Operator<T, T[]> {
     (async function* batched() {
       const accumulator = new BatchAccumulator<T>(options);
       const iterator = toAsyncIterator(source);
-      let failure: { error: unknown } | undefined;
-      let stopped = false;
+      const state: PumpState = { stopped: false, failure: undefined };
       const batches = accumulator[Symbol.asyncIterator]();
-      const pump = (async () => {
-        try {
-          for (;;) {
-            const next = await iterator.next();
-            if (next.done || stopped) break;
-            await accumulator.add(next.value);
-          }
-        } catch (error) {
-          if (!stopped) failure = { error };
-        } finally {
-          void accumulator.close();
-        }
-      })();
+      const pumping = pump(iterator, accumulator, state).then(
+        () => accumulator.close(),
+        (error: unknown) => {
+          if (!state.stopped) state.failure = { error };
+          return accumulator.close();
+        },
+      );
       try {
         for (;;) {
           const next = await batches.next();
           if (next.done) break;
           yield next.value;
         }
-        await pump;
-        if (failure) throw failure.error;
+        await pumping;
+        if (state.failure) throw state.failure.error;
       } finally {
         // Normal end, error or the consumer's break: stop the pump, clear timers, close the source.
-        stopped = true;
+        state.stopped = true;
         void batches.return?.();
         void accumulator.close();
         closeQuietly(iterator);
       }
     })();
+}
+
+interface PumpState {
+  stopped: boolean;
+  failure: { error: unknown } | undefined;
+}
+
+/**
+ * Feeds the source into the accumulator. Kept apart from its cold exit paths
+ * so the optimised loop is not thrown away at the end of every stream.
+ */
+async function pump<T>(iterator: AsyncIterator<T>, accumulator: BatchAccumulator<T>, state: PumpState): Promise<void> {
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true || state.stopped) return;
+    const value = next.value;
+    if (!accumulator.tryAdd(value)) await accumulator.add(value);
+  }
 }
 
 /** Options of the {@link throttle} operator. */

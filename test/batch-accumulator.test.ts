@@ -110,6 +110,18 @@ describe('BatchAccumulator', () => {
     expect(await take(it, 3)).toEqual([[2], [3], [4]]);
   });
 
+  it('tryAdd accepts without waiting, or says it would have to wait', async () => {
+    const acc = new BatchAccumulator<number>({ maxItems: 1, maxPending: 1, clock: new TestClock() });
+    expect(acc.tryAdd(1)).toBe(true);
+    expect(acc.tryAdd(2)).toBe(false);
+    expect(acc.pending).toBe(1);
+    expect(acc.buffered).toBe(0);
+    await acc[Symbol.asyncIterator]().next();
+    expect(acc.tryAdd(2)).toBe(true);
+    void acc.close();
+    expect(() => acc.tryAdd(3)).toThrow(QueueClosedError);
+  });
+
   it('refuses an item at add when key or sizeOf throws, or sizeOf returns nonsense', async () => {
     const boom = new Error('bad item');
     const acc = new BatchAccumulator<number>({

@@ -1,85 +1,173 @@
 /**
- * A small job: send 200 events (with redeliveries) to a flaky, rate-limited
- * in-process "API", retrying with backoff, deduplicating by id and
- * dead-lettering what cannot be delivered. Prints a summary and exits
- * non-zero unless every unique event was delivered or dead-lettered.
+ * sluice's main job, runnable with `npm run demo`: real GitHub webhook
+ * payloads delivered to a rate-limited, flaky HTTP receiver (a child
+ * process on 127.0.0.1), with nothing lost. Prints a summary and exits
+ * non-zero unless the books balance. `npm run demo -- --help` lists the flags.
  */
-import { DeadLetter, Deduper, RejectError, TokenBucket, isRetryExhaustedError, retry } from '../src/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { type JobOptions, type Summary, runJob } from './webhooks/job.js';
 
-interface Event {
-  readonly id: string;
-  readonly body: string;
+const HELP = `Usage: npm run demo -- [flags]
+
+Delivers real GitHub webhook payloads (@octokit/webhooks-examples) to a
+rate-limited, flaky receiver through a sluice pipeline, then checks that every
+unique delivery was delivered or dead-lettered, and that the receiver's own
+record matches.
+
+Flags:
+  --rounds N            replays of every example payload (default 13: ~10 000 deliveries)
+  --redeliveries R      share of deliveries sent again, 0..1 (default 0.1)
+  --concurrency N       requests in flight (default 4)
+  --rate N              requests per second sluice sends (default 60)
+  --receiver-rate N     requests per second the receiver accepts (default 50)
+  --fail-rate R         share of requests the receiver answers 503, 0..1 (default 0.05)
+  --body-limit BYTES    the receiver's body limit (default 1000000)
+  --poison-event NAME   event type the receiver refuses with 422 (default security_advisory)
+  --max-items N         deliveries per batch at most (default 100)
+  --linger-ms MS        how long a batch waits for more (default 20)
+  --max-attempts N      attempts per request (default 4)
+  --seed N              seed of redeliveries and failures (default 1)
+  --json FILE           also write the summary as JSON
+  --help                this text
+`;
+
+class UsageError extends Error {}
+
+function number(name: string, text: string | undefined, fallback: number, min: number, max: number, integer: boolean): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
-const events: Event[] = [];
-for (let i = 0; i < 200; i++) {
-  events.push({ id: `evt-${i}`, body: i % 50 === 7 ? 'poison' : `payload ${i}` });
-  if (i % 10 === 3) events.push({ id: `evt-${i}`, body: `payload ${i}` }); // a redelivery
+function parse(argv: string[]): { options: JobOptions; json: string | undefined } | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      rounds: { type: 'string' },
+      redeliveries: { type: 'string' },
+      concurrency: { type: 'string' },
+      rate: { type: 'string' },
+      'receiver-rate': { type: 'string' },
+      'fail-rate': { type: 'string' },
+      'body-limit': { type: 'string' },
+      'poison-event': { type: 'string' },
+      'max-items': { type: 'string' },
+      'linger-ms': { type: 'string' },
+      'max-attempts': { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return 'help';
+  const poisonEvent = values['poison-event'] ?? 'security_advisory';
+  if (!/^[a-z_]+$/.test(poisonEvent)) throw new UsageError(`--poison-event must be an event name, got ${JSON.stringify(poisonEvent)}`);
+  return {
+    json: values.json,
+    options: {
+      rounds: number('rounds', values.rounds, 13, 1, 1_000, true),
+      redeliveryRate: number('redeliveries', values.redeliveries, 0.1, 0, 1, false),
+      concurrency: number('concurrency', values.concurrency, 4, 1, 256, true),
+      ratePerSecond: number('rate', values.rate, 60, 0.1, 100_000, false),
+      receiverRatePerSecond: number('receiver-rate', values['receiver-rate'], 50, 1, 100_000, true),
+      failRate: number('fail-rate', values['fail-rate'], 0.05, 0, 0.9, false),
+      bodyLimit: number('body-limit', values['body-limit'], 1_000_000, 64_000, 100_000_000, true),
+      poisonEvent,
+      maxItems: number('max-items', values['max-items'], 100, 1, 10_000, true),
+      lingerMs: number('linger-ms', values['linger-ms'], 20, 0, 60_000, false),
+      maxAttempts: number('max-attempts', values['max-attempts'], 4, 1, 100, true),
+      seed: number('seed', values.seed, 1, 0, 2 ** 31, true),
+      logFile: join(mkdtempSync(join(tmpdir(), 'sluice-demo-')), 'accepted.jsonl'),
+    },
+  };
 }
 
-let seed = 42;
-const random = (): number => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
-};
-
-const received = new Set<string>();
-async function flakyApi(event: Event): Promise<void> {
-  await new Promise((r) => setTimeout(r, 1));
-  if (event.body === 'poison') throw new RejectError(new Error(`422: cannot accept ${event.id}`));
-  if (random() < 0.2) throw Object.assign(new Error('503 Service Unavailable'), { retryAfterMs: 5 });
-  received.add(event.id);
+function table(s: Summary): string {
+  const rows: [string, string | number][] = [
+    ['deliveries read', s.read],
+    ['duplicates dropped (redeliveries)', s.duplicates],
+    ['unique deliveries', s.unique],
+    ['batches sent', s.batches],
+    ['HTTP requests', s.requests],
+    ['429 Too Many Requests seen', s.status429],
+    ['503 Service Unavailable seen', s.status503],
+    ['422 poison batches split', s.status422],
+    ['retries', s.retries],
+    ...Object.entries(s.deadLettered.byReason).map(([reason, n]): [string, number] => [`dead-lettered: ${reason}`, n]),
+    ['dead-lettered (total)', s.deadLettered.total],
+    ['redriven after the run (batches)', `${s.redrive.redriven} ok, ${s.redrive.failed} failed`],
+    ['delivered', s.delivered],
+    ["receiver's own count", s.receiver.accepted],
+    ['duplicates the receiver saw', s.receiver.duplicates],
+    ['throughput (deliveries/s)', s.throughputPerSec],
+    ['latency p50 / p99 (ms)', `${s.latencyMs.p50} / ${s.latencyMs.p99}`],
+    ['elapsed (s)', (s.elapsedMs / 1_000).toFixed(1)],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`).join('\n');
 }
 
-const bucket = new TokenBucket({ ratePerSecond: 2_000, burst: 20 });
-const seen = new Deduper({ windowMs: 60_000 });
-const deadLetter = new DeadLetter<Event>();
-let duplicates = 0;
-let retries = 0;
-let delivered = 0;
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`demo: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { options, json } = parsed;
 
-const started = Date.now();
-await Promise.all(
-  events.map(async (event) => {
-    if (!seen.check(event.id)) {
-      duplicates++;
-      return;
-    }
-    await bucket.acquire();
-    try {
-      await retry(() => flakyApi(event), {
-        maxAttempts: 4,
-        backoff: { initialDelayMs: 2, maxDelayMs: 50 },
-        onRetry: () => retries++,
-      });
-      delivered++;
-    } catch (error) {
-      const exhausted = isRetryExhaustedError(error);
-      deadLetter.add({
-        item: event,
-        reason: exhausted ? 'delivery_limit' : 'rejected',
-        error: exhausted ? error.cause : error,
-        errors: exhausted ? error.errors : [error],
-        source: 'demo',
-      });
-    }
-  }),
-);
+  let progress: (settled: number, total: number) => void;
+  let stopProgress: () => void;
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: 'delivering [{bar}] {percentage}% | {value}/{total} settled | {eta}s left' },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    progress = (settled, total) => {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(settled);
+    };
+    stopProgress = () => started && bar.stop();
+  } else {
+    let last = 0;
+    progress = (settled, total) => {
+      const now = Date.now();
+      if (now - last >= 1_000 || settled === total) {
+        last = now;
+        process.stderr.write(`progress: ${settled}/${total} settled\n`);
+      }
+    };
+    stopProgress = () => {};
+  }
 
-const unique = events.length - duplicates;
-const rows: [string, number | string][] = [
-  ['events read', events.length],
-  ['duplicates dropped', duplicates],
-  ['unique', unique],
-  ['delivered', delivered],
-  ['retries', retries],
-  ['dead-lettered: rejected', deadLetter.entries({ reason: 'rejected' }).length],
-  ['dead-lettered: delivery_limit', deadLetter.entries({ reason: 'delivery_limit' }).length],
-  ['receiver count', received.size],
-  ['elapsed ms', Date.now() - started],
-];
-for (const [label, value] of rows) console.log(`${label.padEnd(32)}${String(value).padStart(8)}`);
+  const summary = await runJob(options, progress);
+  stopProgress();
+  process.stdout.write(`\n${table(summary)}\n\n`);
+  if (json) writeFileSync(json, `${JSON.stringify(summary, null, 2)}\n`);
+  if (summary.balanced) {
+    process.stdout.write(
+      `books balance: ${summary.unique} unique = ${summary.delivered} delivered + ${summary.deadLettered.total} dead-lettered; the receiver's record matches.\n`,
+    );
+    return 0;
+  }
+  process.stdout.write('BOOKS DO NOT BALANCE: something was lost or delivered twice.\n');
+  return 1;
+}
 
-const balanced = unique === delivered + deadLetter.size && received.size === delivered;
-console.log(balanced ? 'books balance: every unique event delivered or dead-lettered' : 'BOOKS DO NOT BALANCE');
-process.exitCode = balanced ? 0 : 1;
+process.exitCode = await main();

@@ -1,0 +1,279 @@
+/**
+ * The main job: deliver GitHub webhook deliveries to a rate-limited, flaky
+ * HTTP receiver through a sluice pipeline, and lose nothing.
+ *
+ *   deliveries → dedupe(deliveryId) → batch(per repository, under the body limit)
+ *     → throttle(TokenBucket) → mapConcurrent(POST /batch, retries + DeadLetter)
+ *
+ * Poison batches (422) are split in halves until the bad delivery stands
+ * alone; it is dead-lettered as `'rejected'` and its neighbours go through.
+ * After the run, batches that ran out of attempts are redriven once.
+ */
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  DeadLetter,
+  RejectError,
+  TokenBucket,
+  batch,
+  dedupe,
+  mapConcurrent,
+  pipe,
+  retry,
+  throttle,
+  type RetryOptions,
+} from 'sluice';
+import { type Delivery, deliveries, loadExamples } from './deliveries.js';
+import type { ReceiverOptions, ReceiverStats } from './receiver.js';
+
+export interface JobOptions {
+  /** Replays of every example payload. */
+  readonly rounds: number;
+  /** Share of deliveries sent again (GitHub redeliveries), 0..1. */
+  readonly redeliveryRate: number;
+  /** POST requests in flight at once. */
+  readonly concurrency: number;
+  /** Requests per second sluice sends (its TokenBucket). */
+  readonly ratePerSecond: number;
+  /** Requests per second the receiver accepts before answering 429. */
+  readonly receiverRatePerSecond: number;
+  /** Share of requests the receiver answers 503, 0..1. */
+  readonly failRate: number;
+  /** The receiver's body limit in bytes; batches are kept under 90 % of it. */
+  readonly bodyLimit: number;
+  /** Event type the receiver can never accept (poison). */
+  readonly poisonEvent: string;
+  /** Most deliveries per batch. */
+  readonly maxItems: number;
+  /** How long a batch waits for more deliveries, in ms. */
+  readonly lingerMs: number;
+  /** Attempts per request, the first included. */
+  readonly maxAttempts: number;
+  /** Seed of the redeliveries and the receiver's failures. */
+  readonly seed: number;
+  /** The receiver's JSONL record of accepted delivery ids. */
+  readonly logFile: string;
+}
+
+export interface Summary {
+  read: number;
+  duplicates: number;
+  unique: number;
+  batches: number;
+  requests: number;
+  delivered: number;
+  deadLettered: { total: number; byReason: Record<string, number> };
+  redrive: { redriven: number; failed: number };
+  receiver: { accepted: number; duplicates: number; matchesDelivered: boolean };
+  retries: number;
+  status429: number;
+  status503: number;
+  status422: number;
+  elapsedMs: number;
+  throughputPerSec: number;
+  latencyMs: { p50: number; p99: number };
+  balanced: boolean;
+}
+
+/** Progress as the job runs: deliveries settled (delivered, dead-lettered or dropped as duplicates) of those read. */
+export type Progress = (settled: number, total: number) => void;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`HTTP ${status}`);
+    this.name = 'HttpError';
+  }
+}
+
+const transient = (error: unknown): boolean =>
+  !(error instanceof HttpError) || error.status === 429 || error.status === 503 || error.status >= 500;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function startReceiver(options: ReceiverOptions): Promise<{ url: string; stop: () => void }> {
+  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [JSON.stringify(options)], {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`receiver exited with code ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.disconnect() };
+}
+
+export async function runJob(o: JobOptions, progress: Progress = () => {}): Promise<Summary> {
+  const receiver = await startReceiver({
+    ratePerSecond: o.receiverRatePerSecond,
+    failRate: o.failRate,
+    bodyLimit: o.bodyLimit,
+    poisonEvent: o.poisonEvent,
+    logFile: o.logFile,
+    seed: o.seed,
+  });
+  try {
+    const all = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)];
+    const readAt = new Map<string, number>();
+    const delivered = new Map<string, number>(); // deliveryId → latency ms
+    const batchDeadLetter = new DeadLetter<Delivery[]>({ capacity: Infinity });
+    const deliveryDeadLetter = new DeadLetter<Delivery>({ capacity: Infinity });
+    let duplicates = 0;
+    let batches = 0;
+    let requests = 0;
+    let retries = 0;
+    let status429 = 0;
+    let status503 = 0;
+    let status422 = 0;
+    const deadCount = (): number =>
+      deliveryDeadLetter.size + batchDeadLetter.entries().reduce((n, e) => n + e.item.length, 0);
+    const report = (): void => progress(delivered.size + deadCount() + duplicates, all.length);
+
+    const retryOptions: RetryOptions = {
+      maxAttempts: o.maxAttempts,
+      backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' },
+      retryIf: transient,
+      timeoutMs: 10_000,
+      onRetry: () => retries++,
+    };
+
+    /** POSTs a batch; throws HttpError for 429/503 (with Retry-After); splits a poison or oversize batch. */
+    async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
+      requests++;
+      const body = JSON.stringify(
+        items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
+      );
+      const res = await fetch(`${receiver.url}/batch`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal,
+      });
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        const now = Date.now();
+        for (const d of items) if (!delivered.has(d.deliveryId)) delivered.set(d.deliveryId, now - readAt.get(d.deliveryId)!);
+        report();
+        return items.length;
+      }
+      if (res.status === 429) {
+        status429++;
+        throw new HttpError(429, Number(res.headers.get('retry-after') ?? '1') * 1_000);
+      }
+      if (res.status === 503) {
+        status503++;
+        throw new HttpError(503);
+      }
+      if (res.status === 422 || res.status === 413) {
+        if (res.status === 422) status422++;
+        return split(items, res.status, signal);
+      }
+      throw new RejectError(new HttpError(res.status));
+    }
+
+    /** Bisects a batch the receiver refused until the bad delivery stands alone. */
+    async function split(items: Delivery[], status: number, signal: AbortSignal): Promise<number> {
+      if (items.length === 1) {
+        deliveryDeadLetter.add({ item: items[0]!, reason: 'rejected', error: new HttpError(status), attempts: 1, source: 'receiver' });
+        report();
+        return 0;
+      }
+      const mid = items.length >> 1;
+      let sent = 0;
+      for (const half of [items.slice(0, mid), items.slice(mid)]) {
+        try {
+          sent += await retry((_attempt, attemptSignal) => post(half, attemptSignal), { ...retryOptions, signal });
+        } catch (error) {
+          if (signal.aborted) throw error;
+          batchDeadLetter.add({ item: half, reason: 'delivery_limit', error, source: 'receiver' });
+          report();
+        }
+      }
+      return sent;
+    }
+
+    async function* read(): AsyncGenerator<Delivery> {
+      for (const d of all) {
+        if (!readAt.has(d.deliveryId)) readAt.set(d.deliveryId, Date.now());
+        yield d;
+      }
+    }
+
+    const started = Date.now();
+    const pipeline = pipe(
+      read(),
+      dedupe({ key: (d: Delivery) => d.deliveryId, onDuplicate: () => (duplicates++, report()) }),
+      batch<Delivery>({
+        key: (d) => d.repository,
+        maxItems: o.maxItems,
+        maxBytes: Math.floor(o.bodyLimit * 0.9),
+        sizeOf: (d) => d.bytes,
+        lingerMs: o.lingerMs,
+      }),
+      throttle<Delivery[]>(new TokenBucket({ ratePerSecond: o.ratePerSecond, burst: o.concurrency })),
+      mapConcurrent((items: Delivery[], { signal, attempt }) => {
+        if (attempt === 1) batches++;
+        return post(items, signal);
+      }, {
+        concurrency: o.concurrency,
+        ordered: false,
+        retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient },
+        onRetry: () => retries++,
+        timeoutMs: 10_000,
+        deadLetter: batchDeadLetter,
+      }),
+    );
+    for await (const _sent of pipeline) {
+      // Each result is a batch's count of delivered items; the books are kept in `delivered`.
+    }
+
+    // Redrive, once, what ran out of attempts (the downstream may have recovered).
+    const redrive = await batchDeadLetter.redrive(
+      (items) => retry((_attempt, signal) => post(items, signal), retryOptions),
+      { filter: (e) => e.reason === 'delivery_limit' },
+    );
+    const elapsedMs = Date.now() - started;
+
+    const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as ReceiverStats;
+    const recorded = new Set<string>();
+    for (const line of readFileSync(o.logFile, 'utf8').split('\n')) {
+      if (line) for (const id of JSON.parse(line) as string[]) recorded.add(id);
+    }
+    const matchesDelivered = recorded.size === delivered.size && [...delivered.keys()].every((id) => recorded.has(id));
+
+    const byReason: Record<string, number> = {};
+    for (const e of deliveryDeadLetter.entries()) byReason[e.reason] = (byReason[e.reason] ?? 0) + 1;
+    for (const e of batchDeadLetter.entries()) byReason[e.reason] = (byReason[e.reason] ?? 0) + e.item.length;
+    const deadLettered = deadCount();
+    const unique = all.length - duplicates;
+    const latencies = [...delivered.values()].sort((a, b) => a - b);
+    return {
+      read: all.length,
+      duplicates,
+      unique,
+      batches,
+      requests,
+      delivered: delivered.size,
+      deadLettered: { total: deadLettered, byReason },
+      redrive,
+      receiver: { accepted: stats.accepted, duplicates: stats.duplicates, matchesDelivered },
+      retries,
+      status429,
+      status503,
+      status422,
+      elapsedMs,
+      throughputPerSec: Math.round((delivered.size / elapsedMs) * 1_000),
+      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+      balanced: unique === delivered.size + deadLettered && matchesDelivered && stats.accepted === delivered.size,
+    };
+  } finally {
+    receiver.stop();
+  }
+}

@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The main job as a newcomer runs it, as a child process (tsx, like `npm run demo`).
+const run = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+
+describe('npm run demo', () => {
+  it('delivers every unique delivery or dead-letters it, and the receiver’s record matches', () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+    const result = run(['--rounds', '1', '--rate', '400', '--receiver-rate', '300', '--fail-rate', '0.1', '--json', json]);
+    expect(result.stderr).not.toMatch(/Error/);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/books balance/);
+    const s = JSON.parse(readFileSync(json, 'utf8'));
+    expect(s.read).toBe(s.unique + s.duplicates);
+    expect(s.duplicates).toBeGreaterThan(0);
+    expect(s.unique).toBe(s.delivered + s.deadLettered.total);
+    expect(s.deadLettered.byReason.rejected).toBeGreaterThan(0); // the poison event's deliveries
+    expect(s.receiver).toEqual({ accepted: s.delivered, duplicates: 0, matchesDelivered: true });
+    expect(s.status503).toBeGreaterThan(0);
+    expect(s.retries).toBeGreaterThan(0);
+    for (const key of ['batches', 'status429', 'throughputPerSec']) expect(typeof s[key]).toBe('number');
+    expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
+  }, 120_000);
+
+  it('prints help and exits 0', () => {
+    const result = run(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/--rounds N/);
+  });
+
+  it('refuses an unknown flag or a bad value with exit code 2', () => {
+    const unknown = run(['--bogus']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/bogus/);
+    const bad = run(['--rounds', 'many']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--rounds must be an integer from 1 to 1000, got "many"/);
+  });
+});

@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// `npm test` builds first: test/package.test.ts and test/browser.test.ts load dist/.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/package.test.ts', 'node_modules/**'],
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
   },
 });

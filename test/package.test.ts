@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -37,4 +39,52 @@ describe('the built package', () => {
       expect(source).not.toMatch(/require\(["']node:|from ["']node:|\bprocess\.|\bBuffer\b|setImmediate/);
     }
   });
+});
+
+describe('the packed tarball, installed into a fresh project', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const project = mkdtempSync(join(tmpdir(), 'sluice-consumer-'));
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+  it('installs, runs from .mjs and .cjs, and type-checks a .ts consumer', () => {
+    const packed = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', project], { cwd: root, encoding: 'utf8' }));
+    const tarball = join(project, packed[0].filename);
+    const files = (packed[0].files as { path: string }[]).map((f) => f.path);
+    expect(files).toContain('dist/index.js');
+    expect(files).toContain('dist/index.cjs');
+    expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
+
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    execFileSync(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock', tarball], { cwd: project, stdio: 'ignore' });
+
+    writeFileSync(
+      join(project, 'esm.mjs'),
+      "import { TokenBucket, isSluiceError, QueueFullError } from 'sluice';\nimport { TestClock } from 'sluice/testing';\n" +
+        "const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n",
+    );
+    writeFileSync(
+      join(project, 'cjs.cjs'),
+      "const { TokenBucket, isSluiceError, QueueFullError } = require('sluice');\nconst { TestClock } = require('sluice/testing');\n" +
+        "const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n",
+    );
+    for (const file of ['esm.mjs', 'cjs.cjs']) {
+      expect(JSON.parse(execFileSync(process.execPath, [join(project, file)], { encoding: 'utf8' }))).toEqual([true, false, true]);
+    }
+
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      "import { Queue, type Receipt } from 'sluice';\nimport { TestClock } from 'sluice/testing';\n" +
+        "const q = new Queue<{ id: string }, number>({ handler: (x) => x.id.length, clock: new TestClock() });\n" +
+        "export const r: Promise<Receipt> = q.push({ id: 'a' });\nexport const n: Promise<number> = q.submit({ id: 'b' });\n" +
+        "// @ts-expect-error: items are typed\nvoid q.push(42);\n",
+    );
+    for (const moduleResolution of ['node16', 'bundler']) {
+      const module = moduleResolution === 'node16' ? 'node16' : 'esnext';
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module, moduleResolution, target: 'es2022', lib: ['es2022', 'dom'], types: [] }, files: ['consumer.ts'] }),
+      );
+      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
+    }
+  }, 120_000);
 });

@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import { LinkedList } from './internal/linked-list.js';
+import { EntryRing } from './internal/entry-ring.js';
 import { Ring } from './internal/ring.js';
 import { type TimerEntry, TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
@@ -76,18 +77,44 @@ class Job<T, R> implements HandlerContext {
   context: Context | undefined = undefined;
   puller: PullIterator<T, R> | undefined = undefined;
 
+  #id: string | undefined;
+
   constructor(
     readonly item: T,
-    readonly id: string,
+    id: string | undefined,
     readonly seq: number,
     readonly priority: number,
     readonly pushedAt: number,
     readonly groupKey: GroupKey | undefined,
     readonly dedupeKey: DedupeKey | undefined,
-  ) {}
+  ) {
+    this.#id = id;
+  }
+
+  /** The push `id`, or one made from the sequence number when first asked for. */
+  get id(): string {
+    return (this.#id ??= String(this.seq));
+  }
 
   get key(): GroupKey | undefined {
     return this.groupKey;
+  }
+
+  get signal(): AbortSignal {
+    return (neverAborted ??= new AbortController().signal);
+  }
+}
+
+/** The context of a plain item's first attempt: no record, the id made only if asked for. */
+class PlainContext implements HandlerContext {
+  #id: string | undefined = undefined;
+  readonly attempt = 1;
+  readonly key = undefined;
+
+  constructor(readonly seq: number) {}
+
+  get id(): string {
+    return (this.#id ??= String(this.seq));
   }
 
   get signal(): AbortSignal {
@@ -123,8 +150,9 @@ class Context implements HandlerContext {
   }
 }
 
+/** Ready items of one priority: items pushed without options as they are, others as their Job. */
 class Level<T, R> {
-  readonly ring = new Ring<Job<T, R>>();
+  ring = new EntryRing<T | Job<T, R>>();
   constructor(readonly priority: number) {}
 }
 
@@ -383,9 +411,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    *   `overflow: 'reject'`; TypeError or RangeError for bad options.
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
-    const checked = options === undefined && this.#groupBy === undefined && this.#dedupeStore === undefined
-      ? NO_OPTIONS
-      : this.#check(item, options);
+    const checked = this.#check(item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     if (this.#pushers.size > 0 || (this.#waiting >= this.#capacity && this.#overflow === 'block')) return undefined;
     return this.#accept(item, checked, undefined);
@@ -608,6 +634,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #check(item: T, options: PushOptions | undefined): Checked {
+    if (options === undefined && this.#groupBy === undefined && this.#dedupeStore === undefined && this.#ttlMs === undefined) {
+      return NO_OPTIONS;
+    }
     const o = v.options<PushOptions>(PART, options);
     const priority = o.priority === undefined ? 0 : o.priority;
     if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
@@ -653,6 +682,21 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (key !== undefined) this.#dedupeStore!.check(key);
     const now = this.#timers.now();
     const seq = this.#nextId++;
+    if (
+      o === NO_OPTIONS &&
+      settler === undefined &&
+      this.#ttlMs === undefined &&
+      this.#groupBy === undefined &&
+      this.#waiting < this.#capacity
+    ) {
+      // The common case needs no record: the item waits as it is (24 bytes a waiting item).
+      this.#accepted++;
+      this.#waiting++;
+      this.#level0.ring.push(item, seq, now);
+      this.#ready++;
+      this.#drain();
+      return { id: String(seq), duplicate: false, dropped: false };
+    }
     const job = new Job<T, R>(item, o.id ?? String(seq), seq, o.priority, now, o.groupKey, key);
     if (settler) job.settlers = [settler];
     this.#accepted++;
@@ -662,11 +706,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         return { id: job.id, duplicate: false, dropped: true };
       }
       // drop-oldest
-      const oldest = this.#oldestWaiting();
-      if (oldest) {
-        this.#unlink(oldest);
-        this.#deadLetterJob(oldest, 'maxlen', undefined);
-      }
+      const oldest = this.#takeOldest();
+      if (oldest) this.#deadLetterJob(oldest, 'maxlen', undefined);
     }
     if (key !== undefined) this.#live.set(key, job);
     this.#waiting++;
@@ -719,7 +760,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   #toReady(job: Job<T, R>): void {
     job.state = READY;
-    this.#level(job.priority).ring.push(job);
+    this.#level(job.priority).ring.push(job, job.seq, job.pushedAt);
     this.#ready++;
   }
 
@@ -742,12 +783,16 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const level = this.#levels[i]!;
       const ring = level.ring;
       while (ring.size > 0) {
-        const job = ring.shift()!;
-        if (job.state === READY) {
+        const entry = ring.shift()!;
+        if (entry instanceof Job) {
+          if (entry.state !== READY) continue; // removed while it waited
           this.#ready--;
           if (ring.size === 0 && level !== this.#level0) this.#dropLevel(level);
-          return job;
+          return entry;
         }
+        // An item pushed without options: it gets its record only now.
+        this.#ready--;
+        return new Job<T, R>(entry, undefined, ring.shiftedSeq, 0, ring.shiftedTime, undefined, undefined);
       }
       // Only removed items were left at this level.
       if (level === this.#level0) i++;
@@ -761,18 +806,30 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#levels = this.#levels.filter((l) => l !== level);
   }
 
-  /** The waiting item pushed first (for 'drop-oldest'). */
-  #oldestWaiting(): Job<T, R> | undefined {
+  /** Takes the waiting item pushed first out of the queue (for 'drop-oldest'), READY/GROUP_WAIT/DELAYED → DONE. */
+  #takeOldest(): Job<T, R> | undefined {
     let oldest: Job<T, R> | undefined;
+    let oldestLevel: Level<T, R> | undefined;
+    let oldestSeq = Infinity;
     const older = (job: Job<T, R>): void => {
-      if (oldest === undefined || job.seq < oldest.seq) oldest = job;
+      if (job.seq < oldestSeq) {
+        oldest = job;
+        oldestLevel = undefined;
+        oldestSeq = job.seq;
+      }
     };
     for (const level of this.#levels) {
-      for (const job of level.ring) {
-        if (job.state === READY) {
-          older(job);
-          break;
-        }
+      const ring = level.ring;
+      // Removed items at the head are dead weight: drop them, so the head is live.
+      while (ring.size > 0) {
+        const head = ring.at(0);
+        if (!(head instanceof Job) || head.state === READY) break;
+        ring.shift();
+      }
+      if (ring.size > 0 && ring.seqAt(0) < oldestSeq) {
+        oldestSeq = ring.seqAt(0);
+        oldestLevel = level;
+        oldest = undefined;
       }
     }
     for (const group of this.#groups.values()) {
@@ -784,6 +841,14 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       }
     }
     for (const job of this.#delayed) older(job);
+    if (oldestLevel !== undefined) {
+      const entry = oldestLevel.ring.shift()!;
+      const job =
+        entry instanceof Job ? entry : new Job<T, R>(entry, undefined, oldestLevel.ring.shiftedSeq, 0, oldestLevel.ring.shiftedTime, undefined, undefined);
+      job.state = READY;
+      oldest = job;
+    }
+    if (oldest !== undefined) this.#unlink(oldest);
     return oldest;
   }
 
@@ -810,7 +875,15 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   #takeAllWaiting(): T[] {
     const jobs: Job<T, R>[] = [];
-    for (const level of this.#levels) for (const job of level.ring) if (job.state === READY) jobs.push(job);
+    for (const level of this.#levels) {
+      const ring = level.ring;
+      for (let i = 0; i < ring.size; i++) {
+        const entry = ring.at(i);
+        if (!(entry instanceof Job)) jobs.push(new Job<T, R>(entry, undefined, ring.seqAt(i), 0, 0, undefined, undefined));
+        else if (entry.state === READY) jobs.push(entry);
+      }
+      level.ring = new EntryRing();
+    }
     for (const group of this.#groups.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT) jobs.push(job);
     const delayed = [...this.#delayed];
     delayed.sort((a, b) => a.timer!.due - b.timer!.due || a.timer!.seq - b.timer!.seq);
@@ -855,6 +928,35 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   async #work(handler: Handler<T, R>): Promise<void> {
     while (this.#ready > 0 && !this.#paused) {
       if (this.#rateLimit !== undefined && !this.#takeToken()) break;
+      const ring = this.#level0.ring;
+      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0 && !(ring.at(0) instanceof Job)) {
+        // A plain item (pushed without options) needs no record unless its attempt fails.
+        const item = ring.shift() as T;
+        const seq = ring.shiftedSeq;
+        const pushedAt = ring.shiftedTime;
+        this.#ready--;
+        this.#waiting--;
+        this.#running++;
+        const context = new PlainContext(seq);
+        if (this.listenerCount('active') > 0) emitSafely(this, 'active', item, { id: context.id, attempt: 1 });
+        let value: R;
+        try {
+          value = await handler(item, context);
+        } catch (error) {
+          const job = new Job<T, R>(item, undefined, seq, 0, pushedAt, undefined, undefined);
+          job.state = RUNNING;
+          job.attempt = 1;
+          job.token = 1;
+          this.#failAttempt(job, error, undefined);
+          continue;
+        }
+        this.#running--;
+        this.#completed++;
+        if (this.listenerCount('completed') > 0) emitSafely(this, 'completed', item, value, { id: context.id, attempt: 1 });
+        this.#drain();
+        this.#idleEvent();
+        continue;
+      }
       const job = this.#popReady();
       if (job === undefined) break;
       const token = this.#begin(job);
@@ -1167,7 +1269,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       job.token++;
       job.state = READY;
       this.#waiting++;
-      this.#level(job.priority).ring.unshift(job);
+      this.#level(job.priority).ring.unshift(job, job.seq, job.pushedAt);
       this.#ready++;
     }
     this.#drain();

@@ -75,21 +75,22 @@ function remember(model: Model, item: Item, receipt: Receipt | undefined): void 
 class PushCommand implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly spec: ItemSpec,
-    readonly how: 'push' | 'tryPush' | 'push-abortable',
+    readonly how: 'push' | 'tryPush' | 'push-abortable' | 'tryPush-plain' | 'push-plain',
   ) {}
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const item: Item = { n: model.nextN++, key: this.spec.key, group: this.spec.group, plan: this.spec.plan };
     const options = { priority: this.spec.priority, delayMs: this.spec.delayMs };
-    if (this.how === 'tryPush') {
+    const plain = this.how.endsWith('-plain'); // no options: the queue's fast path
+    if (this.how === 'tryPush' || this.how === 'tryPush-plain') {
       try {
-        remember(model, item, real.queue.tryPush(item, options));
+        remember(model, item, plain ? real.queue.tryPush(item) : real.queue.tryPush(item, options));
       } catch {
         // QueueFullError or QueueClosedError: not accepted.
       }
     } else {
       const controller = new AbortController();
-      const pushed = real.queue.push(item, { ...options, signal: controller.signal }).then(
+      const pushed = (plain ? real.queue.push(item) : real.queue.push(item, { ...options, signal: controller.signal })).then(
         (receipt) => remember(model, item, receipt),
         () => {},
       );
@@ -159,6 +160,8 @@ const commands = [
   itemSpec.map((spec) => new PushCommand(spec, 'tryPush')),
   itemSpec.map((spec) => new PushCommand(spec, 'push')),
   itemSpec.map((spec) => new PushCommand(spec, 'push-abortable')),
+  itemSpec.map((spec) => new PushCommand(spec, 'tryPush-plain')),
+  itemSpec.map((spec) => new PushCommand(spec, 'push-plain')),
   fc.constant(new AbortPushCommand()),
   fc.boolean().map((p) => new PauseCommand(p)),
   fc.integer({ min: 0, max: 150 }).map((ms) => new AdvanceCommand(ms)),

@@ -427,6 +427,17 @@ describe('Queue', () => {
       expect(balanced(queue.stats)).toBe(true);
     });
 
+    it("'drop-oldest' drops plain pushes (no options) oldest first too", async () => {
+      const queue = new Queue<number>({ capacity: 2, overflow: 'drop-oldest', autoStart: false, clock: new TestClock() });
+      for (const n of [1, 2, 3, 4]) queue.tryPush(n);
+      expect((queue.deadLetter as DeadLetter<number>).entries().map((e) => e.item)).toEqual([1, 2]);
+      const seen: number[] = [];
+      queue.process((n) => void seen.push(n));
+      queue.resume();
+      await queue.onIdle();
+      expect(seen).toEqual([3, 4]);
+    });
+
     it('capacity counts waiting items, not those in flight', async () => {
       const gate = deferred();
       const queue = new Queue<number>({ capacity: 1, overflow: 'reject', handler: () => gate.promise, clock: new TestClock() });

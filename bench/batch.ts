@@ -66,8 +66,8 @@ export const suite: Suite = {
     },
   },
   ratios: [
-    ['sluice batch()', 'it-batch'],
-    ['sluice batch() lingerMs 50', 'streaming-iterables batchWithTimeout 50'],
-    ['sluice batch()', 'floor: async generator'],
+    { ours: 'sluice batch()', anchor: 'it-batch', budget: 1 },
+    { ours: 'sluice batch() lingerMs 50', anchor: 'streaming-iterables batchWithTimeout 50', budget: 2 },
+    { ours: 'sluice batch()', anchor: 'floor: async generator' },
   ],
 };

@@ -74,10 +74,10 @@ export const suite: Suite = {
     },
   },
   ratios: [
-    ['sluice Queue tryPush', 'fastq (callback)'],
-    ['sluice Queue tryPush', 'p-queue'],
-    ['sluice Queue push', 'fastq.promise'],
-    ['sluice Queue tryPush', 'floor: array + worker loops'],
+    { ours: 'sluice Queue tryPush', anchor: 'fastq (callback)', budget: 3 },
+    { ours: 'sluice Queue tryPush', anchor: 'p-queue', budget: 15 },
+    { ours: 'sluice Queue push', anchor: 'fastq.promise', budget: 2 },
+    { ours: 'sluice Queue tryPush', anchor: 'floor: array + worker loops' },
   ],
 };
 

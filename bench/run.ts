@@ -1,14 +1,14 @@
 /**
- * Benchmark runner: each row of each suite in a fresh process, side by side
- * in one run; reports medians, spread and ratios to the anchors, and writes
- * bench/results.md.
+ * Benchmark runner: each row of each suite in a fresh process (`node
+ * --expose-gc`), side by side in one run; reports medians, spread and ratios
+ * to the anchors against the budgets, and writes bench/results.md.
  *
  *   npm run bench                  full sizes
- *   npm run bench:quick            small sizes, < 1 min (CI keeps the harness working)
- *   npm run bench -- queue         only the named suites
+ *   npm run bench:quick            small sizes, < 1 min (CI keeps the harness working; asserts nothing)
+ *   npm run bench -- queue memory  only the named suites
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Sample, Suite } from './harness.js';
@@ -16,11 +16,25 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue', 'batch'];
+const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale'];
 const suites = only.length ? only : all;
-const sizes: Record<string, { n: number; reps: number }> = quick
-  ? { queue: { n: 20_000, reps: 3 }, batch: { n: 20_000, reps: 3 } }
-  : { queue: { n: 1_000_000, reps: 5 }, batch: { n: 1_000_000, reps: 5 } };
+const full: Record<string, { n: number; reps: number }> = {
+  queue: { n: 1_000_000, reps: 5 },
+  memory: { n: 1_000_000, reps: 3 },
+  batch: { n: 1_000_000, reps: 5 },
+  limiter: { n: 1_000_000, reps: 5 },
+  accuracy: { n: 3_000, reps: 5 }, // n = ms of saturated demand per repetition
+  scale: { n: 1, reps: 3 },
+};
+const small: typeof full = {
+  queue: { n: 20_000, reps: 2 },
+  memory: { n: 20_000, reps: 1 },
+  batch: { n: 20_000, reps: 2 },
+  limiter: { n: 20_000, reps: 2 },
+  accuracy: { n: 300, reps: 1 },
+  scale: { n: 0, reps: 1 },
+};
+const sizes = quick ? small : full;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const median = (xs: number[]): number => {
@@ -28,50 +42,68 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const fmt = (x: number): string => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
+const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
 
 const lines: string[] = [
   '# Benchmark results',
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${new Date().toISOString().slice(0, 10)}${quick ? ', quick sizes (not for comparison)' : ''}.`,
   'Each row ran in a fresh process (`node --expose-gc`), `gc()` before each repetition; medians, with the spread (min–max) as ± % of the median.',
-  'Ratios compare rows of the same run: the machines are shared and noisy, so read ratios, not absolute rates.',
+  'Ratios compare rows of the same run: the machines are shared and noisy, so read ratios, not absolute values. Reproduce with `npm run bench`.',
   '',
 ];
 
 for (const name of suites) {
   const { suite } = (await import(`./${name}.ts`)) as { suite: Suite };
   const { n, reps } = sizes[name] ?? { n: 10_000, reps: 3 };
-  lines.push(`## ${suite.title}`, '', `N = ${n.toLocaleString('en-US')}, ${reps} repetitions.`, '');
+  const kind = suite.kind ?? 'rate';
+  lines.push(`## ${suite.title}`, '', `N = ${n.toLocaleString('en-US')}, ${reps} repetition${reps === 1 ? '' : 's'}.`, '');
   for (const params of suite.params) {
     const label = Object.entries(params).map(([k, v]) => `${k} ${v}`).join(', ');
-    const rates = new Map<string, number>();
-    const table = [`### ${label || 'default'}`, '', `| row | median ${suite.unit} | spread |`, '| --- | ---: | ---: |'];
+    const values = new Map<string, number>();
+    const table: string[] = label ? [`### ${label}`, ''] : [];
+    let header = false;
     for (const row of Object.keys(suite.rows)) {
       const out = execFileSync(
         process.execPath,
         ['--expose-gc', '--import', 'tsx', `${here}worker.ts`, name, row, String(n), String(reps), JSON.stringify(params)],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
       );
       const sample = JSON.parse(out.trim().split('\n').at(-1)!) as Sample;
-      const perSecond = sample.seconds.map((s) => n / s);
-      const med = median(perSecond);
-      const spread = ((Math.max(...perSecond) - Math.min(...perSecond)) / 2 / med) * 100;
-      rates.set(row, med);
+      if (kind === 'metrics') {
+        const keys = Object.keys(sample.metrics![0] ?? {});
+        if (!header) table.push(`| row | ${keys.join(' | ')} |`, `| --- |${keys.map(() => ' ---: |').join('')}`);
+        header = true;
+        const medians = keys.map((k) => median(sample.metrics!.map((m) => m[k]!)));
+        values.set(row, medians[0] ?? 0);
+        table.push(`| ${row} | ${medians.map(fmt).join(' | ')} |`);
+        process.stdout.write(`${name} [${label}] ${row}: ${keys.map((k, i) => `${k} ${fmt(medians[i]!)}`).join(', ')}\n`);
+        continue;
+      }
+      if (!header) table.push(`| row | median ${suite.unit} | spread |`, '| --- | ---: | ---: |');
+      header = true;
+      const med = median(sample.values);
+      const spread = med === 0 ? 0 : ((Math.max(...sample.values) - Math.min(...sample.values)) / 2 / Math.abs(med)) * 100;
+      values.set(row, med);
       table.push(`| ${row} | ${fmt(med)} | ±${spread.toFixed(1)} % |`);
       process.stdout.write(`${name} [${label}] ${row}: ${fmt(med)} ${suite.unit}\n`);
     }
-    table.push('', '| ratio | value |', '| --- | ---: |');
-    for (const [ours, anchor] of suite.ratios) {
-      const ratio = rates.get(ours)! / rates.get(anchor)!;
-      table.push(`| ${ours} ÷ ${anchor} | ${ratio.toFixed(2)}× |`);
-      process.stdout.write(`  ${ours} ÷ ${anchor}: ${ratio.toFixed(2)}×\n`);
+    if (suite.ratios.length > 0) {
+      table.push('', '| ratio | value | budget |', '| --- | ---: | --- |');
+      for (const { ours, anchor, budget } of suite.ratios) {
+        const ratio = values.get(ours)! / values.get(anchor)!;
+        const lowerIsBetter = kind === 'memory';
+        const verdict =
+          budget === undefined ? '' : (lowerIsBetter ? ratio <= budget : ratio >= budget) ? `${lowerIsBetter ? '≤' : '≥'} ${budget}× met` : `${lowerIsBetter ? '≤' : '≥'} ${budget}× **missed**`;
+        table.push(`| ${ours} ÷ ${anchor} | ${ratio.toFixed(2)}× | ${verdict} |`);
+        process.stdout.write(`  ${ours} ÷ ${anchor}: ${ratio.toFixed(2)}× ${verdict}\n`);
+      }
     }
     lines.push(...table, '');
   }
 }
 
 const file = quick ? `${here}.out/results-quick.md` : `${here}results.md`;
-if (quick) execFileSync('mkdir', ['-p', `${here}.out`]);
+mkdirSync(`${here}.out`, { recursive: true });
 writeFileSync(file, lines.join('\n'));
 process.stdout.write(`\nwrote ${file}\n`);

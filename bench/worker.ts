@@ -1,5 +1,5 @@
 /**
- * Runs one row of one suite in a fresh process: `repetitions` timed runs,
+ * Runs one row of one suite in a fresh process: `repetitions` measured runs,
  * with `gc()` before each. Prints one JSON `Sample` line.
  * Usage: node --expose-gc --import tsx bench/worker.ts SUITE ROW N REPS PARAMS_JSON
  */
@@ -11,16 +11,35 @@ const fn = suite.rows[row!];
 if (!fn) throw new Error(`no row ${row} in suite ${suiteName}`);
 const n = Number(nText);
 const params = JSON.parse(paramsText!) as Record<string, number>;
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with node --expose-gc');
+const kind = suite.kind ?? 'rate';
 
 // One short warm-up run so the first measured run is not the JIT's.
-await fn(Math.min(n, 10_000), params);
+if (kind === 'rate') await fn(Math.min(n, 10_000), params);
 const seconds: number[] = [];
+const values: number[] = [];
+const metrics: Record<string, number>[] = [];
 for (let i = 0; i < Number(repsText); i++) {
   gc();
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
   const start = process.hrtime.bigint();
-  await fn(n, params);
-  seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
+  const result = await fn(n, params);
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  seconds.push(elapsed);
+  if (kind === 'memory') {
+    gc();
+    gc();
+    values.push((process.memoryUsage().heapUsed - heapBefore) / n);
+    // Keep what the row returned alive until measured.
+    if (result === Symbol.for('never')) console.log(result);
+  } else if (kind === 'metrics') {
+    const m = result as Record<string, number>;
+    metrics.push(m);
+    values.push(Object.values(m)[0] ?? 0);
+  } else values.push(n / elapsed);
 }
-const sample: Sample = { suite: suiteName!, row: row!, params, n, seconds };
+const sample: Sample = { suite: suiteName!, row: row!, params, n, seconds, values, ...(kind === 'metrics' ? { metrics } : {}) };
 process.stdout.write(`${JSON.stringify(sample)}\n`);
+process.exit(0);

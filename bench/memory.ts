@@ -1,0 +1,72 @@
+/**
+ * Memory per waiting item: N items pushed into a paused queue; heap growth
+ * after `gc()`, divided by N.
+ */
+import async from 'async';
+import fastq from 'fastq';
+import PQueue from 'p-queue';
+import { Queue } from '../src/index.js';
+import type { Suite } from './harness.js';
+
+const work = async (x: number): Promise<number> => x;
+const cbWork = (x: number, cb: (err: Error | null, r?: number) => void): void => {
+  work(x).then((r) => cb(null, r), cb);
+};
+
+export const suite: Suite = {
+  name: 'memory',
+  kind: 'memory',
+  title: 'Memory per waiting item (paused queue)',
+  unit: 'bytes/item',
+  params: [{}],
+  rows: {
+    'sluice Queue tryPush': (n) => {
+      const queue = new Queue<number, number>({ handler: work, autoStart: false });
+      for (let i = 0; i < n; i++) queue.tryPush(i);
+      return queue;
+    },
+    'sluice Queue tryPush with a priority': (n) => {
+      const queue = new Queue<number, number>({ handler: work, autoStart: false });
+      for (let i = 0; i < n; i++) queue.tryPush(i, { priority: 1 });
+      return queue;
+    },
+    'fastq (callback)': (n) => {
+      const queue = fastq(cbWork, 1);
+      queue.pause();
+      for (let i = 0; i < n; i++) queue.push(i);
+      return queue;
+    },
+    'fastq.promise': (n) => {
+      const queue = fastq.promise(work, 1);
+      queue.pause();
+      for (let i = 0; i < n; i++) void queue.push(i);
+      return queue;
+    },
+    'p-queue': (n) => {
+      const queue = new PQueue({ autoStart: false });
+      for (let i = 0; i < n; i++) void queue.add(() => work(i));
+      return queue;
+    },
+    'async.queue': (n) => {
+      const queue = async.queue(cbWork, 1);
+      queue.pause();
+      for (let i = 0; i < n; i++) void queue.push(i);
+      return queue;
+    },
+    'floor: array of numbers': (n) => {
+      const items: number[] = [];
+      for (let i = 0; i < n; i++) items.push(i);
+      return items;
+    },
+    'floor: array of closures': (n) => {
+      const items: (() => Promise<number>)[] = [];
+      for (let i = 0; i < n; i++) items.push(() => work(i));
+      return items;
+    },
+  },
+  ratios: [
+    { ours: 'sluice Queue tryPush', anchor: 'fastq (callback)', budget: 0.5 },
+    { ours: 'sluice Queue tryPush', anchor: 'p-queue' },
+    { ours: 'sluice Queue tryPush with a priority', anchor: 'fastq (callback)' },
+  ],
+};

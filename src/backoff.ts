@@ -14,7 +14,7 @@ export type BackoffFn = (attempt: number, previousDelayMs?: number) => number;
 export interface BackoffOptions {
   /** Delay after the first failed attempt, before jitter, in ms. @default 100 */
   readonly initialDelayMs?: number;
-  /** No delay exceeds this many ms. @default 30000 */
+  /** No delay exceeds this many ms. @default 30000, or `initialDelayMs` when that is larger */
   readonly maxDelayMs?: number;
   /** Growth factor per attempt (≥ 1). @default 2 */
   readonly multiplier?: number;
@@ -55,7 +55,8 @@ export function backoff(options?: BackoffOptions): BackoffFn {
   const part = 'backoff';
   const o = v.options<BackoffOptions>(part, options);
   const initial = v.number(part, 'initialDelayMs', o.initialDelayMs, 'non-negative', 100);
-  const max = v.number(part, 'maxDelayMs', o.maxDelayMs, 'non-negative', 30_000);
+  // Without a maxDelayMs, the cap is 30 s, or the initial delay when that is longer.
+  const max = v.number(part, 'maxDelayMs', o.maxDelayMs, 'non-negative', Math.max(30_000, initial));
   if (max < initial) {
     throw new RangeError(`${part}: maxDelayMs must be at least initialDelayMs (${initial}), got ${max}`);
   }

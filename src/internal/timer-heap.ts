@@ -22,6 +22,8 @@ export class TimerHeap {
   #handle: unknown = undefined;
   #armedFor = Infinity;
   #lastNow = -Infinity;
+  /** Added to the clock's readings: the time the clock lost by jumping back. */
+  #offset = 0;
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -61,15 +63,16 @@ export class TimerHeap {
   }
 
   /**
-   * The clock's time. When it went backwards, every entry is moved back by
-   * as much, so the jump counts as no time passing.
+   * The heap's time: the clock's, never going backwards. A clock that jumps
+   * back counts as no time passing (an offset absorbs the jump), and a timer
+   * that fires proves its time has come, whatever the wall clock reads
+   * (real timers run on a monotonic clock).
    */
   now(): number {
-    const now = this.#clock.now();
+    let now = this.#clock.now() + this.#offset;
     if (now < this.#lastNow) {
-      const shift = now - this.#lastNow;
-      for (const entry of this.#heap) entry.due += shift;
-      if (this.#handle !== undefined) this.#armedFor += shift;
+      this.#offset += this.#lastNow - now;
+      now = this.#lastNow;
     }
     this.#lastNow = now;
     return now;
@@ -100,8 +103,11 @@ export class TimerHeap {
     const armedFor = this.#armedFor;
     this.#handle = undefined;
     this.#armedFor = Infinity;
-    const read = this.now();
-    const now = read < armedFor && armedFor - read < 1 ? armedFor : read;
+    let now = this.now();
+    if (now < armedFor) {
+      this.#offset += armedFor - now;
+      this.#lastNow = now = armedFor;
+    }
     // Fire everything due; entries added while firing that are due fire too.
     for (;;) {
       const top = this.#heap[0];

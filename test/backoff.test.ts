@@ -85,7 +85,7 @@ describe('backoff', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.SLUICE_PROPERTY_RUNS ?? 300) },
     );
   });
 });

@@ -70,7 +70,7 @@ describe('batch() properties', () => {
           expect(clock.pendingTimers).toBe(0);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: Number(process.env.SLUICE_PROPERTY_RUNS ?? 200) },
     );
   });
 });

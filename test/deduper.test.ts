@@ -118,7 +118,7 @@ describe('Deduper', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: Number(process.env.SLUICE_PROPERTY_RUNS ?? 200) },
     );
   });
 

@@ -92,7 +92,7 @@ describe('TokenBucket properties', () => {
         // Every acquire that was not aborted was granted, in call order.
         expect(grantOrder.filter((id) => id >= 0)).toEqual(acquireOrder);
       }),
-      { numRuns: 200 },
+      { numRuns: Number(process.env.SLUICE_PROPERTY_RUNS ?? 200) },
     );
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Memory per waiting item: N items pushed into a paused queue; heap growth
- * after `gc()`, divided by N.
+ * Memory per waiting item: N items pushed into a paused queue; growth of the
+ * heap plus ArrayBuffer memory after `gc()`, divided by N.
  */
 import async from 'async';
 import fastq from 'fastq';

@@ -64,12 +64,20 @@ for (const name of suites) {
     const table: string[] = label ? [`### ${label}`, ''] : [];
     let header = false;
     for (const row of Object.keys(suite.rows)) {
-      const out = execFileSync(
-        process.execPath,
-        ['--expose-gc', '--import', 'tsx', `${here}worker.ts`, name, row, String(n), String(reps), JSON.stringify(params)],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
-      );
-      const sample = JSON.parse(out.trim().split('\n').at(-1)!) as Sample;
+      const runWorker = (repetitions: number): Sample => {
+        const out = execFileSync(
+          process.execPath,
+          ['--expose-gc', '--import', 'tsx', `${here}worker.ts`, name, row, String(n), String(repetitions), JSON.stringify(params)],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
+        );
+        return JSON.parse(out.trim().split('\n').at(-1)!) as Sample;
+      };
+      let sample: Sample;
+      if (kind === 'memory') {
+        // A fresh process per repetition: a heap that held the last repetition's items measures nothing.
+        const samples = Array.from({ length: reps }, () => runWorker(1));
+        sample = { ...samples[0]!, seconds: samples.flatMap((x) => x.seconds), values: samples.flatMap((x) => x.values) };
+      } else sample = runWorker(reps);
       if (kind === 'metrics') {
         const keys = Object.keys(sample.metrics![0] ?? {});
         if (!header) table.push(`| row | ${keys.join(' | ')} |`, `| --- |${keys.map(() => ' ---: |').join('')}`);

@@ -17,23 +17,31 @@ const kind = suite.kind ?? 'rate';
 
 // One short warm-up run so the first measured run is not the JIT's.
 if (kind === 'rate') await fn(Math.min(n, 10_000), params);
+const keep: unknown[] = [];
 const seconds: number[] = [];
 const values: number[] = [];
 const metrics: Record<string, number>[] = [];
+// Heap plus ArrayBuffer memory (typed arrays live outside the JS heap).
+const used = (): number => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+let result: unknown;
 for (let i = 0; i < Number(repsText); i++) {
+  result = undefined;
   gc();
   gc();
-  const heapBefore = process.memoryUsage().heapUsed;
+  const heapBefore = used();
   const start = process.hrtime.bigint();
-  const result = await fn(n, params);
+  result = await fn(n, params);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   seconds.push(elapsed);
   if (kind === 'memory') {
+    keep.push(result); // alive while measured
     gc();
     gc();
-    values.push((process.memoryUsage().heapUsed - heapBefore) / n);
-    // Keep what the row returned alive until measured.
-    if (result === Symbol.for('never')) console.log(result);
+    values.push((used() - heapBefore) / n);
+    keep.length = 0;
   } else if (kind === 'metrics') {
     const m = result as Record<string, number>;
     metrics.push(m);

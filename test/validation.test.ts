@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadLetter, Deduper, TokenBucket, backoff } from '../src/index.js';
+import { BatchAccumulator, DeadLetter, Deduper, Queue, TokenBucket, backoff, batch, dedupe, mapConcurrent, pipe, retry, throttle } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 
 type Case = [label: string, make: () => unknown, type: typeof TypeError | typeof RangeError, message: string];
@@ -34,6 +34,32 @@ const cases: Case[] = [
   ['DeadLetter.entries limit -1', () => new DeadLetter({ clock }).entries({ limit: -1 }), RangeError, 'DeadLetter: limit must be a non-negative integer, got -1'],
   ['backoff multiplier NaN', () => backoff({ multiplier: Number.NaN }), RangeError, 'backoff: multiplier must be a positive finite number, got NaN'],
   ['backoff initialDelayMs string', () => backoff({ initialDelayMs: '1' as never }), TypeError, 'backoff: initialDelayMs must be a non-negative finite number, got "1"'],
+  ['Queue concurrency 0', () => new Queue({ concurrency: 0 }), RangeError, 'Queue: concurrency must be a positive integer or Infinity, got 0'],
+  ['Queue concurrency 2.5', () => new Queue({ concurrency: 2.5 }), RangeError, 'Queue: concurrency must be a positive integer or Infinity, got 2.5'],
+  ['Queue capacity -1', () => new Queue({ capacity: -1 }), RangeError, 'Queue: capacity must be a positive integer or Infinity, got -1'],
+  ['Queue overflow unknown', () => new Queue({ overflow: 'spill' as never }), TypeError, "Queue: overflow must be one of 'block', 'reject', 'drop-oldest', 'drop-newest', got \"spill\""],
+  ['Queue ttlMs NaN', () => new Queue({ ttlMs: Number.NaN }), RangeError, 'Queue: ttlMs must be a positive finite number, got NaN'],
+  ['Queue visibilityTimeoutMs Infinity', () => new Queue({ visibilityTimeoutMs: Infinity }), RangeError, 'Queue: visibilityTimeoutMs must be a positive finite number, got Infinity'],
+  ['Queue groupConcurrency 0', () => new Queue({ groupConcurrency: 0 }), RangeError, 'Queue: groupConcurrency must be a positive integer, got 0'],
+  ['Queue groupBy not a function', () => new Queue({ groupBy: 'g' as never }), TypeError, 'Queue: groupBy must be a function, got "g"'],
+  ['Queue handler not a function', () => new Queue({ handler: {} as never }), TypeError, 'Queue: handler must be a function, got an object'],
+  ['Queue deadLetter wrong', () => new Queue({ deadLetter: [] as never }), TypeError, 'Queue: deadLetter must be a DeadLetter, got an array'],
+  ['Queue retry maxAttempts 0', () => new Queue({ retry: { maxAttempts: 0 } }), RangeError, 'Queue: maxAttempts must be a positive integer or Infinity, got 0'],
+  ['Queue name number', () => new Queue({ name: 5 as never }), TypeError, 'Queue: name must be a string, got 5'],
+  ['Queue.tryPush priority Infinity', () => new Queue({ autoStart: false }).tryPush(1, { priority: Infinity }), RangeError, 'Queue: priority must be a finite number, got Infinity'],
+  ['Queue.tryPush delayMs -5', () => new Queue({ autoStart: false }).tryPush(1, { delayMs: -5 }), RangeError, 'Queue: delayMs must be a non-negative finite number, got -5'],
+  ['Queue.tryPush signal wrong', () => new Queue({ autoStart: false }).tryPush(1, { signal: {} as never }), TypeError, 'Queue: signal must be an AbortSignal, got an object'],
+  ['BatchAccumulator maxItems 0', () => new BatchAccumulator({ maxItems: 0 }), RangeError, 'BatchAccumulator: maxItems must be a positive integer, got 0'],
+  ['BatchAccumulator maxBytes without sizeOf', () => new BatchAccumulator({ maxBytes: 10 }), TypeError, 'BatchAccumulator: sizeOf must be a function when maxBytes is set, got undefined'],
+  ['BatchAccumulator lingerMs NaN', () => new BatchAccumulator({ lingerMs: Number.NaN }), RangeError, 'BatchAccumulator: lingerMs must be a non-negative finite number, got NaN'],
+  ['BatchAccumulator maxPending Infinity', () => new BatchAccumulator({ maxPending: Infinity }), RangeError, 'BatchAccumulator: maxPending must be a positive integer, got Infinity'],
+  ['batch() maxItems -1', () => batch({ maxItems: -1 }), RangeError, 'BatchAccumulator: maxItems must be a positive integer, got -1'],
+  ['dedupe() without key', () => dedupe({} as never), TypeError, 'dedupe: key must be a function, got undefined'],
+  ['throttle() ratePerSecond 0', () => throttle({ ratePerSecond: 0 }), RangeError, 'TokenBucket: ratePerSecond must be a positive finite number, got 0'],
+  ['throttle() cost NaN', () => throttle({ ratePerSecond: 1 }, { cost: Number.NaN }), RangeError, 'throttle: cost must be a positive finite number, got NaN'],
+  ['mapConcurrent() concurrency 0', () => mapConcurrent(() => 1, { concurrency: 0 }), RangeError, 'mapConcurrent: concurrency must be a positive integer, got 0'],
+  ['mapConcurrent() timeoutMs -1', () => mapConcurrent(() => 1, { timeoutMs: -1 }), RangeError, 'mapConcurrent: timeoutMs must be a positive finite number, got -1'],
+  ['pipe() source not iterable', () => pipe({} as never), TypeError, 'pipe: source must be an iterable or async iterable, got an object'],
 ];
 
 describe('bad input gets a clear error naming the part, the option and the value', () => {
@@ -46,5 +72,28 @@ describe('bad input gets a clear error naming the part, the option and the value
     }
     expect(thrown).toBeInstanceOf(type);
     expect((thrown as Error).message).toBe(message);
+  });
+});
+
+describe('promise-returning calls refuse asynchronously', () => {
+  it.each([
+    ['retry maxAttempts 1.5', () => retry(() => 1, { maxAttempts: 1.5 }), RangeError, 'retry: maxAttempts must be a positive integer or Infinity, got 1.5'],
+    ['retry timeoutMs NaN', () => retry(() => 1, { timeoutMs: Number.NaN }), RangeError, 'retry: timeoutMs must be a non-negative finite number, got NaN'],
+    ['TokenBucket.acquire cost over burst', () => new TokenBucket({ ratePerSecond: 1, burst: 2 }).acquire(3), RangeError, 'TokenBucket: cost must be at most burst (2), got 3'],
+    ['TokenBucket.acquire maxWaitMs -1', () => new TokenBucket({ ratePerSecond: 1 }).acquire(1, { maxWaitMs: -1 }), RangeError, 'TokenBucket: maxWaitMs must be a non-negative finite number, got -1'],
+    ['Queue.push ttlMs 0', () => new Queue({ autoStart: false }).push(1, { ttlMs: 0 }), RangeError, 'Queue: ttlMs must be a positive finite number, got 0'],
+    ['Queue.onSizeBelow NaN', () => new Queue().onSizeBelow(Number.NaN), RangeError, 'Queue: limit must be a non-negative finite number, got NaN'],
+    ['Queue.close drain string', () => new Queue().close({ drain: 'no' as never }), TypeError, 'Queue: drain must be a boolean, got "no"'],
+  ] as const)('%s', async (_label, call, type, message) => {
+    let result: Promise<unknown> | undefined;
+    expect(() => {
+      result = call();
+    }).not.toThrow();
+    const error = await result!.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toBe(message);
   });
 });

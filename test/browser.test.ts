@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,11 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
     });
     script = bundle.outputFiles[0]!.text;
     server = createServer((req, res) => {
-      if (req.url === '/page.js') {
+      if (req.url === '/examples/browser/index.html' || req.url === '/dist/sluice.global.js') {
+        // The example page and the IIFE build it loads, as files on disk.
+        res.writeHead(200, { 'content-type': req.url.endsWith('.js') ? 'text/javascript' : 'text/html' });
+        res.end(readFileSync(`${root}${req.url.slice(1)}`));
+      } else if (req.url === '/page.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' });
         res.end(script);
       } else {
@@ -82,6 +86,28 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
       expect(results.pipeline.dead).toEqual([{ item: [9, 10, 13, 11], reason: 'delivery_limit', attempts: 3 }]);
       expect(results.queue.results).toEqual([1, 4, 9, 'rejected: never', 25, 36]);
       expect(results.queue.stats).toMatchObject({ accepted: 6, completed: 5, deadLettered: 1, failed: 3, retried: 2, waiting: 0, inFlight: 0 });
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('runs examples/browser/index.html on the IIFE build (window.sluice)', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${url}examples/browser/index.html`);
+      await page.waitForFunction(() => document.getElementById('log')?.textContent?.includes('done:'), null, { timeout: 20_000 });
+      const log = await page.evaluate(() => document.getElementById('log')!.textContent!);
+      expect(errors).toEqual([]);
+      // 20 events in batches of 5: every batch is sent (retries absorb the flaky calls) or dead-lettered.
+      const sent = [...log.matchAll(/sent a batch of (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      const dead = Number(/(\d+) batches dead-lettered/.exec(log)![1]);
+      expect(sent + dead * 5).toBe(20);
     } finally {
       await browser.close();
     }

@@ -25,14 +25,6 @@ export class Ring<V> {
     this.#size++;
   }
 
-  /** Adds at the front (the next `shift` returns it). */
-  unshift(value: V): void {
-    if (this.#size === this.#buffer.length) this.#grow();
-    this.#head = (this.#head - 1) & this.#mask;
-    this.#buffer[this.#head] = value;
-    this.#size++;
-  }
-
   shift(): V | undefined {
     if (this.#size === 0) return undefined;
     const value = this.#buffer[this.#head];
@@ -41,10 +33,6 @@ export class Ring<V> {
     this.#size--;
     if (this.#size === 0) this.#head = 0;
     return value;
-  }
-
-  peek(): V | undefined {
-    return this.#size === 0 ? undefined : this.#buffer[this.#head];
   }
 
   /** Removes everything and returns it in order. */

@@ -57,11 +57,6 @@ export class TimerHeap {
     this.#disarm();
   }
 
-  /** Entries in no particular order. */
-  entries(): readonly TimerEntry[] {
-    return this.#heap;
-  }
-
   /**
    * The heap's time: the clock's, never going backwards. A clock that jumps
    * back counts as no time passing (an offset absorbs the jump), and a timer

@@ -8,7 +8,7 @@
  *   npm run bench -- queue memory  only the named suites
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Sample, Suite } from './harness.js';
@@ -113,5 +113,26 @@ for (const name of suites) {
 
 const file = quick ? `${here}.out/results-quick.md` : `${here}results.md`;
 mkdirSync(`${here}.out`, { recursive: true });
-writeFileSync(file, lines.join('\n'));
+// A run of some suites replaces their sections and keeps the others' from the last full run.
+const sectionsOf = (text: string): Map<string, string> =>
+  new Map(
+    text
+      .split(/\n(?=## )/)
+      .slice(1)
+      .map((section) => [section.slice(3, section.indexOf('\n')), section.trimEnd()]),
+  );
+const fresh = sectionsOf(lines.join('\n'));
+if (!quick && only.length > 0 && existsSync(file)) {
+  const kept = sectionsOf(readFileSync(file, 'utf8'));
+  const titles: string[] = [];
+  for (const suiteName of all) {
+    const { suite } = (await import(`./${suiteName}.ts`)) as { suite: Suite };
+    titles.push(suite.title);
+  }
+  // lines[0..4]: title, blank, machine line, two lines of method; the machine line notes the partial re-run.
+  const header = [...lines.slice(0, 5)];
+  header[2] = `${header[2]} Sections re-run that day: ${only.join(', ')}; the others are from the last full run.`;
+  const merged = titles.map((t) => fresh.get(t) ?? kept.get(t)).filter((x): x is string => x !== undefined);
+  writeFileSync(file, `${header.join('\n')}\n\n${merged.join('\n\n')}\n`);
+} else writeFileSync(file, lines.join('\n'));
 process.stdout.write(`\nwrote ${file}\n`);

@@ -50,12 +50,26 @@ async function* source(): AsyncGenerator<number> {
   }
 }
 
-const samples: { t: number; heap: number; timers: number }[] = [];
+// One long-lived signal goes with every push that has to wait for room: its listeners must not pile up.
+const shutdown = new AbortController();
+let listeners = 0;
+const addListener = shutdown.signal.addEventListener.bind(shutdown.signal);
+const removeListener = shutdown.signal.removeEventListener.bind(shutdown.signal);
+shutdown.signal.addEventListener = ((type: string, fn: EventListener, options?: AddEventListenerOptions) => {
+  listeners++;
+  addListener(type, fn, options);
+}) as typeof shutdown.signal.addEventListener;
+shutdown.signal.removeEventListener = ((type: string, fn: EventListener) => {
+  listeners--;
+  removeListener(type, fn);
+}) as typeof shutdown.signal.removeEventListener;
+
+const samples: { t: number; heap: number; timers: number; listeners: number }[] = [];
 const started = Date.now();
 const sampler = setInterval(() => {
   gc();
   const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-  samples.push({ t: (Date.now() - started) / 1_000, heap: process.memoryUsage().heapUsed, timers });
+  samples.push({ t: (Date.now() - started) / 1_000, heap: process.memoryUsage().heapUsed, timers, listeners });
   if (Date.now() - started >= seconds * 1_000) stop = true;
 }, 1_000);
 
@@ -69,7 +83,7 @@ for await (const n of pipe(
   mapConcurrent(
     async (items: number[]) => {
       for (const n of items) {
-        if (!queue.tryPush(n)) await queue.push(n);
+        if (!queue.tryPush(n)) await queue.push(n, { signal: shutdown.signal });
       }
       return items.length;
     },
@@ -82,7 +96,7 @@ await queue.close();
 clearInterval(sampler);
 
 const s = queue.stats;
-if (samples.length === 0) samples.push({ t: 0, heap: process.memoryUsage().heapUsed, timers: 0 });
+if (samples.length === 0) samples.push({ t: 0, heap: process.memoryUsage().heapUsed, timers: 0, listeners });
 const elapsed = (Date.now() - started) / 1_000;
 // Heap slope by least squares over the samples after a 20 % warm-up.
 const steady = samples.slice(Math.floor(samples.length * 0.2));
@@ -97,6 +111,9 @@ const conservation = s.accepted === s.completed + s.deadLettered + s.returned + 
 const books = read === duplicates + pushed && pushed === s.accepted + s.duplicates;
 const flat = Math.abs(slope) < 200_000; // bytes per second
 const timersFlat = timersMax <= timersFirst + 8;
+const listenersMax = Math.max(...samples.map((x) => x.listeners));
+// At most one waiting push per mapConcurrent slot holds a listener at a time; none after the run.
+const listenersFlat = listenersMax <= 4 && listeners === 0;
 
 console.log(
   JSON.stringify(
@@ -111,16 +128,18 @@ console.log(
       heapMB: { first: +(samples[0]!.heap / 1e6).toFixed(1), last: +(samples.at(-1)!.heap / 1e6).toFixed(1) },
       heapSlopeKBPerSecond: +(slope / 1_000).toFixed(2),
       timers: { first: timersFirst, max: timersMax },
+      signalListeners: { max: listenersMax, after: listeners },
       conservation,
       books,
       flat,
       timersFlat,
+      listenersFlat,
     },
     null,
     2,
   ),
 );
-if (!(conservation && books && flat && timersFlat && s.waiting === 0 && s.inFlight === 0)) {
+if (!(conservation && books && flat && timersFlat && listenersFlat && s.waiting === 0 && s.inFlight === 0)) {
   console.log('SOAK FAILED');
   process.exitCode = 1;
-} else console.log('soak passed: books balance, heap and timers flat');
+} else console.log('soak passed: books balance, heap, timers and listeners flat');

@@ -14,6 +14,18 @@ if (process.env.CI && !available) throw new Error(`CI must install ${CHROMIUM} (
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** Debian's Chromium, headless, with a page whose uncaught errors are collected. */
+async function open() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { browser, page, errors };
+}
+
 describe.runIf(available)('in a real browser (headless Chromium)', () => {
   let server: Server;
   let url: string;
@@ -57,14 +69,8 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
   });
 
   it('runs a pipeline and a Queue, and the page reports what the tests expect', async () => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const { browser, page, errors } = await open();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(url);
       await page.waitForFunction(() => (window as { __results?: unknown; __error?: string }).__results ?? (window as { __error?: string }).__error, null, {
         timeout: 20_000,
@@ -92,14 +98,8 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
   }, 60_000);
 
   it('runs examples/browser/index.html on the IIFE build (window.sluice)', async () => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const { browser, page, errors } = await open();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${url}examples/browser/index.html`);
       await page.waitForFunction(() => document.getElementById('log')?.textContent?.includes('done:'), null, { timeout: 20_000 });
       const log = await page.evaluate(() => document.getElementById('log')!.textContent!);

@@ -8,6 +8,18 @@ import { TestClock } from 'sluice/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Fetcher, WeatherClient } from './weather-client.js';
 
+/** A fake API, busy (429, Retry-After 30 s) on the first call and down (503) on the second; `calls` records when. */
+function flakyApi(now: () => number): { fetcher: Fetcher; calls: number[] } {
+  const calls: number[] = [];
+  const fetcher: Fetcher = async (city) => {
+    calls.push(now());
+    if (calls.length === 1) return { status: 429, retryAfterSeconds: 30 };
+    if (calls.length === 2) return { status: 503 };
+    return { status: 200, body: { city, celsius: 21 } };
+  };
+  return { fetcher, calls };
+}
+
 describe('WeatherClient', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -15,13 +27,7 @@ describe('WeatherClient', () => {
 
   it('with vi.useFakeTimers(): honours Retry-After, then backs off, in zero real time', async () => {
     vi.useFakeTimers({ now: 0 });
-    const calls: number[] = [];
-    const fetcher: Fetcher = async (city) => {
-      calls.push(Date.now());
-      if (calls.length === 1) return { status: 429, retryAfterSeconds: 30 };
-      if (calls.length === 2) return { status: 503 };
-      return { status: 200, body: { city, celsius: 21 } };
-    };
+    const { fetcher, calls } = flakyApi(() => Date.now());
     const client = new WeatherClient(fetcher, { ratePerSecond: 1 });
     const forecast = client.forecast('Lisbon');
     await vi.advanceTimersByTimeAsync(60_000);
@@ -32,13 +38,7 @@ describe('WeatherClient', () => {
 
   it('with TestClock: the same, fully deterministic', async () => {
     const clock = new TestClock();
-    const calls: number[] = [];
-    const fetcher: Fetcher = async (city) => {
-      calls.push(clock.now());
-      if (calls.length === 1) return { status: 429, retryAfterSeconds: 30 };
-      if (calls.length === 2) return { status: 503 };
-      return { status: 200, body: { city, celsius: 21 } };
-    };
+    const { fetcher, calls } = flakyApi(() => clock.now());
     const client = new WeatherClient(fetcher, { ratePerSecond: 1, clock });
     const forecast = client.forecast('Porto');
     await clock.advance(60_000);

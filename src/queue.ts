@@ -248,6 +248,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   readonly #rateLimit: RateLimiter | undefined;
   #tokenHeld = false;
   #tokenPending = false;
+  /** Stops a pending token acquisition once a closed queue has nothing left to start. */
+  #tokenAbort: AbortController | undefined = undefined;
   readonly #source: string;
 
   // Ready items by priority, highest first; level 0 is kept at hand.
@@ -555,6 +557,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const finished = this.#watch(() => this.#waiting === 0 && this.#running === 0, signal);
     this.#closing = finished.then(() => {
       this.#timers.clear();
+      // Nothing is left to start: a token still on its way would only keep the process alive.
+      this.#tokenAbort?.abort();
       this.#checkWatchers();
       return { unprocessed: returned };
     });
@@ -983,15 +987,19 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (this.#tokenPending) return false;
     if (this.#rateLimit!.tryAcquire(1)) return true;
     this.#tokenPending = true;
-    this.#rateLimit!.acquire(1).then(
+    const abort = new AbortController();
+    this.#tokenAbort = abort;
+    this.#rateLimit!.acquire(1, { signal: abort.signal }).then(
       () => {
         this.#tokenPending = false;
+        this.#tokenAbort = undefined;
         this.#tokenHeld = true;
         this.#drain();
       },
       (error: unknown) => {
         this.#tokenPending = false;
-        emitSafely(this, 'error', error);
+        this.#tokenAbort = undefined;
+        if (!abort.signal.aborted) emitSafely(this, 'error', error);
       },
     );
     return false;

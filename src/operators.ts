@@ -285,13 +285,44 @@ export function throttle<T>(
   const cost = o.cost;
   if (typeof cost === 'number') v.number(part, 'cost', cost, 'positive');
   else if (cost !== undefined) v.requiredFn(part, 'cost', cost);
-  return (source) =>
-    (async function* throttled() {
-      for await (const item of source) {
-        await bucket.acquire(cost === undefined ? 1 : typeof cost === 'number' ? cost : cost(item));
-        yield item;
-      }
-    })();
+  const costOf = (item: T): number => (cost === undefined ? 1 : typeof cost === 'number' ? cost : cost(item));
+  // Hand-written rather than a generator: a `return()` that arrives while a token is
+  // awaited (a concurrent puller such as batch() stopping) must abort that wait at once.
+  return (source) => {
+    const upstream = toAsyncIterator(source);
+    let done = false;
+    const waits = new Set<AbortController>();
+    const finished = (): IteratorResult<T> => ({ value: undefined, done: true });
+    const iterator: AsyncIterableIterator<T> = {
+      next: async () => {
+        if (done) return finished();
+        const next = await upstream.next();
+        if (next.done || done) {
+          done = true;
+          return finished();
+        }
+        const wait = new AbortController();
+        waits.add(wait);
+        try {
+          await bucket.acquire(costOf(next.value), { signal: wait.signal });
+        } catch (error) {
+          if (done) return finished();
+          throw error;
+        } finally {
+          waits.delete(wait);
+        }
+        return { value: next.value, done: false };
+      },
+      return: async () => {
+        done = true;
+        for (const wait of waits) wait.abort();
+        closeQuietly(upstream);
+        return finished();
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  };
 }
 
 /** What {@link mapConcurrent}'s function is told about a call. */

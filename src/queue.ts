@@ -91,6 +91,11 @@ class Job<T, R> implements HandlerContext {
     this.#id = id;
   }
 
+  /** The record of an item pushed without options, made when it first needs one. */
+  static plain<T, R>(item: T, seq: number, pushedAt: number): Job<T, R> {
+    return new Job<T, R>(item, undefined, seq, 0, pushedAt, undefined, undefined);
+  }
+
   /** The push `id`, or one made from the sequence number when first asked for. */
   get id(): string {
     return (this.#id ??= String(this.seq));
@@ -686,13 +691,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (key !== undefined) this.#dedupeStore!.check(key);
     const now = this.#timers.now();
     const seq = this.#nextId++;
-    if (
-      o === NO_OPTIONS &&
-      settler === undefined &&
-      this.#ttlMs === undefined &&
-      this.#groupBy === undefined &&
-      this.#waiting < this.#capacity
-    ) {
+    // NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
+    if (o === NO_OPTIONS && settler === undefined && this.#waiting < this.#capacity) {
       // The common case needs no record: the item waits as it is (24 bytes a waiting item).
       this.#accepted++;
       this.#waiting++;
@@ -701,7 +701,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       this.#drain();
       return { id: String(seq), duplicate: false, dropped: false };
     }
-    const job = new Job<T, R>(item, o.id ?? String(seq), seq, o.priority, now, o.groupKey, key);
+    const job = new Job<T, R>(item, o.id, seq, o.priority, now, o.groupKey, key);
     if (settler) job.settlers = [settler];
     this.#accepted++;
     if (this.#waiting >= this.#capacity) {
@@ -796,7 +796,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         }
         // An item pushed without options: it gets its record only now.
         this.#ready--;
-        return new Job<T, R>(entry, undefined, ring.shiftedSeq, 0, ring.shiftedTime, undefined, undefined);
+        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime);
       }
       // Only removed items were left at this level.
       if (level === this.#level0) i++;
@@ -848,7 +848,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (oldestLevel !== undefined) {
       const entry = oldestLevel.ring.shift()!;
       const job =
-        entry instanceof Job ? entry : new Job<T, R>(entry, undefined, oldestLevel.ring.shiftedSeq, 0, oldestLevel.ring.shiftedTime, undefined, undefined);
+        entry instanceof Job ? entry : Job.plain<T, R>(entry, oldestLevel.ring.shiftedSeq, oldestLevel.ring.shiftedTime);
       job.state = READY;
       oldest = job;
     }
@@ -883,7 +883,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const ring = level.ring;
       for (let i = 0; i < ring.size; i++) {
         const entry = ring.at(i);
-        if (!(entry instanceof Job)) jobs.push(new Job<T, R>(entry, undefined, ring.seqAt(i), 0, 0, undefined, undefined));
+        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, ring.seqAt(i), 0));
         else if (entry.state === READY) jobs.push(entry);
       }
       level.ring = new EntryRing();
@@ -947,7 +947,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         try {
           value = await handler(item, context);
         } catch (error) {
-          const job = new Job<T, R>(item, undefined, seq, 0, pushedAt, undefined, undefined);
+          const job = Job.plain<T, R>(item, seq, pushedAt);
           job.state = RUNNING;
           job.attempt = 1;
           job.token = 1;

@@ -359,14 +359,14 @@ export class TokenBucket implements RateLimiter {
     this.#timer = undefined;
   }
 
-  #cancel(node: ListNode<Waiter>, reason: unknown, reserve = true): void {
+  #cancel(node: ListNode<Waiter>, reason: unknown, reschedule = true): void {
     const wasHead = node === this.#waiters.head;
     if (!this.#waiters.remove(node)) return;
     this.#pendingCost -= node.value.cost;
     if (this.#waiters.size === 0) this.#pendingCost = 0;
     node.value.detach();
     node.value.reject(reason);
-    if (wasHead && reserve) {
+    if (wasHead && reschedule) {
       // The next waiter may be grantable now, or need another timer.
       this.#disarm();
       this.#serve();

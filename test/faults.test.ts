@@ -3,11 +3,10 @@
  * and its books balanced.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { BatchAccumulator, DeadLetter, Queue, TokenBucket, batch, pipe, retry, type QueueStats } from '../src/index.js';
+import { BatchAccumulator, DeadLetter, Queue, TokenBucket, batch, pipe, retry } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
-import { track } from './helpers.js';
+import { balanced, track } from './helpers.js';
 
-const balanced = (s: QueueStats) => s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;
 
 describe('handlers that misbehave', () => {
   it('rejections with non-Error values are failures, kept as they are in the dead letter', async () => {

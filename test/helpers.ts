@@ -1,4 +1,5 @@
 /** Shared test helpers. */
+import type { QueueStats } from '../src/index.js';
 
 /** Watches a promise without awaiting it: `settled`, and `value` or `error` once it has. */
 export function track<V>(promise: Promise<V>) {
@@ -19,4 +20,9 @@ export function deferred<V = void>() {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** The conservation law: `accepted = completed + deadLettered + returned + waiting + inFlight`. */
+export function balanced(s: QueueStats): boolean {
+  return s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;
 }

@@ -10,16 +10,12 @@ import {
   TimeoutError,
   TokenBucket,
   type HandlerContext,
-  type QueueStats,
 } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
-import { track, deferred } from './helpers.js';
+import { balanced, deferred, track } from './helpers.js';
 
 
 
-function balanced(s: QueueStats): boolean {
-  return s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;
-}
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 

@@ -42,7 +42,15 @@ export interface DeadLetterEntry<T> {
   readonly errors: readonly unknown[];
   /** Attempts made before it died (0 when it never ran). */
   readonly attempts: number;
-  /** When the item was first seen (clock ms); defaults to `deadAt`. */
+  /**
+   * When the item was first seen (clock ms); defaults to `deadAt`. A
+   * `Queue` stamps it when the item is pushed. With the default
+   * (system) clock it reads the clock once per synchronous run of code and
+   * stamps every push of that run with the reading, as Node's timers measure
+   * from the event loop's cached time: a loop of a million pushes costs one
+   * clock read, and a stamp is early by at most the time the run had taken
+   * before that push. Any other clock (e.g. `TestClock`) is read at every push.
+   */
   readonly firstSeenAt: number;
   /** When it was dead-lettered (clock ms). */
   readonly deadAt: number;

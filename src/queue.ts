@@ -279,6 +279,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #pullMode = false;
 
   #watchers: Watcher[] = [];
+  /** Set once any listener is added: until then no event needs a listener lookup per item. */
+  #listened = false;
 
   #nextId = 1;
   #accepted = 0;
@@ -366,6 +368,45 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   /** Attempts running, or deliveries unacked. */
   get inFlight(): number {
     return this.#running;
+  }
+
+  /**
+   * Adds a listener, as `EventEmitter.on`; see {@link QueueEvents} for the events.
+   * @returns this queue.
+   */
+  override on<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+    event: E,
+    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+    context?: unknown,
+  ): this {
+    this.#listened = true;
+    return super.on(event, fn, context);
+  }
+
+  /**
+   * Adds a listener, as `EventEmitter.addListener` (the same as {@link Queue.on}).
+   * @returns this queue.
+   */
+  override addListener<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+    event: E,
+    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+    context?: unknown,
+  ): this {
+    this.#listened = true;
+    return super.addListener(event, fn, context);
+  }
+
+  /**
+   * Adds a listener called at most once, as `EventEmitter.once`.
+   * @returns this queue.
+   */
+  override once<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+    event: E,
+    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+    context?: unknown,
+  ): this {
+    this.#listened = true;
+    return super.once(event, fn, context);
   }
 
   /** Whether the queue is paused (`pause()`, or `autoStart: false` before `resume()`). */
@@ -689,7 +730,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
     }
     if (key !== undefined) this.#dedupeStore!.check(key);
-    const now = this.#timers.now();
+    // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
+    const now = this.#timers.turnNow();
     const seq = this.#nextId++;
     // NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
     if (o === NO_OPTIONS && settler === undefined && this.#waiting < this.#capacity) {
@@ -715,8 +757,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     }
     if (key !== undefined) this.#live.set(key, job);
     this.#waiting++;
-    if (o.ttlMs !== undefined) job.ttlTimer = this.#timers.add(now + o.ttlMs, () => this.#expire(job));
-    if (o.delayMs > 0) this.#delay(job, now + o.delayMs);
+    if (o.ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + o.ttlMs, () => this.#expire(job));
+    if (o.delayMs > 0) this.#delay(job, this.#timers.now() + o.delayMs);
     else this.#admit(job);
     this.#drain();
     return { id: job.id, duplicate: false, dropped: false };
@@ -826,12 +868,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const ring = level.ring;
       // Removed items at the head are dead weight: drop them, so the head is live.
       while (ring.size > 0) {
-        const head = ring.at(0);
+        const head = ring.peek();
         if (!(head instanceof Job) || head.state === READY) break;
         ring.shift();
       }
-      if (ring.size > 0 && ring.seqAt(0) < oldestSeq) {
-        oldestSeq = ring.seqAt(0);
+      if (ring.size > 0 && ring.peekSeq() < oldestSeq) {
+        oldestSeq = ring.peekSeq();
         oldestLevel = level;
         oldest = undefined;
       }
@@ -881,11 +923,10 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const jobs: Job<T, R>[] = [];
     for (const level of this.#levels) {
       const ring = level.ring;
-      for (let i = 0; i < ring.size; i++) {
-        const entry = ring.at(i);
-        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, ring.seqAt(i), 0));
+      ring.forEach((entry, seq, time) => {
+        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, seq, time));
         else if (entry.state === READY) jobs.push(entry);
-      }
+      });
       level.ring = new EntryRing();
     }
     for (const group of this.#groups.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT) jobs.push(job);
@@ -933,7 +974,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     while (this.#ready > 0 && !this.#paused) {
       if (this.#rateLimit !== undefined && !this.#takeToken()) break;
       const ring = this.#level0.ring;
-      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0 && !(ring.at(0) instanceof Job)) {
+      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0 && !(ring.peek() instanceof Job)) {
         // A plain item (pushed without options) needs no record unless its attempt fails.
         const item = ring.shift() as T;
         const seq = ring.shiftedSeq;
@@ -942,7 +983,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#waiting--;
         this.#running++;
         const context = new PlainContext(seq);
-        if (this.listenerCount('active') > 0) emitSafely(this, 'active', item, { id: context.id, attempt: 1 });
+        if (this.#listens('active')) emitSafely(this, 'active', item, { id: context.id, attempt: 1 });
         let value: R;
         try {
           value = await handler(item, context);
@@ -956,7 +997,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         }
         this.#running--;
         this.#completed++;
-        if (this.listenerCount('completed') > 0) emitSafely(this, 'completed', item, value, { id: context.id, attempt: 1 });
+        if (this.#listens('completed')) emitSafely(this, 'completed', item, value, { id: context.id, attempt: 1 });
         this.#drain();
         this.#idleEvent();
         continue;
@@ -1023,7 +1064,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         job.timer = this.#timers.add(this.#timers.now() + this.#visibilityTimeoutMs, () => this.#lapse(job, token));
       }
     }
-    if (this.listenerCount('active') > 0) emitSafely(this, 'active', job.item, { id: job.id, attempt });
+    if (this.#listens('active')) emitSafely(this, 'active', job.item, { id: job.id, attempt });
     return token;
   }
 
@@ -1053,7 +1094,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#release(job);
     const settlers = job.settlers;
     if (settlers !== undefined) for (const s of settlers) s.resolve(value);
-    if (this.listenerCount('completed') > 0) emitSafely(this, 'completed', job.item, value, { id: job.id, attempt: job.attempt });
+    if (this.#listens('completed')) emitSafely(this, 'completed', job.item, value, { id: job.id, attempt: job.attempt });
     this.#drain();
     this.#idleEvent();
   }
@@ -1114,7 +1155,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
-    if (this.listenerCount('failed') > 0) {
+    if (this.#listens('failed')) {
       emitSafely(this, 'failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
     }
   }
@@ -1217,7 +1258,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
             : error;
       for (const s of settlers) s.reject(failure);
     }
-    if (entry !== undefined && this.listenerCount('dead-lettered') > 0) emitSafely(this, 'dead-lettered', entry);
+    if (entry !== undefined && this.#listens('dead-lettered')) emitSafely(this, 'dead-lettered', entry);
   }
 
   #returnJob(job: Job<T, R>): void {
@@ -1230,8 +1271,13 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     }
   }
 
+  /** Whether `event` has a listener; one field read per item while nothing listens at all. */
+  #listens(event: keyof QueueEvents<T, R>): boolean {
+    return this.#listened && this.listenerCount(event) > 0;
+  }
+
   #idleEvent(): void {
-    if (this.#waiting === 0 && this.#running === 0 && this.listenerCount('idle') > 0) emitSafely(this, 'idle');
+    if (this.#waiting === 0 && this.#running === 0 && this.#listens('idle')) emitSafely(this, 'idle');
   }
 
   // ---- pull mode ----
@@ -1299,6 +1345,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   // ---- watchers ----
 
+  #anyWatcherMet(): boolean {
+    const watchers = this.#watchers;
+    for (let i = 0; i < watchers.length; i++) if (watchers[i]!.test()) return true;
+    return false;
+  }
+
   #watch(test: () => boolean, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (test()) return Promise.resolve();
@@ -1317,16 +1369,15 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #checkWatchers(): void {
-    if (this.#watchers.length > 0) {
+    // Runs after every completion while someone awaits, e.g., onIdle(): it allocates only once a watcher is met.
+    if (this.#anyWatcherMet()) {
       const still: Watcher[] = [];
       const met: Watcher[] = [];
       for (const watcher of this.#watchers) (watcher.test() ? met : still).push(watcher);
-      if (met.length > 0) {
-        this.#watchers = still;
-        for (const watcher of met) {
-          watcher.detach();
-          watcher.resolve();
-        }
+      this.#watchers = still;
+      for (const watcher of met) {
+        watcher.detach();
+        watcher.resolve();
       }
     }
     if (this.#closed && this.#waiting === 0 && this.#running === 0 && this.#pullIterators.size > 0) this.#endAllPulls();

@@ -240,6 +240,33 @@ describe('Queue', () => {
       expect(deadLetter.entries()[0]).toMatchObject({ item: 7, firstSeenAt: 5_000, deadAt: 5_000, source: 'queue' });
     });
 
+    it('stamps firstSeenAt once per turn with the system clock, and exactly with any other clock', async () => {
+      const fail = (): Promise<never> => Promise.reject(new Error('x'));
+      const clock = new TestClock(0);
+      const exact = new Queue<string>({ handler: fail, clock, autoStart: false });
+      exact.tryPush('a');
+      clock.jumpTo(100); // within the same turn: a TestClock is read at every push
+      exact.tryPush('b');
+      exact.resume();
+      await exact.onIdle();
+      expect(exact.deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 0], ['b', 100]]);
+
+      vi.useFakeTimers({ now: 1_000 });
+      try {
+        const queue = new Queue<string>({ handler: fail, autoStart: false });
+        queue.tryPush('a');
+        vi.setSystemTime(2_000);
+        queue.tryPush('b'); // the same synchronous run: the clock read for 'a' stands
+        await Promise.resolve();
+        queue.tryPush('c'); // a later turn reads the clock again
+        queue.resume();
+        await queue.onIdle();
+        expect(queue.deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 1_000], ['b', 1_000], ['c', 2_000]]);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
     it('emits error, and keeps going, when the dead letter refuses an entry', async () => {
       const deadLetter = new DeadLetter<number>({ capacity: 1, overflow: 'reject', clock: new TestClock() });
       const queue = new Queue<number>({ deadLetter, handler: () => Promise.reject(new Error('x')), clock: new TestClock() });
@@ -877,6 +904,17 @@ describe('Queue', () => {
   });
 
   describe('events', () => {
+    it.each(['on', 'addListener', 'once'] as const)('delivers events to a first listener added with %s', async (method) => {
+      const queue = new Queue<number, number>({ handler: (n) => n * 2, clock: new TestClock() });
+      await queue.push(1); // nothing listens yet
+      const seen: [string, unknown][] = [];
+      queue[method]('active', (item) => seen.push(['active', item]));
+      queue[method]('completed', (_item, result) => seen.push(['completed', result]));
+      await queue.push(2);
+      await queue.onIdle();
+      expect(seen).toEqual([['active', 2], ['completed', 4]]);
+    });
+
     it('a listener that throws never breaks the queue; the error reaches error listeners', async () => {
       const queue = new Queue<number, number>({ handler: (n) => n, clock: new TestClock() });
       const boom = new Error('listener bug');

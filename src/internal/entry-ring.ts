@@ -1,27 +1,52 @@
+/** Entries per chunk once a ring has grown: 2 048 × 24 bytes = 48 KiB a chunk. */
+const MAX_CHUNK = 2048;
+/** Entries in a new ring's first chunk, so an idle queue costs well under a kilobyte. */
+const FIRST_CHUNK = 16;
+
+/** A run of a ring's entries, side by side with their sequence numbers and push times. */
+class Chunk<E> {
+  readonly entries: (E | undefined)[];
+  readonly seqs: Float64Array;
+  readonly times: Float64Array;
+  /** The first used slot, and one past the last. */
+  head: number;
+  tail: number;
+  next: Chunk<E> | undefined = undefined;
+
+  constructor(
+    readonly capacity: number,
+    start: number,
+  ) {
+    this.entries = new Array<E | undefined>(capacity);
+    this.seqs = new Float64Array(capacity);
+    this.times = new Float64Array(capacity);
+    this.head = start;
+    this.tail = start;
+  }
+}
+
 /**
- * The FIFO of a queue's ready items: a ring of entries with, side by side in
- * typed arrays, each entry's sequence number and push time. An entry is an
- * item pushed without options (stored as it is, no wrapper object: 24 bytes
- * a waiting item) or the queue's own record of an item that needs more.
+ * The FIFO of a queue's ready items, with each entry's sequence number and
+ * push time kept side by side in typed arrays. An entry is an item pushed
+ * without options (stored as it is, no wrapper object: 24 bytes a waiting
+ * item) or the queue's own record of an item that needs more.
+ *
+ * Entries live in a list of fixed-size chunks (as Node's own FixedQueue of
+ * ticks), so growing never copies what is already queued, and a drained
+ * chunk is kept for reuse instead of left to the collector.
  */
 export class EntryRing<E> {
-  #entries: (E | undefined)[];
-  #seqs: Float64Array;
-  #times: Float64Array;
-  #mask: number;
-  #head = 0;
+  /** The chunk holding the head (never empty while `size > 0`) and the one taking pushes. */
+  #first: Chunk<E>;
+  #last: Chunk<E>;
+  #spare: Chunk<E> | undefined = undefined;
   #size = 0;
   /** The sequence number and push time of the entry `shift` returned last. */
   shiftedSeq = 0;
   shiftedTime = 0;
 
-  constructor(initialCapacity = 16) {
-    let capacity = 16;
-    while (capacity < initialCapacity) capacity *= 2;
-    this.#entries = new Array<E | undefined>(capacity);
-    this.#seqs = new Float64Array(capacity);
-    this.#times = new Float64Array(capacity);
-    this.#mask = capacity - 1;
+  constructor() {
+    this.#first = this.#last = new Chunk<E>(FIRST_CHUNK, 0);
   }
 
   get size(): number {
@@ -29,60 +54,83 @@ export class EntryRing<E> {
   }
 
   push(entry: E, seq: number, time: number): void {
-    if (this.#size === this.#entries.length) this.#grow();
-    const at = (this.#head + this.#size) & this.#mask;
-    this.#entries[at] = entry;
-    this.#seqs[at] = seq;
-    this.#times[at] = time;
+    let chunk = this.#last;
+    if (chunk.tail === chunk.capacity) {
+      chunk = this.#newChunk(Math.min(chunk.capacity * 2, MAX_CHUNK), 0);
+      this.#last.next = chunk;
+      this.#last = chunk;
+    }
+    const at = chunk.tail++;
+    chunk.entries[at] = entry;
+    chunk.seqs[at] = seq;
+    chunk.times[at] = time;
     this.#size++;
   }
 
+  /** Puts an entry back at the head (a retry that keeps its place). */
   unshift(entry: E, seq: number, time: number): void {
-    if (this.#size === this.#entries.length) this.#grow();
-    this.#head = (this.#head - 1) & this.#mask;
-    this.#entries[this.#head] = entry;
-    this.#seqs[this.#head] = seq;
-    this.#times[this.#head] = time;
+    let chunk = this.#first;
+    if (this.#size === 0) chunk.head = chunk.tail = chunk.capacity;
+    else if (chunk.head === 0) {
+      chunk = this.#newChunk(MAX_CHUNK, MAX_CHUNK);
+      chunk.next = this.#first;
+      this.#first = chunk;
+    }
+    const at = --chunk.head;
+    chunk.entries[at] = entry;
+    chunk.seqs[at] = seq;
+    chunk.times[at] = time;
     this.#size++;
   }
 
   shift(): E | undefined {
     if (this.#size === 0) return undefined;
-    const at = this.#head;
-    const entry = this.#entries[at];
-    this.shiftedSeq = this.#seqs[at]!;
-    this.shiftedTime = this.#times[at]!;
-    this.#entries[at] = undefined;
-    this.#head = (at + 1) & this.#mask;
+    const chunk = this.#first;
+    const at = chunk.head++;
+    const entry = chunk.entries[at];
+    chunk.entries[at] = undefined;
+    this.shiftedSeq = chunk.seqs[at]!;
+    this.shiftedTime = chunk.times[at]!;
     this.#size--;
-    if (this.#size === 0) this.#head = 0;
+    if (chunk.head === chunk.tail) {
+      const next = chunk.next;
+      if (next === undefined) chunk.head = chunk.tail = 0;
+      else {
+        this.#first = next;
+        chunk.next = undefined;
+        if (chunk.capacity === MAX_CHUNK) this.#spare = chunk;
+      }
+    }
     return entry;
   }
 
-  /** The entry at position `i` from the head (0 = next to shift). */
-  at(i: number): E {
-    return this.#entries[(this.#head + i) & this.#mask]!;
+  /** The entry `shift` would return next; only while `size > 0`. */
+  peek(): E {
+    const chunk = this.#first;
+    return chunk.entries[chunk.head]!;
   }
 
-  seqAt(i: number): number {
-    return this.#seqs[(this.#head + i) & this.#mask]!;
+  /** The sequence number of the entry `shift` would return next; only while `size > 0`. */
+  peekSeq(): number {
+    const chunk = this.#first;
+    return chunk.seqs[chunk.head]!;
   }
 
-  #grow(): void {
-    const capacity = this.#entries.length * 2;
-    const entries = new Array<E | undefined>(capacity);
-    const seqs = new Float64Array(capacity);
-    const times = new Float64Array(capacity);
-    for (let i = 0; i < this.#size; i++) {
-      const from = (this.#head + i) & this.#mask;
-      entries[i] = this.#entries[from];
-      seqs[i] = this.#seqs[from]!;
-      times[i] = this.#times[from]!;
+  /** Calls `visit` for every entry, head first. */
+  forEach(visit: (entry: E, seq: number, time: number) => void): void {
+    if (this.#size === 0) return;
+    for (let chunk: Chunk<E> | undefined = this.#first; chunk !== undefined; chunk = chunk.next) {
+      for (let i = chunk.head; i < chunk.tail; i++) visit(chunk.entries[i]!, chunk.seqs[i]!, chunk.times[i]!);
     }
-    this.#entries = entries;
-    this.#seqs = seqs;
-    this.#times = times;
-    this.#mask = capacity - 1;
-    this.#head = 0;
+  }
+
+  #newChunk(capacity: number, start: number): Chunk<E> {
+    const spare = this.#spare;
+    if (spare !== undefined && capacity === MAX_CHUNK) {
+      this.#spare = undefined;
+      spare.head = spare.tail = start;
+      return spare;
+    }
+    return new Chunk<E>(capacity, start);
   }
 }

@@ -1,4 +1,6 @@
-import type { Clock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
+
+const settled = Promise.resolve();
 
 /** An entry of {@link TimerHeap}; keep it to cancel in O(log n). */
 export interface TimerEntry {
@@ -24,6 +26,11 @@ export class TimerHeap {
   #lastNow = -Infinity;
   /** Added to the clock's readings: the time the clock lost by jumping back. */
   #offset = 0;
+  /** Whether `#lastNow` was read in the current synchronous run (see `turnNow`). */
+  #turnRead = false;
+  readonly #endTurn = (): void => {
+    this.#turnRead = false;
+  };
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -70,6 +77,23 @@ export class TimerHeap {
       now = this.#lastNow;
     }
     this.#lastNow = now;
+    return now;
+  }
+
+  /**
+   * The heap's time as read once per synchronous run of code (a turn: until
+   * the next microtask), for stamping many items cheaply: as Node's timers
+   * measure from the event loop's cached time (libuv's `uv_now`). Only the
+   * system clock is cached, as reading it costs more than a push; any other
+   * clock (a `TestClock`, which can advance within a turn) is read each time.
+   */
+  turnNow(): number {
+    if (this.#turnRead) return this.#lastNow;
+    if (this.#clock !== systemClock) return this.now();
+    const now = this.now();
+    this.#turnRead = true;
+    // A native promise, not queueMicrotask: fake timers that fake microtasks cannot hold the cache.
+    void settled.then(this.#endTurn);
     return now;
   }
 

@@ -13,6 +13,7 @@ import { emitSafely } from './internal/events.js';
 import { LinkedList } from './internal/linked-list.js';
 import { EntryRing } from './internal/entry-ring.js';
 import { Ring } from './internal/ring.js';
+import { seqId } from './internal/seq-id.js';
 import { type TimerEntry, TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
 import type {
@@ -98,7 +99,7 @@ class Job<T, R> implements HandlerContext {
 
   /** The push `id`, or one made from the sequence number when first asked for. */
   get id(): string {
-    return (this.#id ??= String(this.seq));
+    return (this.#id ??= seqId(this.seq));
   }
 
   get key(): GroupKey | undefined {
@@ -119,7 +120,7 @@ class PlainContext implements HandlerContext {
   constructor(readonly seq: number) {}
 
   get id(): string {
-    return (this.#id ??= String(this.seq));
+    return (this.#id ??= seqId(this.seq));
   }
 
   get signal(): AbortSignal {
@@ -741,7 +742,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       this.#level0.ring.push(item, seq, now);
       this.#ready++;
       this.#drain();
-      return { id: String(seq), duplicate: false, dropped: false };
+      return { id: seqId(seq), duplicate: false, dropped: false };
     }
     const job = new Job<T, R>(item, o.id, seq, o.priority, now, o.groupKey, key);
     if (settler) job.settlers = [settler];

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import { QueueClosedError } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import { Ring } from './internal/ring.js';
+import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
 /** A batch key (per-partition batching); `undefined` when the accumulator has no `key` option. */
@@ -85,6 +86,16 @@ interface AddWaiter<T> {
 
 const PART = 'BatchAccumulator';
 const NO_KEY = Symbol('no key');
+/** Whether the idle instance that keeps this class's shapes exists yet. */
+let shapesHeld = false;
+
+/**
+ * Feeds an async iterator into an accumulator until the iterator ends or
+ * `stop.stopped` is set; what `batch()` runs. Resolves when it stops; rejects
+ * with what the iterator or `add` rejects with.
+ * @internal
+ */
+export let feed: <T>(accumulator: BatchAccumulator<T>, source: AsyncIterator<T>, stop: { readonly stopped: boolean }) => Promise<void>;
 
 /**
  * Groups items into batches, as Kafka's producer does: a batch is sealed at
@@ -117,6 +128,8 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   readonly #maxPending: number;
   readonly #clock: Clock;
   readonly #open = new Map<string | number | symbol, Open<T>>();
+  /** The open batch of items without a key, also in `#open`: kept at hand for the per-item path. */
+  #unkeyed: Open<T> | undefined = undefined;
   readonly #sealed = new Ring<Sealed<T>>();
   readonly #adders = new Ring<AddWaiter<T>>();
   readonly #readers = new Ring<(result: IteratorResult<T[]>) => void>();
@@ -146,6 +159,11 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     this.#key = v.fn<(item: T) => string | number>(PART, 'key', o.key);
     this.#maxPending = v.number(PART, 'maxPending', o.maxPending, 'positive-integer', 16);
     this.#clock = v.clock(PART, o.clock, systemClock);
+    if (!shapesHeld) {
+      shapesHeld = true;
+      // An idle instance that keeps the hidden classes of an accumulator and its rings (see internal/shapes.ts).
+      holdShapes(new BatchAccumulator<unknown>());
+    }
   }
 
   /** Sealed batches not yet consumed. */
@@ -266,6 +284,28 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     return iterator;
   }
 
+  static {
+    feed = async <T>(accumulator: BatchAccumulator<T>, source: AsyncIterator<T>, stop: { readonly stopped: boolean }): Promise<void> => {
+      const acc = accumulator;
+      // Items without key or size go straight into the open batch: no call per item, so the loop
+      // stays fast even when V8 declines to inline (it does, after a full GC, for the general path).
+      const plain = acc.#key === undefined && acc.#maxBytes === undefined;
+      for (;;) {
+        const next = await source.next();
+        if (next.done === true || stop.stopped) return;
+        const item = next.value;
+        const open = acc.#unkeyed;
+        // An open batch implies an open accumulator with room and no add waiting (sealing clears it);
+        // the checks cost nothing and keep this path right if that ever changes.
+        if (plain && open !== undefined && !acc.#closed && acc.#adders.size === 0 && acc.#sealed.size < acc.#maxPending) {
+          const items = open.items;
+          items.push(item);
+          if (items.length >= acc.#maxItems) acc.#seal(open, 'size');
+        } else if (!acc.tryAdd(item)) await acc.add(item);
+      }
+    };
+  }
+
   #keyOf(item: T): BatchKey {
     if (this.#key === undefined) return undefined;
     const key = this.#key(item);
@@ -287,7 +327,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
 
   #place(item: T, key: BatchKey, size: number): void {
     const mapKey = key === undefined ? NO_KEY : key;
-    let open = this.#open.get(mapKey);
+    let open = key === undefined ? this.#unkeyed : this.#open.get(mapKey);
     const maxBytes = this.#maxBytes;
     if (open !== undefined && maxBytes !== undefined && open.bytes + size > maxBytes && open.items.length > 0) {
       this.#seal(open, 'bytes');
@@ -296,6 +336,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     if (open === undefined) {
       open = { key, items: [], bytes: 0, deadline: this.#clock.now() + this.#lingerMs };
       this.#open.set(mapKey, open);
+      if (key === undefined) this.#unkeyed = open;
       // One timer serves every open batch: a batch opened later lingers until a later deadline.
       if (this.#timer === undefined) this.#armLinger(this.#lingerMs);
     }
@@ -309,6 +350,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     const mapKey = open.key === undefined ? NO_KEY : open.key;
     if (this.#open.get(mapKey) !== open) return;
     this.#open.delete(mapKey);
+    if (open === this.#unkeyed) this.#unkeyed = undefined;
     if (open.items.length === 0) return;
     emitSafely(this, 'flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
     const reader = this.#readers.shift();

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
 /** An idempotency key: strings and numbers, compared as `Map` keys (`1` and `'1'` differ). */
@@ -29,6 +30,8 @@ export interface DedupeStore {
 }
 
 const PART = 'Deduper';
+/** Whether the idle instance that keeps this class's shapes exists yet. */
+let shapesHeld = false;
 
 /**
  * Remembers idempotency keys for a fixed window, as SQS FIFO's message
@@ -64,6 +67,11 @@ export class Deduper implements DedupeStore {
     this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
     this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
     this.#clock = v.clock(PART, o.clock, systemClock);
+    if (!shapesHeld) {
+      shapesHeld = true;
+      // An idle instance that keeps the hidden classes of a deduper (see internal/shapes.ts).
+      holdShapes(new Deduper());
+    }
   }
 
   /** The deduplication window in ms. */

@@ -1,4 +1,4 @@
-import { BatchAccumulator, type BatchOptions } from './batch-accumulator.js';
+import { BatchAccumulator, type BatchOptions, feed } from './batch-accumulator.js';
 import { type Clock, systemClock } from './clock.js';
 import type { DeadLetterStore } from './dead-letter.js';
 import { type DedupeKey, Deduper, type DedupeStore } from './deduper.js';
@@ -208,53 +208,42 @@ export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Oper
 export function batch<T>(options?: BatchOptions<T>): Operator<T, T[]> {
   // Validate now, at the call: a throwaway accumulator checks every option.
   new BatchAccumulator<T>(options);
-  return (source) =>
-    (async function* batched() {
-      const accumulator = new BatchAccumulator<T>(options);
-      const iterator = toAsyncIterator(source);
-      const state: PumpState = { stopped: false, failure: undefined };
-      const batches = accumulator[Symbol.asyncIterator]();
-      const pumping = pump(iterator, accumulator, state).then(
-        () => accumulator.close(),
-        (error: unknown) => {
-          if (!state.stopped) state.failure = { error };
-          return accumulator.close();
-        },
-      );
-      try {
-        for (;;) {
-          const next = await batches.next();
-          if (next.done) break;
-          yield next.value;
-        }
-        await pumping;
-        if (state.failure) throw state.failure.error;
-      } finally {
-        // Normal end, error or the consumer's break: stop the pump, clear timers, close the source.
-        state.stopped = true;
-        void batches.return?.();
-        void accumulator.close();
-        closeQuietly(iterator);
-      }
-    })();
+  return (source) => batched(source, options);
+}
+
+/** The generator `batch()` returns (one function for every call, so V8 sees one shape of generator). */
+async function* batched<T>(source: Source<T>, options: BatchOptions<T> | undefined): AsyncGenerator<T[]> {
+  const accumulator = new BatchAccumulator<T>(options);
+  const iterator = toAsyncIterator(source);
+  const state: PumpState = { stopped: false, failure: undefined };
+  const batches = accumulator[Symbol.asyncIterator]();
+  const pumping = feed(accumulator, iterator, state).then(
+    () => accumulator.close(),
+    (error: unknown) => {
+      if (!state.stopped) state.failure = { error };
+      return accumulator.close();
+    },
+  );
+  try {
+    for (;;) {
+      const next = await batches.next();
+      if (next.done) break;
+      yield next.value;
+    }
+    await pumping;
+    if (state.failure) throw state.failure.error;
+  } finally {
+    // Normal end, error or the consumer's break: stop the pump, clear timers, close the source.
+    state.stopped = true;
+    void batches.return?.();
+    void accumulator.close();
+    closeQuietly(iterator);
+  }
 }
 
 interface PumpState {
   stopped: boolean;
   failure: { error: unknown } | undefined;
-}
-
-/**
- * Feeds the source into the accumulator. Kept apart from its cold exit paths
- * so the optimised loop is not thrown away at the end of every stream.
- */
-async function pump<T>(iterator: AsyncIterator<T>, accumulator: BatchAccumulator<T>, state: PumpState): Promise<void> {
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done === true || state.stopped) return;
-    const value = next.value;
-    if (!accumulator.tryAdd(value)) await accumulator.add(value);
-  }
 }
 
 /** Options of the {@link throttle} operator. */

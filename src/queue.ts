@@ -13,6 +13,7 @@ import { emitSafely } from './internal/events.js';
 import { LinkedList } from './internal/linked-list.js';
 import { EntryRing } from './internal/entry-ring.js';
 import { Ring } from './internal/ring.js';
+import { holdShapes } from './internal/shapes.js';
 import { seqId } from './internal/seq-id.js';
 import { type TimerEntry, TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
@@ -58,6 +59,9 @@ interface Group<T, R> {
   /** Live items in `waiting` (it may also hold removed ones). */
   waitingLive: number;
 }
+
+/** Whether the idle instances that keep this module's classes' shapes exist yet. */
+let shapesHeld = false;
 
 /** The signal of attempts that cannot time out (no `visibilityTimeoutMs`): it never aborts. */
 let neverAborted: AbortSignal | undefined;
@@ -349,6 +353,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       throw new TypeError(`${PART}: name must be a string, got ${v.show(o.name)}`);
     }
     this.#source = o.name ?? 'queue';
+    if (!shapesHeld) {
+      shapesHeld = true;
+      // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
+      const anchor = new Queue<unknown, unknown>({ handler: noop });
+      holdShapes(anchor, Job.plain(undefined, 1, 0.5), new PlainContext(1), new Context('1', 1, undefined));
+    }
   }
 
   /** The dead letter this queue writes to (its own unless one was given). */

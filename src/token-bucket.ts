@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
+import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
 /** Options of {@link TokenBucket}. */
@@ -75,6 +76,8 @@ interface Waiter {
 }
 
 const PART = 'TokenBucket';
+/** Whether the idle instance that keeps this class's shapes exists yet. */
+let shapesHeld = false;
 
 /**
  * A token bucket: rate limiting with bursts, as Go's `x/time/rate` and
@@ -131,6 +134,11 @@ export class TokenBucket implements RateLimiter {
     this.#tokens = v.atMost(PART, 'initialTokens', initial, this.#burst, 'burst');
     this.#clock = v.clock(PART, o.clock, systemClock);
     this.#last = this.#clock.now();
+    if (!shapesHeld) {
+      shapesHeld = true;
+      // An idle instance that keeps the hidden classes of a bucket and its waiter list (see internal/shapes.ts).
+      holdShapes(new TokenBucket({ ratePerSecond: 1 }));
+    }
   }
 
   /** Tokens added per second. */

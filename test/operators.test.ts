@@ -81,6 +81,23 @@ describe('dedupe()', () => {
 });
 
 describe('batch()', () => {
+  it('pulls from the source no further ahead than maxPending sealed batches allow', async () => {
+    let pulled = 0;
+    async function* source(): AsyncGenerator<number> {
+      for (let i = 0; i < 1_000; i++) {
+        pulled++;
+        yield i;
+      }
+    }
+    const batches = pipe(source(), batch<number>({ maxItems: 10, maxPending: 2 }))[Symbol.asyncIterator]();
+    expect((await batches.next()).value).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    // Two sealed batches wait for the consumer; the next item waits in add(); nothing more is pulled.
+    expect(pulled).toBe(31);
+    expect((await batches.next()).value).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    await batches.return?.();
+  });
+
   it('batches by maxItems and flushes the rest at the end', async () => {
     expect(await collect(pipe([1, 2, 3, 4, 5], batch<number>({ maxItems: 2 })))).toEqual([[1, 2], [3, 4], [5]]);
   });

@@ -1,0 +1,21 @@
+/**
+ * Keeps a few idle instances of sluice's classes alive for the life of the
+ * program, so that V8 keeps their hidden classes.
+ *
+ * V8 builds an object's hidden class (its "map") field by field as a
+ * constructor runs, and keeps a map only while some object or optimised code
+ * still uses it. When every instance of a class has died, a full GC drops
+ * its maps; the next instance builds new ones, and the optimised code and
+ * inline caches that knew the old ones are thrown away. After a few rounds
+ * of that (a queue or a pipeline per request, with collections in between),
+ * property access in the hot loops turns megamorphic and runs several times
+ * slower: `Queue` from ~110 to 400–700 ns an item, `batch()` from ~100 to
+ * ~165 ns (bench/ with `gc()` between repetitions). One idle instance of
+ * each class, made when the first real one is, keeps the maps alive.
+ */
+const held: object[] = [];
+
+/** Keeps `anchors` alive for good: idle instances made for their shapes alone. */
+export function holdShapes(...anchors: object[]): void {
+  held.push(...anchors);
+}

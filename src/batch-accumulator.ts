@@ -89,13 +89,6 @@ const NO_KEY = Symbol('no key');
 /** Whether the idle instance that keeps this class's shapes exists yet. */
 let shapesHeld = false;
 
-/**
- * Feeds an async iterator into an accumulator until the iterator ends or
- * `stop.stopped` is set; what `batch()` runs. Resolves when it stops; rejects
- * with what the iterator or `add` rejects with.
- * @internal
- */
-export let feed: <T>(accumulator: BatchAccumulator<T>, source: AsyncIterator<T>, stop: { readonly stopped: boolean }) => Promise<void>;
 
 /**
  * Groups items into batches, as Kafka's producer does: a batch is sealed at
@@ -284,26 +277,28 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     return iterator;
   }
 
-  static {
-    feed = async <T>(accumulator: BatchAccumulator<T>, source: AsyncIterator<T>, stop: { readonly stopped: boolean }): Promise<void> => {
-      const acc = accumulator;
-      // Items without key or size go straight into the open batch: no call per item, so the loop
-      // stays fast even when V8 declines to inline (it does, after a full GC, for the general path).
-      const plain = acc.#key === undefined && acc.#maxBytes === undefined;
-      for (;;) {
-        const next = await source.next();
-        if (next.done === true || stop.stopped) return;
-        const item = next.value;
-        const open = acc.#unkeyed;
-        // An open batch implies an open accumulator with room and no add waiting (sealing clears it);
-        // the checks cost nothing and keep this path right if that ever changes.
-        if (plain && open !== undefined && !acc.#closed && acc.#adders.size === 0 && acc.#sealed.size < acc.#maxPending) {
-          const items = open.items;
-          items.push(item);
-          if (items.length >= acc.#maxItems) acc.#seal(open, 'size');
-        } else if (!acc.tryAdd(item)) await acc.add(item);
-      }
-    };
+  /**
+   * Feeds an async iterator into this accumulator until the iterator ends or
+   * `stop.stopped` is set; what `batch()` runs. Resolves when it stops; rejects
+   * with what the iterator or `add` rejects with.
+   */
+  private async feed(source: AsyncIterator<T>, stop: { readonly stopped: boolean }): Promise<void> {
+    // Items without key or size go straight into the open batch: no call per item, so the loop
+    // stays fast even where V8 declines to inline the general path.
+    const plain = this.#key === undefined && this.#maxBytes === undefined;
+    for (;;) {
+      const next = await source.next();
+      if (next.done === true || stop.stopped) return;
+      const item = next.value;
+      const open = this.#unkeyed;
+      // An open batch implies an open accumulator with room and no add waiting (sealing clears it);
+      // the checks cost nothing and keep this path right if that ever changes.
+      if (plain && open !== undefined && !this.#closed && this.#adders.size === 0 && this.#sealed.size < this.#maxPending) {
+        const items = open.items;
+        items.push(item);
+        if (items.length >= this.#maxItems) this.#seal(open, 'size');
+      } else if (!this.tryAdd(item)) await this.add(item);
+    }
   }
 
   #keyOf(item: T): BatchKey {

@@ -1,4 +1,4 @@
-import { BatchAccumulator, type BatchOptions, feed } from './batch-accumulator.js';
+import { BatchAccumulator, type BatchOptions } from './batch-accumulator.js';
 import { type Clock, systemClock } from './clock.js';
 import type { DeadLetterStore } from './dead-letter.js';
 import { type DedupeKey, Deduper, type DedupeStore } from './deduper.js';
@@ -217,7 +217,8 @@ async function* batched<T>(source: Source<T>, options: BatchOptions<T> | undefin
   const iterator = toAsyncIterator(source);
   const state: PumpState = { stopped: false, failure: undefined };
   const batches = accumulator[Symbol.asyncIterator]();
-  const pumping = feed(accumulator, iterator, state).then(
+  // feed() is the accumulator's own (private) loop: the batch() operator is its one caller.
+  const pumping = accumulator['feed'](iterator, state).then(
     () => accumulator.close(),
     (error: unknown) => {
       if (!state.stopped) state.failure = { error };

@@ -243,17 +243,19 @@ describe('Queue', () => {
     it('stamps firstSeenAt once per turn with the system clock, and exactly with any other clock', async () => {
       const fail = (): Promise<never> => Promise.reject(new Error('x'));
       const clock = new TestClock(0);
-      const exact = new Queue<string>({ handler: fail, clock, autoStart: false });
+      const exactDead = new DeadLetter<string>({ clock });
+      const exact = new Queue<string>({ handler: fail, clock, autoStart: false, deadLetter: exactDead });
       exact.tryPush('a');
       clock.jumpTo(100); // within the same turn: a TestClock is read at every push
       exact.tryPush('b');
       exact.resume();
       await exact.onIdle();
-      expect(exact.deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 0], ['b', 100]]);
+      expect(exactDead.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 0], ['b', 100]]);
 
       vi.useFakeTimers({ now: 1_000 });
       try {
-        const queue = new Queue<string>({ handler: fail, autoStart: false });
+        const deadLetter = new DeadLetter<string>();
+        const queue = new Queue<string>({ handler: fail, autoStart: false, deadLetter });
         queue.tryPush('a');
         vi.setSystemTime(2_000);
         queue.tryPush('b'); // the same synchronous run: the clock read for 'a' stands
@@ -261,7 +263,7 @@ describe('Queue', () => {
         queue.tryPush('c'); // a later turn reads the clock again
         queue.resume();
         await queue.onIdle();
-        expect(queue.deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 1_000], ['b', 1_000], ['c', 2_000]]);
+        expect(deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 1_000], ['b', 1_000], ['c', 2_000]]);
       } finally {
         vi.useRealTimers();
       }

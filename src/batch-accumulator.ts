@@ -86,8 +86,6 @@ interface AddWaiter<T> {
 
 const PART = 'BatchAccumulator';
 const NO_KEY = Symbol('no key');
-/** Whether the idle instance that keeps this class's shapes exists yet. */
-let shapesHeld = false;
 
 
 /**
@@ -152,11 +150,8 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     this.#key = v.fn<(item: T) => string | number>(PART, 'key', o.key);
     this.#maxPending = v.number(PART, 'maxPending', o.maxPending, 'positive-integer', 16);
     this.#clock = v.clock(PART, o.clock, systemClock);
-    if (!shapesHeld) {
-      shapesHeld = true;
-      // An idle instance that keeps the hidden classes of an accumulator and its rings (see internal/shapes.ts).
-      holdShapes(new BatchAccumulator<unknown>());
-    }
+    // An idle instance that keeps the hidden classes of an accumulator and its rings (see internal/shapes.ts).
+    holdShapes(BatchAccumulator, () => [new BatchAccumulator<unknown>()]);
   }
 
   /** Sealed batches not yet consumed. */

@@ -30,8 +30,6 @@ export interface DedupeStore {
 }
 
 const PART = 'Deduper';
-/** Whether the idle instance that keeps this class's shapes exists yet. */
-let shapesHeld = false;
 
 /**
  * Remembers idempotency keys for a fixed window, as SQS FIFO's message
@@ -67,11 +65,8 @@ export class Deduper implements DedupeStore {
     this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
     this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
     this.#clock = v.clock(PART, o.clock, systemClock);
-    if (!shapesHeld) {
-      shapesHeld = true;
-      // An idle instance that keeps the hidden classes of a deduper (see internal/shapes.ts).
-      holdShapes(new Deduper());
-    }
+    // An idle instance that keeps the hidden classes of a deduper (see internal/shapes.ts).
+    holdShapes(Deduper, () => [new Deduper()]);
   }
 
   /** The deduplication window in ms. */

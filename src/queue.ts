@@ -60,9 +60,6 @@ interface Group<T, R> {
   waitingLive: number;
 }
 
-/** Whether the idle instances that keep this module's classes' shapes exist yet. */
-let shapesHeld = false;
-
 /** The signal of attempts that cannot time out (no `visibilityTimeoutMs`): it never aborts. */
 let neverAborted: AbortSignal | undefined;
 
@@ -353,12 +350,13 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       throw new TypeError(`${PART}: name must be a string, got ${v.show(o.name)}`);
     }
     this.#source = o.name ?? 'queue';
-    if (!shapesHeld) {
-      shapesHeld = true;
-      // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
-      const anchor = new Queue<unknown, unknown>({ handler: noop });
-      holdShapes(anchor, Job.plain(undefined, 1, 0.5), new PlainContext(1), new Context('1', 1, undefined));
-    }
+    // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
+    holdShapes(Queue, () => [
+      new Queue<unknown, unknown>({ handler: noop }),
+      Job.plain(undefined, 1, 0.5),
+      new PlainContext(1),
+      new Context('1', 1, undefined),
+    ]);
   }
 
   /** The dead letter this queue writes to (its own unless one was given). */

@@ -76,8 +76,6 @@ interface Waiter {
 }
 
 const PART = 'TokenBucket';
-/** Whether the idle instance that keeps this class's shapes exists yet. */
-let shapesHeld = false;
 
 /**
  * A token bucket: rate limiting with bursts, as Go's `x/time/rate` and
@@ -134,11 +132,8 @@ export class TokenBucket implements RateLimiter {
     this.#tokens = v.atMost(PART, 'initialTokens', initial, this.#burst, 'burst');
     this.#clock = v.clock(PART, o.clock, systemClock);
     this.#last = this.#clock.now();
-    if (!shapesHeld) {
-      shapesHeld = true;
-      // An idle instance that keeps the hidden classes of a bucket and its waiter list (see internal/shapes.ts).
-      holdShapes(new TokenBucket({ ratePerSecond: 1 }));
-    }
+    // An idle instance that keeps the hidden classes of a bucket and its waiter list (see internal/shapes.ts).
+    holdShapes(TokenBucket, () => [new TokenBucket({ ratePerSecond: 1 })]);
   }
 
   /** Tokens added per second. */

@@ -13,9 +13,15 @@
  * ~165 ns (bench/ with `gc()` between repetitions). One idle instance of
  * each class, made when the first real one is, keeps the maps alive.
  */
-const held: object[] = [];
+const held = new Map<object, readonly object[]>();
 
-/** Keeps `anchors` alive for good: idle instances made for their shapes alone. */
-export function holdShapes(...anchors: object[]): void {
-  held.push(...anchors);
+/**
+ * Keeps the idle instances `make()` returns alive for good, once per `owner`
+ * (a class): call it from the owner's constructor. `make` may construct the
+ * owner; the nested call sees the owner as held already.
+ */
+export function holdShapes(owner: object, make: () => readonly object[]): void {
+  if (held.has(owner)) return;
+  held.set(owner, []);
+  held.set(owner, make());
 }

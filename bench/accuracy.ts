@@ -6,7 +6,7 @@
 import Bottleneck from 'bottleneck';
 import { TokenBucket as LimiterBucket } from 'limiter';
 import PQueue from 'p-queue';
-import { TokenBucket, pipe, throttle } from '../src/index.js';
+import { TokenBucket, pipe, throttle } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const RATE = 1_000;

@@ -3,7 +3,7 @@
  */
 import itBatch from 'it-batch';
 import { batch as siBatch, batchWithTimeout } from 'streaming-iterables';
-import { BatchAccumulator, batch, pipe } from '../src/index.js';
+import { BatchAccumulator, batch, pipe } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const SIZE = 100;

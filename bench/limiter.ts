@@ -3,7 +3,7 @@
  * unlimited rate (the bucket never runs dry), against the bucket arithmetic inline.
  */
 import { RateLimiter } from 'limiter';
-import { TokenBucket } from '../src/index.js';
+import { TokenBucket } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const HUGE = 1e12;

@@ -5,7 +5,7 @@
 import async from 'async';
 import fastq from 'fastq';
 import PQueue from 'p-queue';
-import { Queue } from '../src/index.js';
+import { Queue } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const work = async (x: number): Promise<number> => x;

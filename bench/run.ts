@@ -48,7 +48,7 @@ const lines: string[] = [
   '# Benchmark results',
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${new Date().toISOString().slice(0, 10)}${quick ? ', quick sizes (not for comparison)' : ''}.`,
-  'Each row ran in a fresh process (`node --expose-gc`), `gc()` before each repetition; medians, with the spread (min–max) as ± % of the median.',
+  'sluice is measured as built for users (dist/). Each row ran in a fresh process (`node --expose-gc`), after a warm-up run of N/10, with `gc()` before each repetition; medians, with the spread (min–max) as ± % of the median.',
   'Ratios compare rows of the same run: the machines are shared and noisy, so read ratios, not absolute values. Reproduce with `npm run bench`.',
   '',
 ];

@@ -2,7 +2,7 @@
  * Scale: the cost per item stays flat from 1e4 to 1e6 items, and 100 000
  * waiters on one bucket hold one timer. (N is ignored; sizes are fixed.)
  */
-import { Queue, TokenBucket, type Clock } from '../src/index.js';
+import { Queue, TokenBucket, type Clock } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const work = async (x: number): Promise<number> => x;

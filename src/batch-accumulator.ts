@@ -87,7 +87,6 @@ interface AddWaiter<T> {
 const PART = 'BatchAccumulator';
 const NO_KEY = Symbol('no key');
 
-
 /**
  * Groups items into batches, as Kafka's producer does: a batch is sealed at
  * `maxItems` items, at `maxBytes` bytes, or `lingerMs` after its first item,

@@ -281,6 +281,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #pullMode = false;
 
   #watchers: Watcher[] = [];
+  /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs` (set once, in the constructor). */
+  readonly #plainPushes: boolean;
   /** Set once any listener is added: until then no event needs a listener lookup per item. */
   #listened = false;
 
@@ -338,6 +340,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         clock: this.#clock,
       });
     } else throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
+    this.#plainPushes = this.#groupBy === undefined && this.#dedupeStore === undefined && this.#ttlMs === undefined;
     this.#rateLimit = o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, this.#clock);
     if (this.#rateLimit instanceof TokenBucket && this.#rateLimit.burst < 1) {
       throw new RangeError(`${PART}: rateLimit burst must be at least 1 (a start takes one token), got ${this.#rateLimit.burst}`);
@@ -468,6 +471,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    *   `overflow: 'reject'`; TypeError or RangeError for bad options.
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
+    if (options === undefined && this.#plainPushes && !this.#closed && this.#waiting < this.#capacity && this.#pushers.size === 0) {
+      // The common case in full (what #check, #accept and #drain do for it): the item waits as it is.
+      const seq = this.#nextId++;
+      this.#accepted++;
+      this.#waiting++;
+      this.#level0.ring.push(item, seq, this.#timers.turnNow());
+      this.#ready++;
+      // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
+      if (this.#workers < this.#concurrency || this.#handler === undefined) this.#drain();
+      return { id: seqId(seq), duplicate: false, dropped: false };
+    }
     const checked = this.#check(item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     if (this.#pushers.size > 0 || (this.#waiting >= this.#capacity && this.#overflow === 'block')) return undefined;
@@ -693,9 +707,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #check(item: T, options: PushOptions | undefined): Checked {
-    if (options === undefined && this.#groupBy === undefined && this.#dedupeStore === undefined && this.#ttlMs === undefined) {
-      return NO_OPTIONS;
-    }
+    if (options === undefined && this.#plainPushes) return NO_OPTIONS;
     const o = v.options<PushOptions>(PART, options);
     const priority = o.priority === undefined ? 0 : o.priority;
     if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
@@ -1007,7 +1019,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#running--;
         this.#completed++;
         if (this.#listens('completed')) emitSafely(this, 'completed', item, value, { id: context.id, attempt: 1 });
-        this.#drain();
+        // This loop starts the next item itself: of #drain's work, a completion can only admit pushers or meet watchers.
+        if (this.#pushers.size > 0) this.#admitPushers();
+        if (this.#watchers.length > 0) this.#checkWatchers();
         this.#idleEvent();
         continue;
       }

@@ -995,9 +995,22 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     while (this.#ready > 0 && !this.#paused) {
       if (this.#rateLimit !== undefined && !this.#takeToken()) break;
       const ring = this.#level0.ring;
-      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0 && !(ring.peek() instanceof Job)) {
+      let job: Job<T, R> | undefined;
+      let item!: T;
+      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
+        // One level: take its head here, a record or an item pushed without options.
+        const entry = ring.shift()!;
+        if (entry instanceof Job) {
+          if (entry.state !== READY) continue; // removed while it waited
+          this.#ready--;
+          job = entry;
+        } else item = entry;
+      } else {
+        job = this.#popReady();
+        if (job === undefined) break;
+      }
+      if (job === undefined) {
         // A plain item (pushed without options) needs no record unless its attempt fails.
-        const item = ring.shift() as T;
         const seq = ring.shiftedSeq;
         const pushedAt = ring.shiftedTime;
         this.#ready--;
@@ -1025,8 +1038,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#idleEvent();
         continue;
       }
-      const job = this.#popReady();
-      if (job === undefined) break;
       const token = this.#begin(job);
       let value: R;
       try {

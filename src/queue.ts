@@ -114,14 +114,19 @@ class Job<T, R> implements HandlerContext {
 
 /** The context of a plain item's first attempt: no record, the id made only if asked for. */
 class PlainContext implements HandlerContext {
-  #id: string | undefined = undefined;
-  readonly attempt = 1;
-  readonly key = undefined;
-
+  // One field, so making one per item costs next to nothing; the rest lives on the prototype.
   constructor(readonly seq: number) {}
 
   get id(): string {
-    return (this.#id ??= seqId(this.seq));
+    return seqId(this.seq);
+  }
+
+  get attempt(): number {
+    return 1;
+  }
+
+  get key(): undefined {
+    return undefined;
   }
 
   get signal(): AbortSignal {

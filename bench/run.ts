@@ -48,7 +48,7 @@ const lines: string[] = [
   '# Benchmark results',
   '',
   `Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, ${new Date().toISOString().slice(0, 10)}${quick ? ', quick sizes (not for comparison)' : ''}.`,
-  'sluice is measured as built for users (dist/). Each row ran in a fresh process (`node --expose-gc`), after a warm-up run of N/10, with `gc()` before each repetition; medians, with the spread (min–max) as ± % of the median.',
+  'sluice is measured as built for users (dist/). Each row ran in a fresh process (`node --expose-gc`), after an untimed run of N, with `gc()` before each repetition; medians, with the spread (min–max) as ± % of the median.',
   'Ratios compare rows of the same run: the machines are shared and noisy, so read ratios, not absolute values. Reproduce with `npm run bench`.',
   '',
 ];
@@ -143,7 +143,7 @@ lines.push(
   '  chunked ring that never copies, one clock read per synchronous run of pushes, ids formatted from a cached prefix, no',
   '  listener lookups until a listener exists, a lean lane for plain pushes and their completions, and the anchors below.',
   '  Against p-queue (≥ 15×) and `fastq.promise` (≥ 2×) it is met.',
-  '- **`batch()` vs it-batch (≥ 1×).** At parity: 0.97–1.13× across runs. Both spend an item\'s time awaiting the source\'s',
+  '- **`batch()` vs it-batch (≥ 1×).** At parity: 0.95–1.13× across runs. Both spend an item\'s time awaiting the source\'s',
   '  `next()`; `batch()` runs at the async-generator floor (0.98–1.02× of it), so which side of 1× a run lands on is noise.',
   '',
   '## Hidden classes across collections',

@@ -477,15 +477,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
     if (options === undefined && this.#plainPushes && !this.#closed && this.#waiting < this.#capacity && this.#pushers.size === 0) {
-      // The common case in full (what #check, #accept and #drain do for it): the item waits as it is.
-      const seq = this.#nextId++;
-      this.#accepted++;
-      this.#waiting++;
-      this.#level0.ring.push(item, seq, this.#timers.turnNow());
-      this.#ready++;
-      // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
-      if (this.#workers < this.#concurrency || this.#handler === undefined) this.#drain();
-      return { id: seqId(seq), duplicate: false, dropped: false };
+      return this.#acceptPlain(item); // the common case, without #check and #accept's other branches
     }
     const checked = this.#check(item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
@@ -756,19 +748,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
     }
     if (key !== undefined) this.#dedupeStore!.check(key);
+    // NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
+    if (o === NO_OPTIONS && settler === undefined && this.#waiting < this.#capacity) return this.#acceptPlain(item);
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
     const now = this.#timers.turnNow();
     const seq = this.#nextId++;
-    // NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
-    if (o === NO_OPTIONS && settler === undefined && this.#waiting < this.#capacity) {
-      // The common case needs no record: the item waits as it is (24 bytes a waiting item).
-      this.#accepted++;
-      this.#waiting++;
-      this.#level0.ring.push(item, seq, now);
-      this.#ready++;
-      this.#drain();
-      return { id: seqId(seq), duplicate: false, dropped: false };
-    }
     const job = new Job<T, R>(item, o.id, seq, o.priority, now, o.groupKey, key);
     if (settler) job.settlers = [settler];
     this.#accepted++;
@@ -788,6 +772,19 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     else this.#admit(job);
     this.#drain();
     return { id: job.id, duplicate: false, dropped: false };
+  }
+
+  /** Accepts an item pushed without options into a queue with room: it waits as it is, no record (24 bytes). */
+  #acceptPlain(item: T): Receipt {
+    const seq = this.#nextId++;
+    this.#accepted++;
+    this.#waiting++;
+    // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
+    this.#level0.ring.push(item, seq, this.#timers.turnNow());
+    this.#ready++;
+    // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
+    if (this.#workers < this.#concurrency || this.#handler === undefined) this.#drain();
+    return { id: seqId(seq), duplicate: false, dropped: false };
   }
 
   #admitPushers(): void {

@@ -194,6 +194,8 @@ interface PullIterator<T, R> {
 }
 
 interface Watcher {
+  /** Met only while fewer than this many items wait (every watcher needs `waiting < below`). */
+  readonly below: number;
   readonly test: () => boolean;
   readonly resolve: () => void;
   detach: () => void;
@@ -286,6 +288,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #pullMode = false;
 
   #watchers: Watcher[] = [];
+  /** One more than the most items a watcher can be met with: 0 when none watches (see #watch). */
+  #watchBelow = 0;
   /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs` (set once, in the constructor). */
   readonly #plainPushes: boolean;
   /** Set once any listener is added: until then no event needs a listener lookup per item. */
@@ -559,12 +563,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   /** Resolves when nothing waits and nothing is in flight; at once if so already. */
   onIdle(): Promise<void> {
-    return this.#watch(() => this.#waiting === 0 && this.#running === 0);
+    return this.#watch(1, () => this.#waiting === 0 && this.#running === 0);
   }
 
   /** Resolves when nothing waits (attempts may still run); at once if so already. */
   onEmpty(): Promise<void> {
-    return this.#watch(() => this.#waiting === 0);
+    return this.#watch(1, () => this.#waiting === 0);
   }
 
   /**
@@ -578,7 +582,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#watch(() => this.#waiting < limit);
+    return this.#watch(limit, () => this.#waiting < limit);
   }
 
   /**
@@ -620,7 +624,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       returned = this.#takeAllWaiting();
       this.#returning = returned;
     }
-    const finished = this.#watch(() => this.#waiting === 0 && this.#running === 0, signal);
+    const finished = this.#watch(1, () => this.#waiting === 0 && this.#running === 0, signal);
     this.#closing = finished.then(() => {
       this.#timers.clear();
       // Nothing is left to start: a token still on its way would only keep the process alive.
@@ -985,7 +989,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       }
     }
     if (this.#pushers.size > 0) this.#admitPushers();
-    if (this.#watchers.length > 0) this.#checkWatchers();
+    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
   }
 
   /**
@@ -1020,6 +1024,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#running++;
         const context = new PlainContext(seq);
         if (this.#listens('active')) emitSafely(this, 'active', item, { id: context.id, attempt: 1 });
+        this.#took();
         let value: R;
         try {
           value = await handler(item, context);
@@ -1034,13 +1039,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#running--;
         this.#completed++;
         if (this.#listens('completed')) emitSafely(this, 'completed', item, value, { id: context.id, attempt: 1 });
-        // This loop starts the next item itself: of #drain's work, a completion can only admit pushers or meet watchers.
-        if (this.#pushers.size > 0) this.#admitPushers();
-        if (this.#watchers.length > 0) this.#checkWatchers();
+        // Nothing else for a plain completion to do: the loop goes on to the next item, or leaves and checks watchers.
         this.#idleEvent();
         continue;
       }
       const token = this.#begin(job);
+      this.#took();
       let value: R;
       try {
         value = await handler(job.item, job.context ?? job);
@@ -1053,7 +1057,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       this.#complete(job, value);
     }
     this.#workers--;
-    if (this.#watchers.length > 0) this.#checkWatchers();
+    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+  }
+
+  /**
+   * A worker loop took an item: one fewer waits, so waiting pushes may fit
+   * and watchers (`onSizeBelow`, `onEmpty`) may be met. (Starts from #drain
+   * are followed by the same checks there.)
+   */
+  #took(): void {
+    if (this.#pushers.size > 0) this.#admitPushers();
+    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
   }
 
   #takeToken(): boolean {
@@ -1387,21 +1401,30 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     return false;
   }
 
-  #watch(test: () => boolean, signal?: AbortSignal): Promise<void> {
+  /** Resolves once `test()` holds; `below`: `test()` can only hold while `waiting < below`. */
+  #watch(below: number, test: () => boolean, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (test()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const watcher: Watcher = { test, resolve, detach: noop };
+      const watcher: Watcher = { below, test, resolve, detach: noop };
       if (signal) {
         const abort = (): void => {
-          this.#watchers = this.#watchers.filter((w) => w !== watcher);
+          this.#setWatchers(this.#watchers.filter((w) => w !== watcher));
           reject(signal.reason);
         };
         signal.addEventListener('abort', abort, { once: true });
         watcher.detach = () => signal.removeEventListener('abort', abort);
       }
       this.#watchers.push(watcher);
+      if (below > this.#watchBelow) this.#watchBelow = below;
     });
+  }
+
+  #setWatchers(watchers: Watcher[]): void {
+    this.#watchers = watchers;
+    let below = 0;
+    for (const watcher of watchers) if (watcher.below > below) below = watcher.below;
+    this.#watchBelow = below;
   }
 
   #checkWatchers(): void {
@@ -1410,7 +1433,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const still: Watcher[] = [];
       const met: Watcher[] = [];
       for (const watcher of this.#watchers) (watcher.test() ? met : still).push(watcher);
-      this.#watchers = still;
+      this.#setWatchers(still);
       for (const watcher of met) {
         watcher.detach();
         watcher.resolve();

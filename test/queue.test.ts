@@ -396,6 +396,34 @@ describe('Queue', () => {
       expect(queue.stats.completed).toBe(4);
     });
 
+    it("'block' admits a waiting push as soon as an item starts, for plain items and records alike", async () => {
+      for (const options of [undefined, { priority: 0, id: 'x' }]) {
+        const gates = new Map<number, ReturnType<typeof deferred<void>>>();
+        const handler = (n: number) => {
+          const gate = deferred();
+          gates.set(n, gate);
+          return gate.promise;
+        };
+        const queue = new Queue<number>({ capacity: 1, concurrency: 1, handler, clock: new TestClock() });
+        await queue.push(1, options && { ...options, id: 'a' }); // runs
+        await queue.push(2, options && { ...options, id: 'b' }); // waits: full
+        const third = track(queue.push(3));
+        await tick();
+        expect(third.settled).toBe(false);
+        gates.get(1)!.resolve(); // 2 starts, so 3 fits while 2 still runs
+        await tick();
+        expect(gates.has(2)).toBe(true);
+        expect(gates.has(3)).toBe(false);
+        expect(third.settled).toBe(true);
+        expect(queue.size).toBe(1);
+        gates.get(2)!.resolve();
+        await tick();
+        gates.get(3)!.resolve();
+        await queue.onIdle();
+        expect(queue.stats).toMatchObject({ accepted: 3, completed: 3 });
+      }
+    });
+
     it('a push signal cancels only the wait for room', async () => {
       const queue = new Queue<number>({ capacity: 1, autoStart: false, handler: () => {}, clock: new TestClock() });
       await queue.push(1);
@@ -691,6 +719,33 @@ describe('Queue', () => {
       await queue.onIdle();
       expect([below2.settled, empty.settled, idle.settled]).toEqual([true, true, true]);
       await expect(queue.onSizeBelow(-1)).rejects.toThrow(RangeError);
+    });
+
+    it('each watcher resolves once a start or completion meets it, whatever the others wait for', async () => {
+      const gates = Array.from({ length: 6 }, () => deferred());
+      const queue = new Queue<number>({ concurrency: 1, handler: (n) => gates[n]!.promise, clock: new TestClock() });
+      for (let n = 0; n < 6; n++) queue.tryPush(n); // 0 runs, 5 wait
+      const below = [1, 2, 3, 4, 5].map((limit) => track(queue.onSizeBelow(limit)));
+      const empty = track(queue.onEmpty());
+      const idle = track(queue.onIdle());
+      // A watcher that leaves early (close's, aborted) must not hide the others.
+      const abort = new AbortController();
+      const closing = track(queue.close({ signal: abort.signal }));
+      abort.abort(new Error('stop waiting'));
+      await tick();
+      expect(closing.error).toEqual(new Error('stop waiting'));
+      const settled = () => [...below.map((w) => w.settled), empty.settled, idle.settled];
+      expect(settled()).toEqual([false, false, false, false, false, false, false]);
+      for (let n = 0; n < 5; n++) {
+        gates[n]!.resolve();
+        await tick();
+        // n + 1 done, one running, 4 - n waiting: onSizeBelow(limit) is met once 4 - n < limit.
+        expect(queue.size).toBe(4 - n);
+        expect(settled()).toEqual([...[1, 2, 3, 4, 5].map((limit) => 4 - n < limit), n === 4, false]);
+      }
+      gates[5]!.resolve();
+      await tick();
+      expect(idle.settled).toBe(true);
     });
 
     it('emits idle when the last item finishes', async () => {

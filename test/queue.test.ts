@@ -995,6 +995,29 @@ describe('Queue', () => {
       expect(active).toHaveBeenCalledWith('abc', { id: 'i1', attempt: 1 });
       expect(completed).toHaveBeenCalledWith('abc', 3, { id: 'i1', attempt: 1 });
     });
+
+    it('names an item pushed without options by its receipt id in events and in the handler context', async () => {
+      const contextIds: string[] = [];
+      const queue = new Queue<string, number>({
+        handler: (s, { id }) => {
+          contextIds.push(id);
+          return s.length;
+        },
+        clock: new TestClock(),
+      });
+      const seen: unknown[] = [];
+      queue.on('active', (item, info) => seen.push(['active', item, info]));
+      queue.on('completed', (item, result, info) => seen.push(['completed', item, result, info]));
+      const ids = ['a', 'bb'].map((s) => queue.tryPush(s)!.id);
+      await queue.onIdle();
+      expect(contextIds).toEqual(ids);
+      expect(seen).toEqual([
+        ['active', 'a', { id: ids[0], attempt: 1 }],
+        ['completed', 'a', 1, { id: ids[0], attempt: 1 }],
+        ['active', 'bb', { id: ids[1], attempt: 1 }],
+        ['completed', 'bb', 2, { id: ids[1], attempt: 1 }],
+      ]);
+    });
   });
 
   describe('with vi.useFakeTimers() and no clock injected', () => {

@@ -137,6 +137,29 @@ describe('batch()', () => {
     expect(got).toEqual([[1, 2]]);
   });
 
+  it('takes a hand-written source whose next() returns plain results, and one whose next() throws', async () => {
+    const boom = new Error('next threw');
+    const iterable = (throwAt: number): AsyncIterable<number> => ({
+      [Symbol.asyncIterator]: () => {
+        let i = 0;
+        // Not a promise: as `for await` allows.
+        const next = (() => {
+          if (i === throwAt) throw boom;
+          return i < 5 ? { value: i++, done: false } : { value: undefined, done: true };
+        }) as unknown as () => Promise<IteratorResult<number>>;
+        return { next };
+      },
+    });
+    expect(await collect(pipe(iterable(-1), batch<number>({ maxItems: 2 })))).toEqual([[0, 1], [2, 3], [4]]);
+    const got: number[][] = [];
+    await expect(
+      (async () => {
+        for await (const b of pipe(iterable(3), batch<number>({ maxItems: 2 }))) got.push(b);
+      })(),
+    ).rejects.toBe(boom);
+    expect(got).toEqual([[0, 1], [2]]);
+  });
+
   it('a consumer’s break closes the source and clears every timer', async () => {
     const clock = new TestClock();
     const { source, state } = timedSource(clock, Array.from({ length: 100 }, (_, i) => i), 10);

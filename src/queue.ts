@@ -134,6 +134,12 @@ class PlainContext implements HandlerContext {
   }
 }
 
+/** What a worker loop keeps of the plain item it runs, for the record it gets if it fails. */
+class PlainInFlight {
+  /** The push time (ms); NaN to start with, so the field holds a double from the first. */
+  pushedAt = Number.NaN;
+}
+
 /** The per-attempt context handed to handlers; the signal is made on first use. */
 class Context implements HandlerContext {
   #controller: AbortController | undefined = undefined;
@@ -977,7 +983,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       // Bounded: a worker that finds nothing to start (no token yet) gives its slot straight back.
       for (let n = Math.min(this.#concurrency - this.#workers, this.#ready); n > 0 && !this.#paused && !this.#tokenPending; n--) {
         this.#workers++;
-        void this.#work(this.#handler);
+        this.#work(this.#handler);
       }
     } else {
       while (this.#ready > 0 && this.#running < this.#concurrency && !this.#paused && this.#pullers.size > 0) {
@@ -994,72 +1000,107 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   /**
    * A worker loop: holds one concurrency slot and runs ready items one after
-   * another, awaiting each handler call (no per-item closures). It leaves
-   * when nothing is ready, or when its attempt lapsed (the lapse freed its slot).
+   * another. It leaves when nothing is ready, or when its attempt lapsed (the
+   * lapse freed its slot). It is driven by callbacks on each handler's
+   * promise rather than an `await` loop: resuming an async function costs
+   * more per item than a promise reaction (about 7 ns of the 30 ns an await
+   * of a settled promise costs here), and the callbacks are made once per
+   * loop, not per item. Like `await`, it takes one microtask per item, even
+   * for a handler that returns a plain value.
    */
-  async #work(handler: Handler<T, R>): Promise<void> {
-    while (this.#ready > 0 && !this.#paused) {
-      if (this.#rateLimit !== undefined && !this.#takeToken()) break;
-      const ring = this.#level0.ring;
-      let job: Job<T, R> | undefined;
-      let item!: T;
-      if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
-        // One level: take its head here, a record or an item pushed without options.
-        const entry = ring.shift()!;
-        if (entry instanceof Job) {
-          if (entry.state !== READY) continue; // removed while it waited
-          this.#ready--;
-          job = entry;
-        } else item = entry;
-      } else {
-        job = this.#popReady();
-        if (job === undefined) break;
-      }
-      if (job === undefined) {
-        // A plain item (pushed without options) needs no record unless its attempt fails.
-        const seq = ring.shiftedSeq;
-        const pushedAt = ring.shiftedTime;
-        this.#ready--;
-        this.#waiting--;
-        this.#running++;
-        // The context goes to the handler only (events name the item by seq): where the handler is
-        // inlined and ignores its context, V8 need not make one at all.
-        const context = new PlainContext(seq);
-        if (this.#listens('active')) emitSafely(this, 'active', item, { id: seqId(seq), attempt: 1 });
-        this.#took();
-        let value: R;
-        try {
-          value = await handler(item, context);
-        } catch (error) {
-          const job = Job.plain<T, R>(item, seq, pushedAt);
-          job.state = RUNNING;
-          job.attempt = 1;
-          job.token = 1;
-          this.#failAttempt(job, error, undefined);
-          continue;
+  #work(handler: Handler<T, R>): void {
+    // The attempt in flight: a plain item (pushed without options, no record unless it fails) or a record.
+    let job: Job<T, R> | undefined;
+    let item!: T;
+    let seq = 0;
+    let token = 0;
+    // A push time stored in a closure's variable would box a new number per item; a double field reuses its box.
+    const plain = new PlainInFlight();
+    const run = (): void => {
+      while (this.#ready > 0 && !this.#paused) {
+        if (this.#rateLimit !== undefined && !this.#takeToken()) break;
+        const ring = this.#level0.ring;
+        job = undefined;
+        if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
+          // One level: take its head here, a record or an item pushed without options.
+          const entry = ring.shift()!;
+          if (entry instanceof Job) {
+            if (entry.state !== READY) continue; // removed while it waited
+            this.#ready--;
+            job = entry;
+          } else {
+            item = entry;
+            seq = ring.shiftedSeq;
+            plain.pushedAt = ring.shiftedTime;
+          }
+        } else {
+          job = this.#popReady();
+          if (job === undefined) break;
         }
+        let result: R | PromiseLike<R>;
+        if (job === undefined) {
+          this.#ready--;
+          this.#waiting--;
+          this.#running++;
+          // The context goes to the handler only (events name the item by seq): where the handler is
+          // inlined and ignores its context, V8 need not make one at all.
+          const context = new PlainContext(seq);
+          if (this.#listens('active')) emitSafely(this, 'active', item, { id: seqId(seq), attempt: 1 });
+          this.#took();
+          try {
+            result = handler(item, context);
+          } catch (error) {
+            this.#failPlain(item, seq, plain.pushedAt, error);
+            continue;
+          }
+        } else {
+          token = this.#begin(job);
+          this.#took();
+          try {
+            result = handler(job.item, job.context ?? job);
+          } catch (error) {
+            if (job.token !== token || job.state !== RUNNING) return;
+            this.#failAttempt(job, error, undefined);
+            continue;
+          }
+        }
+        Promise.resolve(result).then(done, fail);
+        return;
+      }
+      this.#workers--;
+      if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+    };
+    const done = (value: R): void => {
+      if (job === undefined) {
         this.#running--;
         this.#completed++;
         if (this.#listens('completed')) emitSafely(this, 'completed', item, value, { id: seqId(seq), attempt: 1 });
         // Nothing else for a plain completion to do: the loop goes on to the next item, or leaves and checks watchers.
         this.#idleEvent();
-        continue;
+      } else {
+        if (job.token !== token || job.state !== RUNNING) return;
+        this.#complete(job, value);
       }
-      const token = this.#begin(job);
-      this.#took();
-      let value: R;
-      try {
-        value = await handler(job.item, job.context ?? job);
-      } catch (error) {
+      run();
+    };
+    const fail = (error: unknown): void => {
+      if (job === undefined) this.#failPlain(item, seq, plain.pushedAt, error);
+      else {
         if (job.token !== token || job.state !== RUNNING) return;
         this.#failAttempt(job, error, undefined);
-        continue;
       }
-      if (job.token !== token || job.state !== RUNNING) return;
-      this.#complete(job, value);
-    }
-    this.#workers--;
-    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+      run();
+    };
+    run();
+  }
+
+  /** The first attempt at a plain item failed: it gets its record now, to retry or dead-letter. */
+  #failPlain(item: T, seq: number, pushedAt: number, error: unknown): void {
+    const job = Job.plain<T, R>(item, seq, pushedAt);
+    job.state = RUNNING;
+    job.attempt = 1;
+    job.token = 1;
+    this.#failAttempt(job, error, undefined);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import async from 'async';
 import fastq from 'fastq';
+import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { Queue } from './sluice.js';
 import type { Suite } from './harness.js';
@@ -23,6 +24,16 @@ export const suite: Suite = {
     'sluice Queue tryPush': (n) => {
       const queue = new Queue<number, number>({ handler: work, autoStart: false });
       for (let i = 0; i < n; i++) queue.tryPush(i);
+      return queue;
+    },
+    'sluice Queue push': async (n) => {
+      const queue = new Queue<number, number>({ handler: work, autoStart: false });
+      for (let i = 0; i < n; i++) await queue.push(i);
+      return queue;
+    },
+    'sluice Queue pushAll': async (n) => {
+      const queue = new Queue<number, number>({ handler: work, autoStart: false });
+      await queue.pushAll(range(n));
       return queue;
     },
     'sluice Queue tryPush with a priority': (n) => {
@@ -53,6 +64,13 @@ export const suite: Suite = {
       for (let i = 0; i < n; i++) void queue.push(i);
       return queue;
     },
+    'p-limit': (n) => {
+      // p-limit cannot pause: one task that never settles holds its only slot.
+      const limit = pLimit(1);
+      void limit(() => new Promise<never>(() => {}));
+      for (let i = 0; i < n; i++) void limit(work, i);
+      return limit;
+    },
     'floor: array of numbers': (n) => {
       const items: number[] = [];
       for (let i = 0; i < n; i++) items.push(i);
@@ -67,6 +85,11 @@ export const suite: Suite = {
   ratios: [
     { ours: 'sluice Queue tryPush', anchor: 'fastq (callback)', budget: 0.5 },
     { ours: 'sluice Queue tryPush', anchor: 'p-queue' },
+    { ours: 'sluice Queue push', anchor: 'fastq.promise' },
     { ours: 'sluice Queue tryPush with a priority', anchor: 'fastq (callback)' },
   ],
 };
+
+function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}

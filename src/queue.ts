@@ -93,9 +93,9 @@ class Job<T, R> implements HandlerContext {
     this.#id = id;
   }
 
-  /** The record of an item pushed without options, made when it first needs one. */
-  static plain<T, R>(item: T, seq: number, pushedAt: number): Job<T, R> {
-    return new Job<T, R>(item, undefined, seq, 0, pushedAt, undefined, undefined);
+  /** The record of an item pushed plain (no options but a priority), made when it first needs one. */
+  static plain<T, R>(item: T, seq: number, pushedAt: number, priority: number): Job<T, R> {
+    return new Job<T, R>(item, undefined, seq, priority, pushedAt, undefined, undefined);
   }
 
   /** The push `id`, or one made from the sequence number when first asked for. */
@@ -168,7 +168,7 @@ class Context implements HandlerContext {
   }
 }
 
-/** Ready items of one priority: items pushed without options as they are, others as their Job. */
+/** Ready items of one priority: items with nothing to keep but their priority as they are, others as their Job. */
 class Level<T, R> {
   ring = new EntryRing<T | Job<T, R>>();
   constructor(readonly priority: number) {}
@@ -371,7 +371,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
     holdShapes(Queue, () => [
       new Queue<unknown, unknown>({ handler: noop }),
-      Job.plain(undefined, 1, 0.5),
+      Job.plain(undefined, 1, 0.5, 0),
       new PlainContext(1),
       new Context('1', 1, undefined),
     ]);
@@ -487,7 +487,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
     if (options === undefined && this.#plainPushes && !this.#closed && this.#waiting < this.#capacity && this.#pushers.size === 0) {
-      return this.#acceptPlain(item); // the common case, without #check and #accept's other branches
+      return this.#acceptPlain(item, 0); // the common case, without #check and #accept's other branches
     }
     const checked = this.#check(item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
@@ -758,8 +758,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
     }
     if (key !== undefined) this.#dedupeStore!.check(key);
-    // NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
-    if (o === NO_OPTIONS && settler === undefined && this.#waiting < this.#capacity) return this.#acceptPlain(item);
+    // Plain: nothing but a priority to keep. NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
+    if (settler === undefined && this.#waiting < this.#capacity) {
+      if (o === NO_OPTIONS) return this.#acceptPlain(item, 0);
+      if (this.#plainPushes && o.delayMs === 0 && o.ttlMs === undefined && o.id === undefined) return this.#acceptPlain(item, o.priority);
+    }
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
     const now = this.#timers.turnNow();
     const seq = this.#nextId++;
@@ -784,13 +787,16 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     return { id: job.id, duplicate: false, dropped: false };
   }
 
-  /** Accepts an item pushed without options into a queue with room: it waits as it is, no record (24 bytes). */
-  #acceptPlain(item: T): Receipt {
+  /**
+   * Accepts an item into a queue with room when there is nothing to keep of it but its priority (no id, delay, TTL,
+   * group, dedupe key or caller awaiting its result): it waits as it is in its level's ring, no record (24 bytes).
+   */
+  #acceptPlain(item: T, priority: number): Receipt {
     const seq = this.#nextId++;
     this.#accepted++;
     this.#waiting++;
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    this.#level0.ring.push(item, seq, this.#timers.turnNow());
+    (priority === 0 ? this.#level0 : this.#level(priority)).ring.push(item, seq, this.#timers.turnNow());
     this.#ready++;
     // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
     if (this.#workers < this.#concurrency || this.#handler === undefined) this.#drain();
@@ -871,7 +877,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         }
         // An item pushed without options: it gets its record only now.
         this.#ready--;
-        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime);
+        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, level.priority);
       }
       // Only removed items were left at this level.
       if (level === this.#level0) i++;
@@ -923,7 +929,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (oldestLevel !== undefined) {
       const entry = oldestLevel.ring.shift()!;
       const job =
-        entry instanceof Job ? entry : Job.plain<T, R>(entry, oldestLevel.ring.shiftedSeq, oldestLevel.ring.shiftedTime);
+        entry instanceof Job
+          ? entry
+          : Job.plain<T, R>(entry, oldestLevel.ring.shiftedSeq, oldestLevel.ring.shiftedTime, oldestLevel.priority);
       job.state = READY;
       oldest = job;
     }
@@ -957,7 +965,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     for (const level of this.#levels) {
       const ring = level.ring;
       ring.forEach((entry, seq, time) => {
-        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, seq, time));
+        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, seq, time, level.priority));
         else if (entry.state === READY) jobs.push(entry);
       });
       level.ring = new EntryRing();
@@ -1096,7 +1104,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   /** The first attempt at a plain item failed: it gets its record now, to retry or dead-letter. */
   #failPlain(item: T, seq: number, pushedAt: number, error: unknown): void {
-    const job = Job.plain<T, R>(item, seq, pushedAt);
+    const job = Job.plain<T, R>(item, seq, pushedAt, 0); // worker loops take plain items only from level 0
     job.state = RUNNING;
     job.attempt = 1;
     job.token = 1;

@@ -86,6 +86,44 @@ describe('Queue', () => {
       expect(order).toEqual(['top', 'high-1', 'high-2', 'mid-1', 'mid-2', 'low-1', 'low-2']);
     });
 
+    it('keeps the priority of an item pushed with nothing else (stored without a record) across a retry, a drop and close', async () => {
+      const order: string[] = [];
+      let failA = true;
+      const queue = new Queue<string>({
+        autoStart: false,
+        retry: { maxAttempts: 2, backoff: { initialDelayMs: 0, jitter: 'none' } },
+        handler: async (s) => {
+          order.push(s);
+          if (s === 'a' && failA) {
+            failA = false;
+            throw new Error('once');
+          }
+        },
+        clock: new TestClock(),
+      });
+      queue.tryPush('b', { priority: 1 });
+      queue.tryPush('a', { priority: 5 });
+      queue.tryPush('c', { priority: 5, id: 'c' }); // a record, at the same level
+      queue.tryPush('d');
+      queue.resume();
+      await queue.onIdle();
+      // a's retry keeps priority 5: it runs before b (1) and d (0).
+      expect(order.indexOf('a', 1)).toBeLessThan(order.indexOf('b'));
+      expect(order).toEqual(['a', 'c', 'a', 'b', 'd']);
+      expect(queue.stats).toMatchObject({ accepted: 4, completed: 4, retried: 1 });
+
+      // Handed back by close({ drain: false }) in priority order, and dropped oldest-first when full.
+      const dead = new DeadLetter<string>({ clock: new TestClock() });
+      const full = new Queue<string>({ autoStart: false, capacity: 3, overflow: 'drop-oldest', deadLetter: dead, clock: new TestClock() });
+      full.tryPush('p1', { priority: 1 });
+      full.tryPush('p9', { priority: 9 });
+      full.tryPush('p0');
+      full.tryPush('p5', { priority: 5 }); // full: the oldest ('p1') goes
+      expect(dead.entries().map((e) => [e.item, e.reason])).toEqual([['p1', 'maxlen']]);
+      expect(await full.close({ drain: false })).toEqual({ unprocessed: ['p9', 'p5', 'p0'] });
+      expect(full.stats).toMatchObject({ accepted: 4, deadLettered: 1, returned: 3 });
+    });
+
     it('delayMs holds an item back, counted in size', async () => {
       const clock = new TestClock();
       const at: number[] = [];

@@ -373,6 +373,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       new Queue<unknown, unknown>({ handler: noop }),
       Job.plain(undefined, 1, 0.5, 0),
       new PlainContext(1),
+      new PlainInFlight(),
       new Context('1', 1, undefined),
     ]);
   }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
 import { QueueClosedError } from './errors.js';
 import { emitSafely } from './internal/events.js';
+import { type FeedStop, feed } from './internal/feed.js';
 import { Ring } from './internal/ring.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -85,6 +86,7 @@ interface AddWaiter<T> {
 }
 
 const PART = 'BatchAccumulator';
+const NEVER_STOP: FeedStop = { stopped: false };
 const NO_KEY = Symbol('no key');
 
 /**
@@ -272,17 +274,43 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   }
 
   /**
-   * Feeds an async iterator into this accumulator until the iterator ends or
-   * `stop.stopped` is set; what `batch()` runs. Resolves when it stops; rejects
-   * with what the iterator or `add` rejects with.
+   * Adds every item of a (sync or async) iterable, one at a time, waiting for
+   * room as `add` does (backpressure), as `Queue.pushAll`.
+   * @param items - the items.
+   * @returns how many were added.
+   * @throws TypeError (rejects) when `items` is not iterable.
+   * @throws (rejects) the first error of the source or of `add` (`QueueClosedError`
+   *   after `close()`, what `key` or `sizeOf` throws); items before it stay added.
    */
-  private feed(source: AsyncIterator<T>, stop: { readonly stopped: boolean }): Promise<void> {
+  addAll(items: Iterable<T> | AsyncIterable<T>): Promise<number> {
+    let iterator: AsyncIterator<T> | Iterator<T>;
+    try {
+      const source = v.iterable<T>(PART, 'items', items);
+      iterator =
+        typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function'
+          ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+          : (source as Iterable<T>)[Symbol.iterator]();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this[feed](iterator, NEVER_STOP);
+  }
+
+  /**
+   * Feeds an iterator into this accumulator until it ends or `stop.stopped`
+   * is set; what `addAll` and the `batch()` operator run. Resolves with how
+   * many items were added; rejects with what the iterator or `add` rejects
+   * with (the iterator is not closed: the caller owns it).
+   * @internal
+   */
+  [feed](source: AsyncIterator<T> | Iterator<T>, stop: FeedStop): Promise<number> {
     // Items without key or size go straight into the open batch: no call per item, so the loop
     // stays fast even where V8 declines to inline the general path.
     const plain = this.#key === undefined && this.#maxBytes === undefined;
     // Callbacks on `next()`'s promise, not an `await` loop: resuming an async function per item
     // costs more than the source's own step (about 20 % of a pull from an async generator).
-    return new Promise<void>((resolve, reject) => {
+    let added = 0;
+    return new Promise<number>((resolve, reject) => {
       const pull = (): void => {
         try {
           Promise.resolve(source.next()).then(take, reject);
@@ -293,9 +321,10 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
       const take = (next: IteratorResult<T>): void => {
         try {
           if (next.done === true || stop.stopped) {
-            resolve();
+            resolve(added);
             return;
           }
+          added++;
           const item = next.value;
           const open = this.#unkeyed;
           // An open batch implies an open accumulator with room and no add waiting (sealing clears it);
@@ -364,7 +393,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     this.#open.delete(mapKey);
     if (open === this.#unkeyed) this.#unkeyed = undefined;
     if (open.items.length === 0) return;
-    emitSafely(this, 'flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
+    this.#emit('flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
     const reader = this.#readers.shift();
     if (reader) reader({ value: open.items, done: false });
     else this.#sealed.push({ items: open.items });
@@ -409,5 +438,10 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
       reader({ value: undefined, done: true });
     }
     resolve({ unconsumed: this.#sealed.drain().map((s) => s.items) });
+  }
+
+  /** Emits an event of this part's map, safely (see emitSafely). */
+  #emit<E extends keyof BatchAccumulatorEvents & string>(event: E, ...args: BatchAccumulatorEvents[E]): void {
+    emitSafely<BatchAccumulatorEvents, E>(this, event, ...args);
   }
 }

@@ -3,7 +3,8 @@ import { type Clock, systemClock } from './clock.js';
 import { QueueFullError } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import * as v from './internal/validate.js';
-import { type RateLimitInput, type RateLimiter, toRateLimiter } from './token-bucket.js';
+import { toRateLimiter } from './internal/inputs.js';
+import type { RateLimitInput, RateLimiter } from './token-bucket.js';
 
 /**
  * Why an item was dead-lettered, in RabbitMQ's `x-death` vocabulary:
@@ -295,12 +296,12 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
       const oldest = this.#entries.values().next().value as DeadLetterEntry<T>;
       this.#entries.delete(oldest.id);
       this.#evicted++;
-      emitSafely(this, 'evicted', oldest);
+      this.#emit('evicted', oldest);
     }
     this.#entries.set(entry.id, entry);
     this.#added++;
     for (const tail of this.#tails) this.#deliver(tail, entry);
-    emitSafely(this, 'added', entry);
+    this.#emit('added', entry);
     return entry;
   }
 
@@ -393,7 +394,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
       this.#entries.delete(entry.id);
       redriven++;
       this.#redriven++;
-      emitSafely(this, 'redriven', entry);
+      this.#emit('redriven', entry);
     }
     return { redriven, failed };
   }
@@ -435,5 +436,10 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     }
     tail.buffer.push(entry);
     if (tail.buffer.length > this.#capacity) tail.buffer.shift();
+  }
+
+  /** Emits an event of this part's map, safely (see emitSafely). */
+  #emit<E extends keyof DeadLetterEvents<T> & string>(event: E, ...args: DeadLetterEvents<T>[E]): void {
+    emitSafely<DeadLetterEvents<T>, E>(this, event, ...args);
   }
 }

@@ -1,11 +1,14 @@
 import { BatchAccumulator, type BatchOptions } from './batch-accumulator.js';
 import { type Clock, systemClock } from './clock.js';
 import type { DeadLetterStore } from './dead-letter.js';
-import { type DedupeKey, Deduper, type DedupeStore } from './deduper.js';
+import type { DedupeKey, DedupeStore } from './deduper.js';
 import { isRejectError, isRetryExhaustedError } from './errors.js';
+import { feed } from './internal/feed.js';
 import * as v from './internal/validate.js';
-import { type RetryEvent, type RetryPolicy, resolveRetryPolicy, retry } from './retry.js';
-import { type RateLimiter, type RateLimitInput, toRateLimiter } from './token-bucket.js';
+import { type RetryEvent, type RetryPolicy, retry } from './retry.js';
+import type { RateLimiter, RateLimitInput } from './token-bucket.js';
+import { isDedupeStore, makeDeduper, toDeadLetterStore, toRateLimiter } from './internal/inputs.js';
+import { resolveRetryPolicy } from './internal/retry-policy.js';
 
 /** What operators read: any async or sync iterable. */
 export type Source<T> = AsyncIterable<T> | Iterable<T>;
@@ -170,18 +173,14 @@ export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Oper
   let store: DedupeStore;
   let key: (item: T) => DedupeKey;
   let onDuplicate: ((item: T) => void) | undefined;
-  if (typeof options === 'object' && options !== null && typeof (options as DedupeStore).check === 'function') {
-    store = options as DedupeStore;
+  if (isDedupeStore(options)) {
+    store = options;
     key = (item) => item as DedupeKey;
   } else {
     const o = v.options<DedupeOperatorOptions<T>>(part, options);
     key = v.requiredFn<(item: T) => DedupeKey>(part, 'key', o.key);
     onDuplicate = v.fn<(item: T) => void>(part, 'onDuplicate', o.onDuplicate);
-    store = new Deduper({
-      ...(o.windowMs !== undefined ? { windowMs: o.windowMs } : {}),
-      ...(o.maxKeys !== undefined ? { maxKeys: o.maxKeys } : {}),
-      clock: v.clock(part, o.clock, systemClock),
-    });
+    store = makeDeduper(o, v.clock(part, o.clock, systemClock));
   }
   return (source) =>
     (async function* deduplicated() {
@@ -217,8 +216,7 @@ async function* batched<T>(source: Source<T>, options: BatchOptions<T> | undefin
   const iterator = toAsyncIterator(source);
   const state: PumpState = { stopped: false, failure: undefined };
   const batches = accumulator[Symbol.asyncIterator]();
-  // feed() is the accumulator's own (private) loop: the batch() operator is its one caller.
-  const pumping = accumulator['feed'](iterator, state).then(
+  const pumping = accumulator[feed](iterator, state).then(
     () => accumulator.close(),
     (error: unknown) => {
       if (!state.stopped) state.failure = { error };
@@ -374,10 +372,7 @@ export function mapConcurrent<T, R>(
   const ordered = o.ordered ?? true;
   const policy = o.retry === undefined ? undefined : resolveRetryPolicy(part, o.retry, 3);
   const onRetry = v.fn<(event: RetryEvent & { item: T }) => void>(part, 'onRetry', o.onRetry);
-  const deadLetter = o.deadLetter;
-  if (deadLetter !== undefined && (typeof deadLetter !== 'object' || deadLetter === null || typeof deadLetter.add !== 'function')) {
-    throw new TypeError(`${part}: deadLetter must be a DeadLetter, got ${v.show(deadLetter)}`);
-  }
+  const deadLetter = toDeadLetterStore<T>(part, o.deadLetter);
   const timeoutMs = v.number(part, 'timeoutMs', o.timeoutMs, 'positive');
   const clock = v.clock<Clock>(part, o.clock, systemClock);
 
@@ -453,14 +448,7 @@ export function mapConcurrent<T, R>(
 }
 
 function checkSource(part: string, source: unknown): void {
-  if (
-    source === null ||
-    (typeof source !== 'object' && typeof source !== 'function') ||
-    (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' &&
-      typeof (source as Iterable<unknown>)[Symbol.iterator] !== 'function')
-  ) {
-    throw new TypeError(`${part}: source must be an iterable or async iterable, got ${v.show(source)}`);
-  }
+  v.iterable(part, 'source', source);
 }
 
 function isAsyncIterable<T>(source: Source<T>): source is AsyncIterable<T> {

@@ -1,221 +1,43 @@
 import { EventEmitter } from 'eventemitter3';
-import { type Clock, systemClock } from './clock.js';
-import { DeadLetter, type DeadLetterEntry, type DeadLetterInput, type DeadLetterReason, type DeadLetterStore } from './dead-letter.js';
-import { type DedupeKey, Deduper, type DedupeStore } from './deduper.js';
-import {
-  DuplicateError,
-  QueueClosedError,
-  QueueFullError,
-  TimeoutError,
-  isRejectError,
-} from './errors.js';
+import type { DeadLetterEntry, DeadLetterReason, DeadLetterStore } from './dead-letter.js';
+import { DuplicateError, QueueClosedError, QueueFullError, TimeoutError } from './errors.js';
+import { noop, whenAborted } from './internal/abort.js';
 import { emitSafely } from './internal/events.js';
 import { LinkedList } from './internal/linked-list.js';
-import { EntryRing } from './internal/entry-ring.js';
-import { Ring } from './internal/ring.js';
-import { holdShapes } from './internal/shapes.js';
 import { seqId } from './internal/seq-id.js';
-import { type TimerEntry, TimerHeap } from './internal/timer-heap.js';
+import { holdShapes } from './internal/shapes.js';
+import { TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
+import { Groups } from './queue/groups.js';
+import { AttemptContext, DELAYED, DONE, GROUP_WAIT, Job, PlainContext, PlainInFlight, READY, RUNNING, type Settler } from './queue/job.js';
+import { LiveKeys } from './queue/live-keys.js';
+import { type CheckedPush, checkPush, NO_OPTIONS, PART, type QueueConfig, resolveOptions } from './queue/options.js';
+import { deadLetterError, deadLetterInput, decideFailure, handedBackError } from './queue/outcome.js';
+import { type PullHost, PullMode } from './queue/pull.js';
+import { ReadyLevels } from './queue/ready.js';
+import { StartGate } from './queue/start-gate.js';
+import { Watchers } from './queue/watchers.js';
 import type {
   CloseOptions,
   CloseResult,
   Delivery,
-  GroupKey,
   Handler,
-  HandlerContext,
-  NackOptions,
-  Overflow,
   PushOptions,
-  QueueDedupeOptions,
   QueueEvents,
   QueueOptions,
   QueueStats,
   Receipt,
 } from './queue-types.js';
-import { type ResolvedRetryPolicy, resolveRetryPolicy, retryDelay, retryVerdict } from './retry.js';
-import { type RateLimiter, TokenBucket, toRateLimiter } from './token-bucket.js';
 
-const PART = 'Queue';
-const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
-
-// Job states.
-const READY = 0; // in a priority level, runnable
-const GROUP_WAIT = 1; // behind its group's in-flight items
-const DELAYED = 2; // waiting for delayMs or a retry backoff
-const RUNNING = 3; // an attempt runs (or a delivery is unacked)
-const DONE = 4; // completed, dead-lettered or returned
-
-interface Settler<R> {
-  resolve(value: R): void;
-  reject(error: unknown): void;
-}
-
-interface Group<T, R> {
-  readonly key: GroupKey;
-  /** Items holding one of the group's slots: ready or in flight. */
-  active: number;
-  readonly waiting: Ring<Job<T, R>>;
-  /** Live items in `waiting` (it may also hold removed ones). */
-  waitingLive: number;
-}
-
-/** The signal of attempts that cannot time out (no `visibilityTimeoutMs`): it never aborts. */
-let neverAborted: AbortSignal | undefined;
-
-/** One accepted item. Without a visibility timeout it is also its attempts' {@link HandlerContext}. */
-class Job<T, R> implements HandlerContext {
-  state = READY;
-  attempt = 0;
-  /** Bumped per attempt, so a lapsed attempt's late outcome is ignored. */
-  token = 0;
-  group: Group<T, R> | undefined = undefined;
-  holdsSlot = false;
-  timer: TimerEntry | undefined = undefined;
-  ttlTimer: TimerEntry | undefined = undefined;
-  errors: unknown[] | undefined = undefined;
-  previousDelay: number | undefined = undefined;
-  settlers: Settler<R>[] | undefined = undefined;
-  context: Context | undefined = undefined;
-  puller: PullIterator<T, R> | undefined = undefined;
-
-  #id: string | undefined;
-
-  constructor(
-    readonly item: T,
-    id: string | undefined,
-    readonly seq: number,
-    readonly priority: number,
-    readonly pushedAt: number,
-    readonly groupKey: GroupKey | undefined,
-    readonly dedupeKey: DedupeKey | undefined,
-  ) {
-    this.#id = id;
-  }
-
-  /** The record of an item pushed plain (no options but a priority), made when it first needs one. */
-  static plain<T, R>(item: T, seq: number, pushedAt: number, priority: number): Job<T, R> {
-    return new Job<T, R>(item, undefined, seq, priority, pushedAt, undefined, undefined);
-  }
-
-  /** The push `id`, or one made from the sequence number when first asked for. */
-  get id(): string {
-    return (this.#id ??= seqId(this.seq));
-  }
-
-  get key(): GroupKey | undefined {
-    return this.groupKey;
-  }
-
-  get signal(): AbortSignal {
-    return (neverAborted ??= new AbortController().signal);
-  }
-}
-
-/** The context of a plain item's first attempt: no record, the id made only if asked for. */
-class PlainContext implements HandlerContext {
-  // One field, so making one per item costs next to nothing; the rest lives on the prototype.
-  constructor(readonly seq: number) {}
-
-  get id(): string {
-    return seqId(this.seq);
-  }
-
-  get attempt(): number {
-    return 1;
-  }
-
-  get key(): undefined {
-    return undefined;
-  }
-
-  get signal(): AbortSignal {
-    return (neverAborted ??= new AbortController().signal);
-  }
-}
-
-/** What a worker loop keeps of the plain item it runs, for the record it gets if it fails. */
-class PlainInFlight {
-  /** The push time (ms); NaN to start with, so the field holds a double from the first. */
-  pushedAt = Number.NaN;
-}
-
-/** The per-attempt context handed to handlers; the signal is made on first use. */
-class Context implements HandlerContext {
-  #controller: AbortController | undefined = undefined;
-  #reason: unknown = undefined;
-  #aborted = false;
-
-  constructor(
-    readonly id: string,
-    readonly attempt: number,
-    readonly key: GroupKey | undefined,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-  }
-}
-
-/** Ready items of one priority: items with nothing to keep but their priority as they are, others as their Job. */
-class Level<T, R> {
-  ring = new EntryRing<T | Job<T, R>>();
-  constructor(readonly priority: number) {}
-}
-
+/** A push waiting for room (`overflow: 'block'`). */
 interface Pusher<T, R> {
   readonly item: T;
-  readonly options: Checked;
+  readonly options: CheckedPush;
   readonly settler: Settler<R> | undefined;
   readonly resolve: (receipt: Receipt) => void;
   readonly reject: (error: unknown) => void;
   detach: () => void;
 }
-
-interface Checked {
-  readonly priority: number;
-  readonly delayMs: number;
-  readonly ttlMs: number | undefined;
-  readonly id: string | undefined;
-  readonly signal: AbortSignal | undefined;
-  readonly groupKey: GroupKey | undefined;
-  readonly dedupeKey: DedupeKey | undefined;
-}
-
-interface PullIterator<T, R> {
-  done: boolean;
-  readonly unacked: Set<Job<T, R>>;
-  readonly pending: ((result: IteratorResult<Delivery<T>>) => void)[];
-}
-
-interface Watcher {
-  /** Met only while fewer than this many items wait (every watcher needs `waiting < below`). */
-  readonly below: number;
-  readonly test: () => boolean;
-  readonly resolve: () => void;
-  detach: () => void;
-}
-
-const NO_OPTIONS: Checked = {
-  priority: 0,
-  delayMs: 0,
-  ttlMs: undefined,
-  id: undefined,
-  signal: undefined,
-  groupKey: undefined,
-  dedupeKey: undefined,
-};
 
 /**
  * An in-process work queue: concurrency, priorities, delays, retries with
@@ -248,35 +70,23 @@ const NO_OPTIONS: Checked = {
  * ```
  */
 export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
-  readonly #clock: Clock;
+  readonly #config: QueueConfig<T, R>;
   readonly #timers: TimerHeap;
   #handler: Handler<T, R> | undefined;
   #concurrency: number;
+  // Read on every push or start: kept here rather than behind #config.
   readonly #capacity: number;
-  readonly #overflow: Overflow;
-  readonly #policy: ResolvedRetryPolicy;
-  readonly #deadLetter: DeadLetterStore<T>;
   readonly #visibilityTimeoutMs: number | undefined;
-  readonly #ttlMs: number | undefined;
-  readonly #groupBy: ((item: T) => GroupKey) | undefined;
-  readonly #groupConcurrency: number;
-  readonly #groups = new Map<GroupKey, Group<T, R>>();
-  readonly #dedupeStore: DedupeStore | undefined;
-  readonly #dedupeKey: ((item: T) => DedupeKey) | undefined;
-  /** Dedupe keys of items waiting or in flight. */
-  readonly #live = new Map<DedupeKey, Job<T, R>>();
-  readonly #rateLimit: RateLimiter | undefined;
-  #tokenHeld = false;
-  #tokenPending = false;
-  /** Stops a pending token acquisition once a closed queue has nothing left to start. */
-  #tokenAbort: AbortController | undefined = undefined;
-  readonly #source: string;
+  /** Whether a push without options needs no record (see QueueConfig.plainPushes). */
+  readonly #plainPushes: boolean;
 
-  // Ready items by priority, highest first; level 0 is kept at hand.
-  readonly #level0 = new Level<T, R>(0);
-  #levels: Level<T, R>[] = [this.#level0];
-  readonly #levelByPriority = new Map<number, Level<T, R>>([[0, this.#level0]]);
-  #ready = 0;
+  // The collaborators: each made once, `undefined` when its feature is not configured.
+  readonly #ready = new ReadyLevels<T, R>();
+  readonly #groups: Groups<T, R> | undefined;
+  readonly #dedupe: LiveKeys<T, R> | undefined;
+  readonly #gate: StartGate | undefined;
+  #pull: PullMode<T, R> | undefined = undefined;
+  readonly #watchers = new Watchers();
 
   /** Items waiting for `delayMs` or a retry backoff. */
   readonly #delayed = new Set<Job<T, R>>();
@@ -288,20 +98,16 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #returning: T[] | undefined = undefined;
   /** Worker loops holding a concurrency slot (handler mode). */
   #workers = 0;
-
-  readonly #pullIterators = new Set<PullIterator<T, R>>();
-  readonly #pullers = new LinkedList<PullIterator<T, R>>();
-  #pullMode = false;
-
-  #watchers: Watcher[] = [];
-  /** One more than the most items a watcher can be met with: 0 when none watches (see #watch). */
-  #watchBelow = 0;
-  /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs` (set once, in the constructor). */
-  readonly #plainPushes: boolean;
   /** Set once any listener is added: until then no event needs a listener lookup per item. */
   #listened = false;
+  readonly #reportError = (error: unknown): void => this.#emit('error', error);
 
-  #nextId = 1;
+  // The books: accepted = completed + deadLettered + returned + waiting + running, at every moment a
+  // listener or a caller can observe. `#waiting` counts READY, GROUP_WAIT and DELAYED items; it rises
+  // only when an item is accepted (#accept, #acceptPlain), retried (#failAttempt) or given back by a
+  // puller (giveBack), and falls only when one starts (#begin, and the plain lane of #work) or leaves
+  // where it waits (#unlink).
+  #nextSeq = 1;
   #accepted = 0;
   #duplicates = 0;
   #completed = 0;
@@ -320,72 +126,36 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   constructor(options?: QueueOptions<T, R>) {
     super();
-    const o = v.options<QueueOptions<T, R>>(PART, options);
-    this.#clock = v.clock(PART, o.clock, systemClock);
-    this.#timers = new TimerHeap(this.#clock);
-    this.#handler = v.fn<Handler<T, R>>(PART, 'handler', o.handler);
-    this.#concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
-    this.#capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Infinity);
-    this.#overflow = v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block');
-    this.#policy =
-      o.retry === undefined
-        ? { maxAttempts: 1, backoff: () => 0, retryIf: undefined }
-        : resolveRetryPolicy(PART, o.retry, 3);
-    if (o.deadLetter === undefined) this.#deadLetter = new DeadLetter<T>({ clock: this.#clock });
-    else if (typeof o.deadLetter === 'object' && o.deadLetter !== null && typeof o.deadLetter.add === 'function') {
-      this.#deadLetter = o.deadLetter;
-    } else throw new TypeError(`${PART}: deadLetter must be a DeadLetter, got ${v.show(o.deadLetter)}`);
-    this.#visibilityTimeoutMs = v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive');
-    this.#ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive');
-    this.#groupBy = v.fn<(item: T) => GroupKey>(PART, 'groupBy', o.groupBy);
-    this.#groupConcurrency = v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer', 1);
-    const dedupe = o.dedupe;
-    if (dedupe === undefined) {
-      this.#dedupeStore = undefined;
-      this.#dedupeKey = undefined;
-    } else if (typeof dedupe === 'object' && dedupe !== null && typeof (dedupe as DedupeStore).check === 'function') {
-      this.#dedupeStore = dedupe as DedupeStore;
-      this.#dedupeKey = undefined;
-    } else if (typeof dedupe === 'object' && dedupe !== null) {
-      const d = dedupe as QueueDedupeOptions<T>;
-      this.#dedupeKey = v.requiredFn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
-      this.#dedupeStore = new Deduper({
-        ...(d.windowMs !== undefined ? { windowMs: d.windowMs } : {}),
-        ...(d.maxKeys !== undefined ? { maxKeys: d.maxKeys } : {}),
-        clock: this.#clock,
-      });
-    } else throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
-    this.#plainPushes = this.#groupBy === undefined && this.#dedupeStore === undefined && this.#ttlMs === undefined;
-    this.#rateLimit = o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, this.#clock);
-    if (this.#rateLimit instanceof TokenBucket && this.#rateLimit.burst < 1) {
-      throw new RangeError(`${PART}: rateLimit burst must be at least 1 (a start takes one token), got ${this.#rateLimit.burst}`);
-    }
-    if (o.autoStart !== undefined && typeof o.autoStart !== 'boolean') {
-      throw new TypeError(`${PART}: autoStart must be a boolean, got ${v.show(o.autoStart)}`);
-    }
-    this.#paused = o.autoStart === false;
-    if (o.name !== undefined && typeof o.name !== 'string') {
-      throw new TypeError(`${PART}: name must be a string, got ${v.show(o.name)}`);
-    }
-    this.#source = o.name ?? 'queue';
+    const config = resolveOptions(options);
+    this.#config = config;
+    this.#timers = new TimerHeap(config.clock);
+    this.#handler = config.handler;
+    this.#concurrency = config.concurrency;
+    this.#capacity = config.capacity;
+    this.#visibilityTimeoutMs = config.visibilityTimeoutMs;
+    this.#plainPushes = config.plainPushes;
+    this.#paused = !config.autoStart;
+    this.#groups = config.groupBy === undefined ? undefined : new Groups(config.groupConcurrency, this.#ready);
+    this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore);
+    this.#gate = config.rateLimit === undefined ? undefined : new StartGate(config.rateLimit, () => this.#startWork(), this.#reportError);
     // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
     holdShapes(Queue, () => [
       new Queue<unknown, unknown>({ handler: noop }),
       Job.plain(undefined, 1, 0.5, 0),
       new PlainContext(1),
       new PlainInFlight(),
-      new Context('1', 1, undefined),
+      new AttemptContext('1', 1, undefined),
     ]);
   }
 
   /** The dead letter this queue writes to (its own unless one was given). */
   get deadLetter(): DeadLetterStore<T> {
-    return this.#deadLetter;
+    return this.#config.deadLetter;
   }
 
   /** The queue's name (`'queue'` unless one was given). */
   get name(): string {
-    return this.#source;
+    return this.#config.name;
   }
 
   /** Items waiting, delayed and retry-pending included (O(1)). */
@@ -488,11 +258,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
     if (options === undefined && this.#plainPushes && !this.#closed && this.#waiting < this.#capacity && this.#pushers.size === 0) {
-      return this.#acceptPlain(item, 0); // the common case, without #check and #accept's other branches
+      return this.#acceptPlain(item, 0); // the common case, without checkPush and #accept's other branches
     }
-    const checked = this.#check(item, options);
+    const checked = checkPush(this.#config, item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
-    if (this.#pushers.size > 0 || (this.#waiting >= this.#capacity && this.#overflow === 'block')) return undefined;
+    if (this.#pushers.size > 0 || (this.#waiting >= this.#capacity && this.#config.overflow === 'block')) return undefined;
     return this.#accept(item, checked, undefined);
   }
 
@@ -524,13 +294,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    *   and the source is closed (`return()`).
    */
   async pushAll(items: Iterable<T> | AsyncIterable<T>): Promise<number> {
-    if (items === null || typeof items !== 'object' && typeof items !== 'function') {
-      throw new TypeError(`${PART}: pushAll needs an iterable or async iterable, got ${v.show(items)}`);
-    }
-    const it = items as Partial<Iterable<T> & AsyncIterable<T>>;
-    if (typeof it[Symbol.asyncIterator] !== 'function' && typeof it[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${PART}: pushAll needs an iterable or async iterable, got ${v.show(items)}`);
-    }
+    v.iterable(PART, 'pushAll items', items);
     let count = 0;
     for await (const item of items) {
       const receipt = this.tryPush(item) ?? (await this.push(item));
@@ -550,10 +314,10 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const o = v.options<{ concurrency?: number }>(PART, options);
     const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity');
     if (this.#handler) throw new TypeError(`${PART}: a handler is already set`);
-    if (this.#pullMode) throw new TypeError(`${PART}: pull mode is in use; a queue has a handler or is iterated, not both`);
+    if (this.#pull !== undefined) throw new TypeError(`${PART}: pull mode is in use; a queue has a handler or is iterated, not both`);
     this.#handler = fn;
     if (concurrency !== undefined) this.#concurrency = concurrency;
-    this.#drain();
+    this.#startWork();
   }
 
   /** Stops starting attempts; running ones go on. */
@@ -565,17 +329,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#drain();
+    this.#startWork();
   }
 
   /** Resolves when nothing waits and nothing is in flight; at once if so already. */
   onIdle(): Promise<void> {
-    return this.#watch(1, () => this.#waiting === 0 && this.#running === 0);
+    return this.#watchers.watch(1, () => this.#waiting === 0 && this.#running === 0);
   }
 
   /** Resolves when nothing waits (attempts may still run); at once if so already. */
   onEmpty(): Promise<void> {
-    return this.#watch(1, () => this.#waiting === 0);
+    return this.#watchers.watch(1, () => this.#waiting === 0);
   }
 
   /**
@@ -589,7 +353,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#watch(limit, () => this.#waiting < limit);
+    return this.#watchers.watch(limit, () => this.#waiting < limit);
   }
 
   /**
@@ -613,10 +377,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     let signal: AbortSignal | undefined;
     try {
       const o = v.options<CloseOptions>(PART, options);
-      if (o.drain !== undefined && typeof o.drain !== 'boolean') {
-        throw new TypeError(`${PART}: drain must be a boolean, got ${v.show(o.drain)}`);
-      }
-      drain = o.drain ?? true;
+      drain = v.boolean(PART, 'drain', o.drain, true);
       signal = v.signal(PART, 'signal', o.signal);
     } catch (error) {
       return Promise.reject(error);
@@ -631,11 +392,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       returned = this.#takeAllWaiting();
       this.#returning = returned;
     }
-    const finished = this.#watch(1, () => this.#waiting === 0 && this.#running === 0, signal);
+    const finished = this.#watchers.watch(1, () => this.#waiting === 0 && this.#running === 0, signal);
     this.#closing = finished.then(() => {
       this.#timers.clear();
       // Nothing is left to start: a token still on its way would only keep the process alive.
-      this.#tokenAbort?.abort();
+      this.#gate?.close();
       this.#checkWatchers();
       return { unprocessed: returned };
     });
@@ -654,44 +415,21 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Delivery<T>> {
     if (this.#handler) throw new TypeError(`${PART}: the queue has a handler; a queue has a handler or is iterated, not both`);
-    this.#pullMode = true;
-    const state: PullIterator<T, R> = { done: false, unacked: new Set(), pending: [] };
-    this.#pullIterators.add(state);
-    const done = (): IteratorResult<Delivery<T>> => ({ value: undefined, done: true });
-    const iterator: AsyncIterableIterator<Delivery<T>> = {
-      next: () => {
-        if (state.done) return Promise.resolve(done());
-        if (this.#closed && this.#waiting === 0 && this.#running === 0) {
-          this.#endPull(state);
-          return Promise.resolve(done());
-        }
-        return new Promise<IteratorResult<Delivery<T>>>((resolve) => {
-          state.pending.push(resolve);
-          this.#pullers.push(state);
-          this.#drain();
-        });
-      },
-      return: () => {
-        this.#endPull(state);
-        return Promise.resolve(done());
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return (this.#pull ??= new PullMode(this.#pullHost())).iterator();
   }
 
   // ---- accepting ----
 
   #offer(item: T, options: PushOptions | undefined, settler: Settler<R> | undefined): Promise<Receipt> {
-    let checked: Checked;
+    let checked: CheckedPush;
     try {
-      checked = this.#check(item, options);
+      checked = checkPush(this.#config, item, options);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.#closed) return Promise.reject(new QueueClosedError(`${PART}: closed`));
     if (checked.signal?.aborted) return Promise.reject(checked.signal.reason);
-    if (this.#pushers.size === 0 && (this.#waiting < this.#capacity || this.#overflow !== 'block')) {
+    if (this.#pushers.size === 0 && (this.#waiting < this.#capacity || this.#config.overflow !== 'block')) {
       try {
         return Promise.resolve(this.#accept(item, checked, settler));
       } catch (error) {
@@ -702,76 +440,46 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const pusher: Pusher<T, R> = { item, options: checked, settler, resolve, reject, detach: noop };
       const node = this.#pushers.push(pusher);
       const signal = checked.signal;
-      if (signal) {
-        const abort = (): void => {
-          if (this.#pushers.remove(node)) reject(signal.reason);
-          // Room may now be there for the pushes behind it.
-          this.#admitPushers();
-        };
-        signal.addEventListener('abort', abort, { once: true });
-        pusher.detach = () => signal.removeEventListener('abort', abort);
-      }
+      pusher.detach = whenAborted(signal, () => {
+        if (this.#pushers.remove(node)) reject(signal!.reason);
+        // Room may now be there for the pushes behind it.
+        this.#admitPushers();
+      });
     });
   }
 
-  #check(item: T, options: PushOptions | undefined): Checked {
-    if (options === undefined && this.#plainPushes) return NO_OPTIONS;
-    const o = v.options<PushOptions>(PART, options);
-    const priority = o.priority === undefined ? 0 : o.priority;
-    if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
-    if (!Number.isFinite(priority)) throw new RangeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
-    const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative', 0);
-    const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive') ?? this.#ttlMs;
-    if (o.id !== undefined && typeof o.id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(o.id)}`);
-    const signal = v.signal(PART, 'signal', o.signal);
-    let groupKey: GroupKey | undefined;
-    if (this.#groupBy) {
-      groupKey = this.#groupBy(item);
-      if (typeof groupKey !== 'string' && typeof groupKey !== 'number') {
-        throw new TypeError(`${PART}: groupBy must return a string or a number, got ${v.show(groupKey)}`);
-      }
-    }
-    let dedupeKey: DedupeKey | undefined;
-    if (this.#dedupeStore) {
-      dedupeKey = o.id ?? this.#dedupeKey?.(item);
-      if (dedupeKey !== undefined && typeof dedupeKey !== 'string' && typeof dedupeKey !== 'number') {
-        throw new TypeError(`${PART}: dedupe.key must return a string or a number, got ${v.show(dedupeKey)}`);
-      }
-    }
-    return { priority, delayMs, ttlMs, id: o.id, signal, groupKey, dedupeKey };
-  }
-
   /** Accepts an item there is room for (or that overflow handles). Throws QueueFullError for 'reject'. */
-  #accept(item: T, o: Checked, settler: Settler<R> | undefined): Receipt {
+  #accept(item: T, o: CheckedPush, settler: Settler<R> | undefined): Receipt {
     const key = o.dedupeKey;
-    if (key !== undefined) {
-      const original = this.#live.get(key);
-      if (original !== undefined || this.#dedupeStore!.has(key)) {
+    const dedupe = this.#dedupe;
+    // A dedupe key is only taken when the queue dedupes (see checkPush).
+    if (key !== undefined && dedupe !== undefined) {
+      const holder = dedupe.holder(key);
+      if (dedupe.isDuplicate(key, holder)) {
         this.#duplicates++;
         if (settler) {
-          if (original) (original.settlers ??= []).push(settler);
+          if (holder) (holder.settlers ??= []).push(settler);
           else settler.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
         }
-        return { id: o.id ?? original?.id ?? String(key), duplicate: true, dropped: false };
+        return { id: o.id ?? holder?.id ?? String(key), duplicate: true, dropped: false };
       }
     }
-    if (this.#waiting >= this.#capacity && this.#overflow === 'reject') {
+    const overflow = this.#config.overflow;
+    if (this.#waiting >= this.#capacity && overflow === 'reject') {
       throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
     }
-    if (key !== undefined) this.#dedupeStore!.check(key);
-    // Plain: nothing but a priority to keep. NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs (see #check).
+    if (key !== undefined) dedupe!.remember(key);
+    // Plain: nothing but a priority to keep. NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs.
     if (settler === undefined && this.#waiting < this.#capacity) {
       if (o === NO_OPTIONS) return this.#acceptPlain(item, 0);
       if (this.#plainPushes && o.delayMs === 0 && o.ttlMs === undefined && o.id === undefined) return this.#acceptPlain(item, o.priority);
     }
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    const now = this.#timers.turnNow();
-    const seq = this.#nextId++;
-    const job = new Job<T, R>(item, o.id, seq, o.priority, now, o.groupKey, key);
+    const job = new Job<T, R>(item, o.id, this.#nextSeq++, o.priority, this.#timers.turnNow(), o.groupKey, key);
     if (settler) job.settlers = [settler];
     this.#accepted++;
     if (this.#waiting >= this.#capacity) {
-      if (this.#overflow === 'drop-newest') {
+      if (overflow === 'drop-newest') {
         this.#deadLetterJob(job, 'maxlen', undefined);
         return { id: job.id, duplicate: false, dropped: true };
       }
@@ -779,33 +487,32 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       const oldest = this.#takeOldest();
       if (oldest) this.#deadLetterJob(oldest, 'maxlen', undefined);
     }
-    if (key !== undefined) this.#live.set(key, job);
+    if (key !== undefined) dedupe!.hold(key, job);
     this.#waiting++;
     if (o.ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + o.ttlMs, () => this.#expire(job));
     if (o.delayMs > 0) this.#delay(job, this.#timers.now() + o.delayMs);
     else this.#admit(job);
-    this.#drain();
+    this.#startWork();
     return { id: job.id, duplicate: false, dropped: false };
   }
 
   /**
    * Accepts an item into a queue with room when there is nothing to keep of it but its priority (no id, delay, TTL,
-   * group, dedupe key or caller awaiting its result): it waits as it is in its level's ring, no record (24 bytes).
+   * group, dedupe key or caller awaiting its result): it waits as it is in its level's ring, no record.
    */
   #acceptPlain(item: T, priority: number): Receipt {
-    const seq = this.#nextId++;
+    const seq = this.#nextSeq++;
     this.#accepted++;
     this.#waiting++;
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    (priority === 0 ? this.#level0 : this.#level(priority)).ring.push(item, seq, this.#timers.turnNow());
-    this.#ready++;
+    this.#ready.pushPlain(item, seq, this.#timers.turnNow(), priority);
     // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
-    if (this.#workers < this.#concurrency || this.#handler === undefined) this.#drain();
+    if (this.#workers < this.#concurrency || this.#handler === undefined) this.#startWork();
     return { id: seqId(seq), duplicate: false, dropped: false };
   }
 
   #admitPushers(): void {
-    while (this.#pushers.size > 0 && (this.#waiting < this.#capacity || this.#overflow !== 'block')) {
+    while (this.#pushers.size > 0 && (this.#waiting < this.#capacity || this.#config.overflow !== 'block')) {
       const pusher = this.#pushers.shift()!;
       pusher.detach();
       try {
@@ -818,124 +525,47 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   // ---- where waiting items live ----
 
-  /** A waiting item becomes available: into its group, or ready. */
+  /** A waiting item becomes available: ready, or behind its group. */
   #admit(job: Job<T, R>): void {
-    if (job.groupKey === undefined) {
-      this.#toReady(job);
-      return;
-    }
-    let group = job.group;
-    if (group === undefined) {
-      group = this.#groups.get(job.groupKey);
-      if (group === undefined) {
-        group = { key: job.groupKey, active: 0, waiting: new Ring(), waitingLive: 0 };
-        this.#groups.set(job.groupKey, group);
-      }
-      job.group = group;
-    }
-    if (group.active < this.#groupConcurrency) {
-      group.active++;
-      job.holdsSlot = true;
-      this.#toReady(job);
-    } else {
-      job.state = GROUP_WAIT;
-      group.waiting.push(job);
-      group.waitingLive++;
-    }
+    if (job.groupKey === undefined) this.#ready.push(job);
+    else this.#groups!.admit(job);
   }
 
-  #toReady(job: Job<T, R>): void {
-    job.state = READY;
-    this.#level(job.priority).ring.push(job, job.seq, job.pushedAt);
-    this.#ready++;
+  /** A retry (or a returned delivery) re-enters: it keeps its group slot. */
+  #retryNow(job: Job<T, R>): void {
+    if (job.holdsSlot || job.groupKey === undefined) this.#ready.push(job);
+    else this.#groups!.admit(job);
   }
 
-  #level(priority: number): Level<T, R> {
-    if (priority === 0) return this.#level0;
-    let level = this.#levelByPriority.get(priority);
-    if (level === undefined) {
-      level = new Level(priority);
-      this.#levelByPriority.set(priority, level);
-      const levels = this.#levels;
-      let i = 0;
-      while (i < levels.length && levels[i]!.priority > priority) i++;
-      levels.splice(i, 0, level);
-    }
-    return level;
+  #delay(job: Job<T, R>, due: number): void {
+    job.state = DELAYED;
+    this.#delayed.add(job);
+    job.timer = this.#timers.add(due, () => this.#due(job));
   }
 
-  #popReady(): Job<T, R> | undefined {
-    for (let i = 0; i < this.#levels.length; ) {
-      const level = this.#levels[i]!;
-      const ring = level.ring;
-      while (ring.size > 0) {
-        const entry = ring.shift()!;
-        if (entry instanceof Job) {
-          if (entry.state !== READY) continue; // removed while it waited
-          this.#ready--;
-          if (ring.size === 0 && level !== this.#level0) this.#dropLevel(level);
-          return entry;
-        }
-        // An item pushed without options: it gets its record only now.
-        this.#ready--;
-        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, level.priority);
-      }
-      // Only removed items were left at this level.
-      if (level === this.#level0) i++;
-      else this.#dropLevel(level);
-    }
-    return undefined;
+  #due(job: Job<T, R>): void {
+    job.timer = undefined;
+    if (job.state !== DELAYED) return;
+    this.#delayed.delete(job);
+    this.#retryNow(job);
+    this.#startWork();
   }
 
-  #dropLevel(level: Level<T, R>): void {
-    this.#levelByPriority.delete(level.priority);
-    this.#levels = this.#levels.filter((l) => l !== level);
+  #expire(job: Job<T, R>): void {
+    job.ttlTimer = undefined;
+    if (job.state !== READY && job.state !== GROUP_WAIT && job.state !== DELAYED) return;
+    this.#unlink(job);
+    this.#deadLetterJob(job, 'expired', undefined);
+    this.#startWork();
+    this.#idleEvent();
   }
 
   /** Takes the waiting item pushed first out of the queue (for 'drop-oldest'), READY/GROUP_WAIT/DELAYED → DONE. */
   #takeOldest(): Job<T, R> | undefined {
-    let oldest: Job<T, R> | undefined;
-    let oldestLevel: Level<T, R> | undefined;
-    let oldestSeq = Infinity;
-    const older = (job: Job<T, R>): void => {
-      if (job.seq < oldestSeq) {
-        oldest = job;
-        oldestLevel = undefined;
-        oldestSeq = job.seq;
-      }
-    };
-    for (const level of this.#levels) {
-      const ring = level.ring;
-      // Removed items at the head are dead weight: drop them, so the head is live.
-      while (ring.size > 0) {
-        const head = ring.peek();
-        if (!(head instanceof Job) || head.state === READY) break;
-        ring.shift();
-      }
-      if (ring.size > 0 && ring.peekSeq() < oldestSeq) {
-        oldestSeq = ring.peekSeq();
-        oldestLevel = level;
-        oldest = undefined;
-      }
-    }
-    for (const group of this.#groups.values()) {
-      for (const job of group.waiting) {
-        if (job.state === GROUP_WAIT) {
-          older(job);
-          break;
-        }
-      }
-    }
-    for (const job of this.#delayed) older(job);
-    if (oldestLevel !== undefined) {
-      const entry = oldestLevel.ring.shift()!;
-      const job =
-        entry instanceof Job
-          ? entry
-          : Job.plain<T, R>(entry, oldestLevel.ring.shiftedSeq, oldestLevel.ring.shiftedTime, oldestLevel.priority);
-      job.state = READY;
-      oldest = job;
-    }
+    const head = this.#ready.oldest();
+    let oldest = this.#groups?.oldestWaiting();
+    for (const job of this.#delayed) if (oldest === undefined || job.seq < oldest.seq) oldest = job;
+    if (head !== undefined && (oldest === undefined || head.seq < oldest.seq)) oldest = this.#ready.shiftHead(head.level);
     if (oldest !== undefined) this.#unlink(oldest);
     return oldest;
   }
@@ -944,10 +574,10 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #unlink(job: Job<T, R>): void {
     switch (job.state) {
       case READY:
-        this.#ready--;
+        this.#ready.count--;
         break;
       case GROUP_WAIT:
-        job.group!.waitingLive--;
+        this.#groups!.leave(job);
         break;
       case DELAYED:
         if (job.timer) this.#timers.cancel(job.timer);
@@ -961,20 +591,14 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#waiting--;
   }
 
+  /** Hands back every waiting item (close without drain): ready by priority, then group by group, then delayed by due time. */
   #takeAllWaiting(): T[] {
     const jobs: Job<T, R>[] = [];
-    for (const level of this.#levels) {
-      const ring = level.ring;
-      ring.forEach((entry, seq, time) => {
-        if (!(entry instanceof Job)) jobs.push(Job.plain<T, R>(entry, seq, time, level.priority));
-        else if (entry.state === READY) jobs.push(entry);
-      });
-      level.ring = new EntryRing();
-    }
-    for (const group of this.#groups.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT) jobs.push(job);
+    this.#ready.takeAll(jobs);
+    this.#groups?.takeAll(jobs);
     const delayed = [...this.#delayed];
     delayed.sort((a, b) => a.timer!.due - b.timer!.due || a.timer!.seq - b.timer!.seq);
-    jobs.push(...delayed);
+    for (const job of delayed) jobs.push(job);
     const items: T[] = [];
     for (const job of jobs) {
       this.#unlink(job);
@@ -987,55 +611,63 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   // ---- running ----
 
   /** Starts what can start (worker loops, or deliveries to waiting pullers), admits waiting pushes, checks watchers. */
-  #drain(): void {
-    if (this.#handler !== undefined) {
+  #startWork(): void {
+    const handler = this.#handler;
+    const gate = this.#gate;
+    if (handler !== undefined) {
       // Bounded: a worker that finds nothing to start (no token yet) gives its slot straight back.
-      for (let n = Math.min(this.#concurrency - this.#workers, this.#ready); n > 0 && !this.#paused && !this.#tokenPending; n--) {
+      for (let n = Math.min(this.#concurrency - this.#workers, this.#ready.count); n > 0 && !this.#paused && !gate?.pending; n--) {
         this.#workers++;
-        this.#work(this.#handler);
+        this.#work(handler);
       }
-    } else {
-      while (this.#ready > 0 && this.#running < this.#concurrency && !this.#paused && this.#pullers.size > 0) {
-        if (this.#rateLimit !== undefined && !this.#takeToken()) break;
-        const job = this.#popReady();
+    } else if (this.#pull !== undefined) {
+      const pull = this.#pull;
+      while (this.#ready.count > 0 && this.#running < this.#concurrency && !this.#paused && pull.wanted) {
+        if (gate !== undefined && !gate.take()) break;
+        const job = this.#ready.pop();
         if (job === undefined) break;
-        const token = this.#begin(job);
-        this.#deliver(job, token, job.context!);
+        const generation = this.#begin(job);
+        pull.deliver(job, generation, job.context!);
       }
     }
     if (this.#pushers.size > 0) this.#admitPushers();
-    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+    if (this.#waiting < this.#watchers.below) this.#checkWatchers();
   }
 
   /**
    * A worker loop: holds one concurrency slot and runs ready items one after
    * another. It leaves when nothing is ready, or when its attempt lapsed (the
-   * lapse freed its slot). It is driven by callbacks on each handler's
-   * promise rather than an `await` loop: resuming an async function costs
-   * more per item than a promise reaction (about 7 ns of the 30 ns an await
-   * of a settled promise costs here), and the callbacks are made once per
-   * loop, not per item. Like `await`, it takes one microtask per item, even
-   * for a handler that returns a plain value.
+   * lapse freed its slot). Driven by callbacks on each handler's promise,
+   * made once per loop, rather than an `await` loop (see bench/results.md,
+   * "Where an item's time goes"); like `await`, it takes one microtask per
+   * item, even for a handler that returns a plain value.
+   *
+   * The plain lane: an entry of level 0 that is not a {@link Job} is an item
+   * pushed with no options into a queue without `groupBy`, `dedupe` or
+   * `ttlMs` (see QueueConfig.plainPushes). Its first attempt needs none of
+   * #begin's work but the books, and it gets a record only if it fails
+   * (#failPlain). The lane is taken only while level 0 is the only level and
+   * attempts cannot lapse (no `visibilityTimeoutMs`: a lapse needs a record).
    */
   #work(handler: Handler<T, R>): void {
-    // The attempt in flight: a plain item (pushed without options, no record unless it fails) or a record.
+    // The attempt in flight: a plain item or a record.
     let job: Job<T, R> | undefined;
     let item!: T;
     let seq = 0;
-    let token = 0;
+    let generation = 0;
     // A push time stored in a closure's variable would box a new number per item; a double field reuses its box.
     const plain = new PlainInFlight();
+    const ready = this.#ready;
     const run = (): void => {
-      while (this.#ready > 0 && !this.#paused) {
-        if (this.#rateLimit !== undefined && !this.#takeToken()) break;
-        const ring = this.#level0.ring;
+      while (ready.count > 0 && !this.#paused) {
+        if (this.#gate !== undefined && !this.#gate.take()) break;
+        const ring = ready.level0.ring;
         job = undefined;
-        if (this.#levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
-          // One level: take its head here, a record or an item pushed without options.
+        if (ready.levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
           const entry = ring.shift()!;
           if (entry instanceof Job) {
-            if (entry.state !== READY) continue; // removed while it waited
-            this.#ready--;
+            if (entry.state !== READY) continue; // a tombstone
+            ready.count--;
             job = entry;
           } else {
             item = entry;
@@ -1043,18 +675,19 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
             plain.pushedAt = ring.shiftedTime;
           }
         } else {
-          job = this.#popReady();
+          job = ready.pop();
           if (job === undefined) break;
         }
         let result: R | PromiseLike<R>;
         if (job === undefined) {
-          this.#ready--;
+          // The plain lane's start: #begin's books, nothing else.
+          ready.count--;
           this.#waiting--;
           this.#running++;
           // The context goes to the handler only (events name the item by seq): where the handler is
           // inlined and ignores its context, V8 need not make one at all.
           const context = new PlainContext(seq);
-          if (this.#listens('active')) emitSafely(this, 'active', item, { id: seqId(seq), attempt: 1 });
+          if (this.#listens('active')) this.#emit('active', item, { id: seqId(seq), attempt: 1 });
           this.#took();
           try {
             result = handler(item, context);
@@ -1063,13 +696,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
             continue;
           }
         } else {
-          token = this.#begin(job);
+          generation = this.#begin(job);
           this.#took();
           try {
             result = handler(job.item, job.context ?? job);
           } catch (error) {
-            if (job.token !== token || job.state !== RUNNING) return;
-            this.#failAttempt(job, error, undefined);
+            if (!this.#fail(job, generation, error, undefined)) return;
             continue;
           }
         }
@@ -1077,27 +709,21 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         return;
       }
       this.#workers--;
-      if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+      if (this.#waiting < this.#watchers.below) this.#checkWatchers();
     };
     const done = (value: R): void => {
       if (job === undefined) {
         this.#running--;
         this.#completed++;
-        if (this.#listens('completed')) emitSafely(this, 'completed', item, value, { id: seqId(seq), attempt: 1 });
+        if (this.#listens('completed')) this.#emit('completed', item, value, { id: seqId(seq), attempt: 1 });
         // Nothing else for a plain completion to do: the loop goes on to the next item, or leaves and checks watchers.
         this.#idleEvent();
-      } else {
-        if (job.token !== token || job.state !== RUNNING) return;
-        this.#complete(job, value);
-      }
+      } else if (!this.#succeed(job, generation, value)) return; // it lapsed: the lapse freed this loop's slot
       run();
     };
     const fail = (error: unknown): void => {
       if (job === undefined) this.#failPlain(item, seq, plain.pushedAt, error);
-      else {
-        if (job.token !== token || job.state !== RUNNING) return;
-        this.#failAttempt(job, error, undefined);
-      }
+      else if (!this.#fail(job, generation, error, undefined)) return;
       run();
     };
     run();
@@ -1108,47 +734,23 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const job = Job.plain<T, R>(item, seq, pushedAt, 0); // worker loops take plain items only from level 0
     job.state = RUNNING;
     job.attempt = 1;
-    job.token = 1;
+    job.generation = 1;
     this.#failAttempt(job, error, undefined);
   }
 
   /**
    * A worker loop took an item: one fewer waits, so waiting pushes may fit
-   * and watchers (`onSizeBelow`, `onEmpty`) may be met. (Starts from #drain
-   * are followed by the same checks there.)
+   * and watchers (`onSizeBelow`, `onEmpty`) may be met. (Starts from
+   * #startWork are followed by the same checks there.)
    */
   #took(): void {
     if (this.#pushers.size > 0) this.#admitPushers();
-    if (this.#waiting < this.#watchBelow) this.#checkWatchers();
+    if (this.#waiting < this.#watchers.below) this.#checkWatchers();
   }
 
-  #takeToken(): boolean {
-    if (this.#tokenHeld) {
-      this.#tokenHeld = false;
-      return true;
-    }
-    if (this.#tokenPending) return false;
-    if (this.#rateLimit!.tryAcquire(1)) return true;
-    this.#tokenPending = true;
-    const abort = new AbortController();
-    this.#tokenAbort = abort;
-    this.#rateLimit!.acquire(1, { signal: abort.signal }).then(
-      () => {
-        this.#tokenPending = false;
-        this.#tokenAbort = undefined;
-        this.#tokenHeld = true;
-        this.#drain();
-      },
-      (error: unknown) => {
-        this.#tokenPending = false;
-        this.#tokenAbort = undefined;
-        if (!abort.signal.aborted) emitSafely(this, 'error', error);
-      },
-    );
-    return false;
-  }
+  // ---- one attempt's lifecycle: #begin, then #succeed or #fail (or a lapse), then #endAttempt ----
 
-  /** Bookkeeping of an attempt's start; returns the attempt's token. */
+  /** Starts an attempt at a ready item (already taken from its level); returns the attempt's generation. */
   #begin(job: Job<T, R>): number {
     this.#waiting--;
     if (job.ttlTimer !== undefined) {
@@ -1158,16 +760,78 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     job.state = RUNNING;
     this.#running++;
     const attempt = ++job.attempt;
-    const token = ++job.token;
+    const generation = ++job.generation;
     if (this.#visibilityTimeoutMs !== undefined || this.#handler === undefined) {
-      // Attempts that can time out get a context of their own, with a signal that can abort.
-      job.context = new Context(job.id, attempt, job.groupKey);
+      // Attempts that can time out (and deliveries) get a context of their own, with a signal that can abort.
+      job.context = new AttemptContext(job.id, attempt, job.groupKey);
       if (this.#visibilityTimeoutMs !== undefined) {
-        job.timer = this.#timers.add(this.#timers.now() + this.#visibilityTimeoutMs, () => this.#lapse(job, token));
+        job.timer = this.#timers.add(this.#timers.now() + this.#visibilityTimeoutMs, () => this.#lapse(job, generation));
       }
     }
-    if (this.#listens('active')) emitSafely(this, 'active', job.item, { id: job.id, attempt });
-    return token;
+    if (this.#listens('active')) this.#emit('active', job.item, { id: job.id, attempt });
+    return generation;
+  }
+
+  /** Completes attempt `generation`; false (nothing done) when it is no longer current. */
+  #succeed(job: Job<T, R>, generation: number, value: R): boolean {
+    if (!job.isCurrent(generation)) return false;
+    this.#endAttempt(job);
+    job.state = DONE;
+    this.#completed++;
+    this.#release(job);
+    const settlers = job.settlers;
+    if (settlers !== undefined) for (const s of settlers) s.resolve(value);
+    if (this.#listens('completed')) this.#emit('completed', job.item, value, { id: job.id, attempt: job.attempt });
+    this.#startWork();
+    this.#idleEvent();
+    return true;
+  }
+
+  /**
+   * Fails attempt `generation`; false (nothing done) when it is no longer current.
+   * `delayOverride` is a nack's `delayMs` (or 0 for a lapsed delivery, visible again at once).
+   */
+  #fail(job: Job<T, R>, generation: number, error: unknown, delayOverride: number | undefined): boolean {
+    if (!job.isCurrent(generation)) return false;
+    this.#failAttempt(job, error, delayOverride);
+    return true;
+  }
+
+  #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
+    this.#endAttempt(job);
+    this.#failed++;
+    (job.errors ??= []).push(error);
+    const outcome = decideFailure(this.#config.policy, job, error, delayOverride, this.#returning !== undefined, this.#reportError);
+    if (outcome.action === 'retry') {
+      job.previousDelay = outcome.delayMs;
+      this.#retried++;
+      this.#waiting++;
+      this.#emitFailed(job, error, true);
+      if (outcome.delayMs > 0) this.#delay(job, this.#timers.now() + outcome.delayMs);
+      else this.#retryNow(job);
+    } else if (outcome.action === 'hand-back') {
+      this.#emitFailed(job, error, false);
+      job.state = DONE;
+      this.#returning!.push(job.item);
+      this.#returnJob(job);
+    } else {
+      this.#emitFailed(job, error, false);
+      this.#deadLetterJob(job, outcome.reason, outcome.error);
+    }
+    this.#startWork();
+    this.#idleEvent();
+  }
+
+  /** An attempt passed `visibilityTimeoutMs`: its signal aborts and it fails with a TimeoutError. */
+  #lapse(job: Job<T, R>, generation: number): void {
+    job.timer = undefined;
+    if (!job.isCurrent(generation)) return;
+    const ms = this.#visibilityTimeoutMs!;
+    const error = new TimeoutError(ms, `${PART}: attempt ${job.attempt} of item ${job.id} passed visibilityTimeoutMs (${ms} ms)`);
+    job.context?.abort(error);
+    // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
+    if (this.#handler !== undefined) this.#workers--;
+    this.#failAttempt(job, error, this.#handler === undefined ? 0 : undefined);
   }
 
   #endAttempt(job: Job<T, R>): void {
@@ -1183,130 +847,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     }
   }
 
-  #succeed(job: Job<T, R>, token: number, value: R): boolean {
-    if (job.token !== token || job.state !== RUNNING) return false;
-    this.#complete(job, value);
-    return true;
-  }
-
-  #complete(job: Job<T, R>, value: R): void {
-    this.#endAttempt(job);
-    job.state = DONE;
-    this.#completed++;
-    this.#release(job);
-    const settlers = job.settlers;
-    if (settlers !== undefined) for (const s of settlers) s.resolve(value);
-    if (this.#listens('completed')) emitSafely(this, 'completed', job.item, value, { id: job.id, attempt: job.attempt });
-    this.#drain();
-    this.#idleEvent();
-  }
-
-  /**
-   * An attempt failed. `delayOverride` is a nack's `delayMs` (or 0 for a
-   * lapsed delivery, visible again at once).
-   */
-  #fail(job: Job<T, R>, token: number, error: unknown, delayOverride: number | undefined): boolean {
-    if (job.token !== token || job.state !== RUNNING) return false;
-    this.#failAttempt(job, error, delayOverride);
-    return true;
-  }
-
-  #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
-    this.#endAttempt(job);
-    this.#failed++;
-    (job.errors ??= []).push(error);
-    const attempt = job.attempt;
-    if (isRejectError(error)) {
-      this.#emitFailed(job, error, false);
-      this.#deadLetterJob(job, 'rejected', error.cause !== undefined ? error.cause : error);
-    } else {
-      let verdict: 'retry' | 'stop' | 'exhausted';
-      try {
-        verdict = retryVerdict(this.#policy, error, attempt);
-      } catch (retryIfError) {
-        emitSafely(this, 'error', retryIfError);
-        verdict = 'stop';
-      }
-      if (verdict === 'retry' && this.#returning !== undefined) {
-        // Closing without drain: hand it back instead of retrying.
-        this.#emitFailed(job, error, false);
-        job.state = DONE;
-        this.#returning.push(job.item);
-        this.#returnJob(job);
-      } else if (verdict === 'retry') {
-        let delay: number;
-        try {
-          delay = delayOverride ?? retryDelay(this.#policy, error, attempt, job.previousDelay);
-        } catch (backoffError) {
-          emitSafely(this, 'error', backoffError);
-          delay = 0;
-        }
-        job.previousDelay = delay;
-        this.#retried++;
-        this.#waiting++;
-        this.#emitFailed(job, error, true);
-        if (delay > 0) this.#delay(job, this.#timers.now() + delay);
-        else this.#retryNow(job);
-      } else {
-        this.#emitFailed(job, error, false);
-        this.#deadLetterJob(job, verdict === 'stop' ? 'rejected' : 'delivery_limit', error);
-      }
-    }
-    this.#drain();
-    this.#idleEvent();
-  }
-
   #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
     if (this.#listens('failed')) {
-      emitSafely(this, 'failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
+      this.#emit('failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
     }
   }
 
-  /** A retry (or a returned delivery) re-enters: it keeps its group slot. */
-  #retryNow(job: Job<T, R>): void {
-    if (job.holdsSlot || job.groupKey === undefined) this.#toReady(job);
-    else this.#admit(job);
-  }
-
-  #delay(job: Job<T, R>, due: number): void {
-    job.state = DELAYED;
-    this.#delayed.add(job);
-    job.timer = this.#timers.add(due, () => this.#due(job));
-  }
-
-  #due(job: Job<T, R>): void {
-    job.timer = undefined;
-    if (job.state !== DELAYED) return;
-    this.#delayed.delete(job);
-    this.#retryNow(job);
-    this.#drain();
-  }
-
-  #expire(job: Job<T, R>): void {
-    job.ttlTimer = undefined;
-    if (job.state !== READY && job.state !== GROUP_WAIT && job.state !== DELAYED) return;
-    this.#unlink(job);
-    this.#deadLetterJob(job, 'expired', undefined);
-    this.#drain();
-    this.#idleEvent();
-  }
-
-  #lapse(job: Job<T, R>, token: number): void {
-    job.timer = undefined;
-    if (job.token !== token || job.state !== RUNNING) return;
-    const error = new TimeoutError(
-      this.#visibilityTimeoutMs!,
-      `${PART}: attempt ${job.attempt} of item ${job.id} passed visibilityTimeoutMs (${this.#visibilityTimeoutMs} ms)`,
-    );
-    job.context?.abort(error);
-    // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
-    if (this.#handler !== undefined) this.#workers--;
-    this.#fail(job, token, error, this.#handler === undefined ? 0 : undefined);
-  }
+  // ---- where finished items go ----
 
   /** Releases what a finished item held: its dedupe key, group slot and timers. */
   #release(job: Job<T, R>): void {
-    if (job.dedupeKey !== undefined && this.#live.get(job.dedupeKey) === job) this.#live.delete(job.dedupeKey);
+    this.#dedupe?.release(job);
     if (job.ttlTimer !== undefined) {
       this.#timers.cancel(job.ttlTimer);
       job.ttlTimer = undefined;
@@ -1315,52 +866,25 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       this.#timers.cancel(job.timer);
       job.timer = undefined;
     }
-    const group = job.group;
-    if (group === undefined) return;
-    if (job.holdsSlot) {
-      job.holdsSlot = false;
-      group.active--;
-      while (group.active < this.#groupConcurrency && group.waitingLive > 0) {
-        const next = group.waiting.shift()!;
-        if (next.state !== GROUP_WAIT) continue;
-        group.waitingLive--;
-        group.active++;
-        next.holdsSlot = true;
-        this.#toReady(next);
-      }
-    }
-    if (group.active === 0 && group.waitingLive === 0) this.#groups.delete(group.key);
+    if (job.group !== undefined) this.#groups!.release(job);
   }
 
   #deadLetterJob(job: Job<T, R>, reason: DeadLetterReason, error: unknown): void {
     job.state = DONE;
     this.#deadLettered++;
     this.#release(job);
-    const input: DeadLetterInput<T> = {
-      item: job.item,
-      reason,
-      ...(job.errors !== undefined ? { error: error, errors: job.errors } : error !== undefined ? { error } : {}),
-      attempts: job.attempt,
-      source: this.#source,
-      firstSeenAt: job.pushedAt,
-    };
     let entry: DeadLetterEntry<T> | undefined;
     try {
-      entry = this.#deadLetter.add(input);
+      entry = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
     } catch (refused) {
-      emitSafely(this, 'error', refused);
+      this.#reportError(refused);
     }
     const settlers = job.settlers;
     if (settlers !== undefined) {
-      const failure =
-        reason === 'maxlen'
-          ? new QueueFullError(this.#capacity, `${PART}: item ${job.id} dropped at capacity ${this.#capacity} (overflow '${this.#overflow}')`)
-          : reason === 'expired'
-            ? new TimeoutError(this.#ttlMs ?? 0, `${PART}: item ${job.id} expired before its first attempt (ttlMs)`)
-            : error;
+      const failure = deadLetterError(this.#config, job, reason, error);
       for (const s of settlers) s.reject(failure);
     }
-    if (entry !== undefined && this.#listens('dead-lettered')) emitSafely(this, 'dead-lettered', entry);
+    if (entry !== undefined && this.#listens('dead-lettered')) this.#emit('dead-lettered', entry);
   }
 
   #returnJob(job: Job<T, R>): void {
@@ -1368,10 +892,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#release(job);
     const settlers = job.settlers;
     if (settlers !== undefined) {
-      const error = new QueueClosedError(`${PART}: closed; item ${job.id} was handed back by close({ drain: false })`);
+      const error = handedBackError(job);
       for (const s of settlers) s.reject(error);
     }
   }
+
+  // ---- events, watchers, pull mode ----
 
   /** Whether `event` has a listener; one field read per item while nothing listens at all. */
   #listens(event: keyof QueueEvents<T, R>): boolean {
@@ -1379,120 +905,35 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   #idleEvent(): void {
-    if (this.#waiting === 0 && this.#running === 0 && this.#listens('idle')) emitSafely(this, 'idle');
-  }
-
-  // ---- pull mode ----
-
-  #deliver(job: Job<T, R>, token: number, context: Context): void {
-    const state = this.#pullers.shift()!;
-    const resolve = state.pending.shift()!;
-    job.puller = state;
-    state.unacked.add(job);
-    const delivery: Delivery<T> = {
-      item: job.item,
-      id: job.id,
-      attempt: job.attempt,
-      get signal() {
-        return context.signal;
-      },
-      key: job.groupKey,
-      ack: () => this.#succeed(job, token, undefined as R),
-      nack: (error?: unknown, options?: NackOptions) => {
-        const o = v.options<NackOptions>(PART, options);
-        const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative');
-        return this.#fail(job, token, error === undefined ? new Error(`${PART}: delivery of item ${job.id} was nacked`) : error, delayMs);
-      },
-    };
-    resolve({ value: delivery, done: false });
-  }
-
-  #endPull(state: PullIterator<T, R>): void {
-    if (state.done) return;
-    state.done = true;
-    this.#pullIterators.delete(state);
-    for (let node = this.#pullers.head; node; ) {
-      const next = node.next;
-      if (node.value === state) this.#pullers.remove(node);
-      node = next;
-    }
-    for (const resolve of state.pending.splice(0)) resolve({ value: undefined, done: true });
-    // Unacked deliveries go back to waiting, at the front, without using an attempt.
-    const jobs = [...state.unacked].reverse();
-    for (const job of jobs) {
-      this.#endAttempt(job);
-      job.attempt--;
-      job.token++;
-      job.state = READY;
-      this.#waiting++;
-      this.#level(job.priority).ring.unshift(job, job.seq, job.pushedAt);
-      this.#ready++;
-    }
-    this.#drain();
-  }
-
-  #endAllPulls(): void {
-    for (const state of [...this.#pullIterators]) {
-      if (state.unacked.size === 0) this.#endPull(state);
-      else {
-        for (const resolve of state.pending.splice(0)) resolve({ value: undefined, done: true });
-        for (let node = this.#pullers.head; node; ) {
-          const next = node.next;
-          if (node.value === state) this.#pullers.remove(node);
-          node = next;
-        }
-      }
-    }
-  }
-
-  // ---- watchers ----
-
-  #anyWatcherMet(): boolean {
-    const watchers = this.#watchers;
-    for (let i = 0; i < watchers.length; i++) if (watchers[i]!.test()) return true;
-    return false;
-  }
-
-  /** Resolves once `test()` holds; `below`: `test()` can only hold while `waiting < below`. */
-  #watch(below: number, test: () => boolean, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (test()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const watcher: Watcher = { below, test, resolve, detach: noop };
-      if (signal) {
-        const abort = (): void => {
-          this.#setWatchers(this.#watchers.filter((w) => w !== watcher));
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', abort, { once: true });
-        watcher.detach = () => signal.removeEventListener('abort', abort);
-      }
-      this.#watchers.push(watcher);
-      if (below > this.#watchBelow) this.#watchBelow = below;
-    });
-  }
-
-  #setWatchers(watchers: Watcher[]): void {
-    this.#watchers = watchers;
-    let below = 0;
-    for (const watcher of watchers) if (watcher.below > below) below = watcher.below;
-    this.#watchBelow = below;
+    if (this.#waiting === 0 && this.#running === 0 && this.#listens('idle')) this.#emit('idle');
   }
 
   #checkWatchers(): void {
-    // Runs after every completion while someone awaits, e.g., onIdle(): it allocates only once a watcher is met.
-    if (this.#anyWatcherMet()) {
-      const still: Watcher[] = [];
-      const met: Watcher[] = [];
-      for (const watcher of this.#watchers) (watcher.test() ? met : still).push(watcher);
-      this.#setWatchers(still);
-      for (const watcher of met) {
-        watcher.detach();
-        watcher.resolve();
-      }
-    }
-    if (this.#closed && this.#waiting === 0 && this.#running === 0 && this.#pullIterators.size > 0) this.#endAllPulls();
+    this.#watchers.check();
+    if (this.#closed && this.#waiting === 0 && this.#running === 0 && this.#pull?.open) this.#pull.endAll();
+  }
+
+  /** What pull mode may do to this queue (see PullHost). */
+  #pullHost(): PullHost<T, R> {
+    return {
+      isFinished: () => this.#closed && this.#waiting === 0 && this.#running === 0,
+      startWork: () => this.#startWork(),
+      // A pull-mode queue has no handler, so nothing produces an R: an ack completes the item with
+      // `undefined` (what 'completed' listeners and `submit` then get, as QueueEvents documents).
+      ack: (job, generation) => this.#succeed(job, generation, undefined as R),
+      nack: (job, generation, error, delayMs) => this.#fail(job, generation, error, delayMs),
+      giveBack: (job) => {
+        this.#endAttempt(job);
+        job.attempt--;
+        job.generation++;
+        this.#waiting++;
+        this.#ready.unshift(job);
+      },
+    };
+  }
+
+  /** Emits an event of this part's map, safely (see emitSafely). */
+  #emit<E extends keyof QueueEvents<T, R> & string>(event: E, ...args: QueueEvents<T, R>[E]): void {
+    emitSafely<QueueEvents<T, R>, E>(this, event, ...args);
   }
 }
-
-function noop(): void {}

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
+import { noop, whenAborted } from './internal/abort.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -50,21 +51,6 @@ export interface RateLimiter {
  * or as the options of a new bucket (it gets the part's clock).
  */
 export type RateLimitInput = RateLimiter | Omit<TokenBucketOptions, 'clock' | 'initialTokens'>;
-
-/**
- * Turns a {@link RateLimitInput} into a limiter.
- * @internal
- */
-export function toRateLimiter(part: string, name: string, value: unknown, clock: Clock): RateLimiter {
-  if (typeof value === 'object' && value !== null) {
-    if (typeof (value as RateLimiter).acquire === 'function' && typeof (value as RateLimiter).tryAcquire === 'function') {
-      return value as RateLimiter;
-    }
-    const o = value as Omit<TokenBucketOptions, 'clock' | 'initialTokens'>;
-    return new TokenBucket({ ratePerSecond: o.ratePerSecond, ...(o.burst !== undefined ? { burst: o.burst } : {}), clock });
-  }
-  throw new TypeError(`${part}: ${name} must be a TokenBucket or { ratePerSecond, burst }, got ${v.show(value)}`);
-}
 
 interface Waiter {
   readonly cost: number;
@@ -227,11 +213,7 @@ export class TokenBucket implements RateLimiter {
       const waiter: Waiter = { cost, arrivedAt: now, resolve, reject, detach: noop };
       const node = this.#waiters.push(waiter);
       this.#pendingCost += cost;
-      if (signal) {
-        const abort = (): void => this.#cancel(node, signal.reason);
-        signal.addEventListener('abort', abort, { once: true });
-        waiter.detach = () => signal.removeEventListener('abort', abort);
-      }
+      if (signal) waiter.detach = whenAborted(signal, () => this.#cancel(node, signal.reason));
       if (node === this.#waiters.head) this.#serve();
     });
   }
@@ -377,7 +359,6 @@ export class TokenBucket implements RateLimiter {
   }
 }
 
-function noop(): void {}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

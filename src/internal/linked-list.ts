@@ -40,8 +40,4 @@ export class LinkedList<V> {
     this.size--;
     return true;
   }
-
-  *[Symbol.iterator](): IterableIterator<V> {
-    for (let node = this.head; node; node = node.next) yield node.value;
-  }
 }

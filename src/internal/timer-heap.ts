@@ -36,10 +36,6 @@ export class TimerHeap {
     this.#clock = clock;
   }
 
-  get size(): number {
-    return this.#heap.length;
-  }
-
   /** Calls `fire` at clock time `due` (ms). */
   add(due: number, fire: () => void): TimerEntry {
     const entry: TimerEntry = { due, seq: this.#seq++, index: this.#heap.length, fire };

@@ -135,3 +135,33 @@ export function clock<C>(part: string, value: unknown, fallback: C): C {
   }
   return value as C;
 }
+
+/** Checks an optional boolean option. */
+export function boolean(part: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw typeError(part, name, 'a boolean', value);
+  return value;
+}
+
+/** Checks an optional string option. */
+export function string(part: string, name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw typeError(part, name, 'a string', value);
+  return value;
+}
+
+/** Whether `value` is a sync or async iterable. */
+export function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    (typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
+  );
+}
+
+/** Checks that `value` is a sync or async iterable: `${part}: ${what} must be an iterable or async iterable`. */
+export function iterable<T>(part: string, what: string, value: unknown): Iterable<T> | AsyncIterable<T> {
+  if (!isIterable(value)) throw typeError(part, what, 'an iterable or async iterable', value);
+  return value as Iterable<T> | AsyncIterable<T>;
+}

@@ -1,0 +1,59 @@
+import { type BackoffFn, backoff as makeBackoff } from '../backoff.js';
+import { isRejectError } from '../errors.js';
+import type { RetryPolicy } from '../retry.js';
+import * as v from './validate.js';
+
+/** A {@link RetryPolicy} checked and resolved to its defaults. */
+export interface ResolvedRetryPolicy {
+  readonly maxAttempts: number;
+  readonly backoff: BackoffFn;
+  readonly retryIf: ((error: unknown, attempt: number) => boolean) | undefined;
+}
+
+/**
+ * Checks a {@link RetryPolicy} and fills its defaults.
+ */
+export function resolveRetryPolicy(part: string, policy: RetryPolicy | undefined, defaultAttempts = 3): ResolvedRetryPolicy {
+  const o = v.options<RetryPolicy>(part, policy, 'retry');
+  const maxAttempts = v.number(part, 'maxAttempts', o.maxAttempts, 'positive-integer-or-infinity', defaultAttempts);
+  const random = v.fn<() => number>(part, 'random', o.random);
+  let backoff: BackoffFn;
+  if (typeof o.backoff === 'function') backoff = o.backoff;
+  else if (o.backoff === undefined || (typeof o.backoff === 'object' && o.backoff !== null)) {
+    backoff = makeBackoff(random && o.backoff?.random === undefined ? { ...o.backoff, random } : o.backoff);
+  } else {
+    throw new TypeError(`${part}: backoff must be a function or backoff options, got ${v.show(o.backoff)}`);
+  }
+  const retryIf = v.fn<(error: unknown, attempt: number) => boolean>(part, 'retryIf', o.retryIf);
+  return { maxAttempts, backoff, retryIf };
+}
+
+/**
+ * The wait before the attempt after `attempt`: the backoff's delay, raised
+ * to the error's `retryAfterMs` when it carries one (HTTP 429 `Retry-After`;
+ * not capped by `maxDelayMs`).
+ */
+export function retryDelay(policy: ResolvedRetryPolicy, error: unknown, attempt: number, previousDelayMs: number | undefined): number {
+  let delay = policy.backoff(attempt, previousDelayMs);
+  if (!(delay >= 0)) delay = 0;
+  const after = retryAfterOf(error);
+  return after !== undefined && after > delay ? after : delay;
+}
+
+/** An error's numeric `retryAfterMs`, when it has a usable one. */
+export function retryAfterOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof after === 'number' && after >= 0 && Number.isFinite(after) ? after : undefined;
+}
+
+/**
+ * Whether a failure may be retried under `policy` after `attempt`.
+ * `'stop'` passes the error on unchanged; `'exhausted'` means out of attempts.
+ */
+export function retryVerdict(policy: ResolvedRetryPolicy, error: unknown, attempt: number): 'retry' | 'stop' | 'exhausted' {
+  if (isRejectError(error)) return 'stop';
+  if (policy.retryIf && !policy.retryIf(error, attempt)) return 'stop';
+  return attempt >= policy.maxAttempts ? 'exhausted' : 'retry';
+}
+

@@ -1,0 +1,148 @@
+import type { DedupeKey } from '../deduper.js';
+import { neverAborted } from '../internal/abort.js';
+import { seqId } from '../internal/seq-id.js';
+import type { TimerEntry } from '../internal/timer-heap.js';
+import type { GroupKey, HandlerContext } from '../queue-types.js';
+import type { Group } from './groups.js';
+import type { PullIterator } from './pull.js';
+
+// A Job's states. An accepted item is in exactly one of them until DONE:
+// READY, GROUP_WAIT and DELAYED count as waiting, RUNNING as in flight.
+/** In a priority level, runnable. */
+export const READY = 0;
+/** Behind its group's in-flight items. */
+export const GROUP_WAIT = 1;
+/** Waiting for `delayMs` or a retry backoff. */
+export const DELAYED = 2;
+/** An attempt runs (or a delivery is unacked). */
+export const RUNNING = 3;
+/** Completed, dead-lettered or handed back; also the tombstone of an item taken out of a ring. */
+export const DONE = 4;
+
+/** Whoever awaits an item's outcome (`submit`, and duplicates that share it). */
+export interface Settler<R> {
+  resolve(value: R): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One accepted item's record. Without a visibility timeout (in push mode) it
+ * is also its attempts' {@link HandlerContext}.
+ *
+ * Each attempt gets a new `generation`; an outcome that arrives for an older
+ * one (a lapsed attempt's late result, an `ack` after a lapse) is ignored:
+ * see {@link Job.isCurrent}.
+ */
+export class Job<T, R> implements HandlerContext {
+  state = READY;
+  attempt = 0;
+  /** Bumped per attempt (and when an unacked delivery is given back). */
+  generation = 0;
+  group: Group<T, R> | undefined = undefined;
+  /** Whether it holds one of its group's `groupConcurrency` slots. */
+  holdsSlot = false;
+  /** Its delay, backoff or visibility-timeout timer. */
+  timer: TimerEntry | undefined = undefined;
+  ttlTimer: TimerEntry | undefined = undefined;
+  /** Every attempt's error, oldest first. */
+  errors: unknown[] | undefined = undefined;
+  previousDelay: number | undefined = undefined;
+  settlers: Settler<R>[] | undefined = undefined;
+  /** The running attempt's own context, when its signal can abort. */
+  context: AttemptContext | undefined = undefined;
+  /** The pull iterator holding its unacked delivery. */
+  puller: PullIterator<T, R> | undefined = undefined;
+
+  #id: string | undefined;
+
+  constructor(
+    readonly item: T,
+    id: string | undefined,
+    readonly seq: number,
+    readonly priority: number,
+    readonly pushedAt: number,
+    readonly groupKey: GroupKey | undefined,
+    readonly dedupeKey: DedupeKey | undefined,
+  ) {
+    this.#id = id;
+  }
+
+  /** The record of an item pushed plain (no options but a priority), made when it first needs one. */
+  static plain<T, R>(item: T, seq: number, pushedAt: number, priority: number): Job<T, R> {
+    return new Job<T, R>(item, undefined, seq, priority, pushedAt, undefined, undefined);
+  }
+
+  /** Whether `generation` is the attempt running now: false once it ended, lapsed or was given back. */
+  isCurrent(generation: number): boolean {
+    return this.generation === generation && this.state === RUNNING;
+  }
+
+  /** The push `id`, or one made from the sequence number when first asked for. */
+  get id(): string {
+    return (this.#id ??= seqId(this.seq));
+  }
+
+  get key(): GroupKey | undefined {
+    return this.groupKey;
+  }
+
+  get signal(): AbortSignal {
+    return neverAborted();
+  }
+}
+
+/** The context of a plain item's first attempt: no record, the id made only if asked for. */
+export class PlainContext implements HandlerContext {
+  // One field, so making one per item costs next to nothing; the rest lives on the prototype.
+  constructor(readonly seq: number) {}
+
+  get id(): string {
+    return seqId(this.seq);
+  }
+
+  get attempt(): number {
+    return 1;
+  }
+
+  get key(): undefined {
+    return undefined;
+  }
+
+  get signal(): AbortSignal {
+    return neverAborted();
+  }
+}
+
+/** What a worker loop keeps of the plain item it runs, for the record it gets if it fails. */
+export class PlainInFlight {
+  /** The push time (ms); NaN to start with, so the field holds a double from the first. */
+  pushedAt = Number.NaN;
+}
+
+/** The context of an attempt whose signal can abort (visibility timeout, pull mode); the signal is made on first use. */
+export class AttemptContext implements HandlerContext {
+  #controller: AbortController | undefined = undefined;
+  #reason: unknown = undefined;
+  #aborted = false;
+
+  constructor(
+    readonly id: string,
+    readonly attempt: number,
+    readonly key: GroupKey | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}

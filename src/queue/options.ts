@@ -1,0 +1,147 @@
+import { type Clock, systemClock } from '../clock.js';
+import { DeadLetter, type DeadLetterStore } from '../dead-letter.js';
+import type { DedupeKey, DedupeStore } from '../deduper.js';
+import { isDedupeStore, makeDeduper, toDeadLetterStore, toRateLimiter } from '../internal/inputs.js';
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../internal/retry-policy.js';
+import * as v from '../internal/validate.js';
+import type { GroupKey, Handler, Overflow, PushOptions, QueueDedupeOptions, QueueOptions } from '../queue-types.js';
+import { type RateLimiter, TokenBucket } from '../token-bucket.js';
+
+/** The name errors and dead-letter messages give the part. */
+export const PART = 'Queue';
+
+const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
+
+/** No retries: one attempt. */
+const ONE_ATTEMPT: ResolvedRetryPolicy = { maxAttempts: 1, backoff: () => 0, retryIf: undefined };
+
+/** A queue's options, checked once and resolved to their defaults (see {@link QueueOptions}). */
+export interface QueueConfig<T, R> {
+  readonly clock: Clock;
+  readonly handler: Handler<T, R> | undefined;
+  readonly concurrency: number;
+  readonly capacity: number;
+  readonly overflow: Overflow;
+  readonly policy: ResolvedRetryPolicy;
+  readonly deadLetter: DeadLetterStore<T>;
+  readonly visibilityTimeoutMs: number | undefined;
+  readonly ttlMs: number | undefined;
+  readonly groupBy: ((item: T) => GroupKey) | undefined;
+  readonly groupConcurrency: number;
+  /** Where dedupe keys are remembered, when the queue dedupes. */
+  readonly dedupeStore: DedupeStore | undefined;
+  /** The key of an item pushed without an `id` (`dedupe.key`); none when a store was given. */
+  readonly dedupeKey: ((item: T) => DedupeKey) | undefined;
+  readonly rateLimit: RateLimiter | undefined;
+  readonly autoStart: boolean;
+  readonly name: string;
+  /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs`. */
+  readonly plainPushes: boolean;
+}
+
+/**
+ * Checks a queue's options and fills their defaults.
+ * @throws TypeError or RangeError as {@link Queue}'s constructor documents.
+ */
+export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): QueueConfig<T, R> {
+  // Checked in the order the options are documented, so the first bad one is the one reported.
+  const o = v.options<QueueOptions<T, R>>(PART, options);
+  const clock = v.clock(PART, o.clock, systemClock);
+  const handler = v.fn<Handler<T, R>>(PART, 'handler', o.handler);
+  const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
+  const capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Infinity);
+  const overflow = v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block');
+  const policy = o.retry === undefined ? ONE_ATTEMPT : resolveRetryPolicy(PART, o.retry, 3);
+  const deadLetter = toDeadLetterStore<T>(PART, o.deadLetter) ?? new DeadLetter<T>({ clock });
+  const visibilityTimeoutMs = v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive');
+  const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive');
+  const groupBy = v.fn<(item: T) => GroupKey>(PART, 'groupBy', o.groupBy);
+  const groupConcurrency = v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer', 1);
+  let dedupeStore: DedupeStore | undefined;
+  let dedupeKey: ((item: T) => DedupeKey) | undefined;
+  const dedupe = o.dedupe;
+  if (isDedupeStore(dedupe)) dedupeStore = dedupe;
+  else if (typeof dedupe === 'object' && dedupe !== null) {
+    const d = dedupe as QueueDedupeOptions<T>;
+    dedupeKey = v.requiredFn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
+    dedupeStore = makeDeduper(d, clock);
+  } else if (dedupe !== undefined) {
+    throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
+  }
+  const rateLimit = o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, clock);
+  if (rateLimit instanceof TokenBucket && rateLimit.burst < 1) {
+    throw new RangeError(`${PART}: rateLimit burst must be at least 1 (a start takes one token), got ${rateLimit.burst}`);
+  }
+  return {
+    clock,
+    handler,
+    concurrency,
+    capacity,
+    overflow,
+    policy,
+    deadLetter,
+    visibilityTimeoutMs,
+    ttlMs,
+    groupBy,
+    groupConcurrency,
+    dedupeStore,
+    dedupeKey,
+    rateLimit,
+    autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
+    name: v.string(PART, 'name', o.name, 'queue'),
+    plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined,
+  };
+}
+
+/** A push's options checked, with the item's group and dedupe keys taken. */
+export interface CheckedPush {
+  readonly priority: number;
+  readonly delayMs: number;
+  readonly ttlMs: number | undefined;
+  readonly id: string | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly groupKey: GroupKey | undefined;
+  readonly dedupeKey: DedupeKey | undefined;
+}
+
+/** A push without options into a queue whose pushes are plain ({@link QueueConfig.plainPushes}). */
+export const NO_OPTIONS: CheckedPush = {
+  priority: 0,
+  delayMs: 0,
+  ttlMs: undefined,
+  id: undefined,
+  signal: undefined,
+  groupKey: undefined,
+  dedupeKey: undefined,
+};
+
+/**
+ * Checks a push's options and takes the item's keys (calls `groupBy` and `dedupe.key`).
+ * @throws TypeError or RangeError for bad options or keys; whatever `groupBy` or `dedupe.key` throws.
+ */
+export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: PushOptions | undefined): CheckedPush {
+  if (options === undefined && config.plainPushes) return NO_OPTIONS;
+  const o = v.options<PushOptions>(PART, options);
+  const priority = o.priority === undefined ? 0 : o.priority;
+  if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
+  if (!Number.isFinite(priority)) throw new RangeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
+  const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative', 0);
+  const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive') ?? config.ttlMs;
+  if (o.id !== undefined && typeof o.id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(o.id)}`);
+  const signal = v.signal(PART, 'signal', o.signal);
+  let groupKey: GroupKey | undefined;
+  if (config.groupBy) {
+    groupKey = config.groupBy(item);
+    if (typeof groupKey !== 'string' && typeof groupKey !== 'number') {
+      throw new TypeError(`${PART}: groupBy must return a string or a number, got ${v.show(groupKey)}`);
+    }
+  }
+  let dedupeKey: DedupeKey | undefined;
+  if (config.dedupeStore) {
+    dedupeKey = o.id ?? config.dedupeKey?.(item);
+    if (dedupeKey !== undefined && typeof dedupeKey !== 'string' && typeof dedupeKey !== 'number') {
+      throw new TypeError(`${PART}: dedupe.key must return a string or a number, got ${v.show(dedupeKey)}`);
+    }
+  }
+  return { priority, delayMs, ttlMs, id: o.id, signal, groupKey, dedupeKey };
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { DeadLetter, Queue, TimeoutError } from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { deferred, track } from '../helpers.js';
+
+describe('Queue: visibility timeout and TTL', () => {
+  it('aborts the handler’s signal with TimeoutError past visibilityTimeoutMs, fails the attempt and frees the slot', async () => {
+    const clock = new TestClock();
+    const signals: AbortSignal[] = [];
+    const starts: number[] = [];
+    const queue = new Queue<number>({
+      clock,
+      visibilityTimeoutMs: 1_000,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 0, maxDelayMs: 0 } },
+      handler: (n, { signal, attempt }) => {
+        signals.push(signal);
+        starts.push(clock.now());
+        return attempt === 1 ? new Promise(() => {}) : n;
+      },
+    });
+    const result = track(queue.submit(5));
+    await clock.advance(999);
+    expect(signals[0]!.aborted).toBe(false);
+    await clock.advance(1);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toBeInstanceOf(TimeoutError);
+    expect(result.value).toBe(5);
+    expect(starts).toEqual([0, 1_000]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('a late outcome of a lapsed attempt is ignored', async () => {
+    const clock = new TestClock();
+    const gate = deferred<string>();
+    const queue = new Queue<number, string>({
+      clock,
+      visibilityTimeoutMs: 100,
+      handler: () => gate.promise,
+    });
+    const result = track(queue.submit(1));
+    await clock.advance(100);
+    expect(result.error).toBeInstanceOf(TimeoutError);
+    gate.resolve('late');
+    await clock.advance(0);
+    expect(queue.stats).toMatchObject({ completed: 0, deadLettered: 1 });
+  });
+
+  it('dead-letters an item still waiting after ttlMs as expired', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<string>({ clock, ttlMs: 1_000, autoStart: false, handler: () => {} });
+    const result = track(queue.submit('stale'));
+    await queue.push('fresh', { ttlMs: 5_000 });
+    await clock.advance(1_000);
+    expect(result.error).toBeInstanceOf(TimeoutError);
+    const [entry] = (queue.deadLetter as DeadLetter<string>).entries();
+    expect(entry).toMatchObject({ item: 'stale', reason: 'expired', attempts: 0 });
+    expect(queue.size).toBe(1);
+    queue.resume();
+    await queue.onIdle();
+    expect(queue.stats).toMatchObject({ completed: 1, deadLettered: 1 });
+  });
+
+  it('ttlMs stops applying once the first attempt starts', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({
+      clock,
+      ttlMs: 100,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 500, jitter: 'none' } },
+      handler: (_, { attempt }) => (attempt === 1 ? Promise.reject(new Error('x')) : undefined),
+    });
+    await queue.push(1);
+    await clock.runAll();
+    expect(queue.stats).toMatchObject({ completed: 1, deadLettered: 0 });
+  });
+
+  it('skips removed items at a priority level (expired high-priority items)', async () => {
+    const clock = new TestClock();
+    const seen: string[] = [];
+    const queue = new Queue<string>({ clock, autoStart: false, handler: (s) => void seen.push(s) });
+    await queue.push('urgent-but-stale', { priority: 5, ttlMs: 10 });
+    await queue.push('also-stale', { priority: 3, ttlMs: 10 });
+    await queue.push('normal');
+    await clock.advance(10);
+    await queue.push('late-urgent', { priority: 5 });
+    queue.resume();
+    await queue.onIdle();
+    expect(seen).toEqual(['late-urgent', 'normal']);
+    expect(queue.stats).toMatchObject({ completed: 2, deadLettered: 2 });
+  });
+
+  it('a delayed item expires by its ttl', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({ clock, handler: () => {} });
+    await queue.push(1, { delayMs: 1_000, ttlMs: 500 });
+    await clock.advance(1_000);
+    expect(queue.stats).toMatchObject({ deadLettered: 1, completed: 0, waiting: 0 });
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

@@ -1,5 +1,8 @@
 import type { DedupeKey, DedupeStore } from '../deduper.js';
-import type { Job } from './job.js';
+import { DuplicateError } from '../errors.js';
+import type { Receipt } from '../queue-types.js';
+import type { Job, Settler } from './job.js';
+import { PART } from './options.js';
 
 /**
  * Deduplication for a queue: a key is a duplicate while an item with it
@@ -12,14 +15,20 @@ export class LiveKeys<T, R> {
 
   constructor(readonly store: DedupeStore) {}
 
-  /** The waiting or running item with `key`, if any. */
-  holder(key: DedupeKey): Job<T, R> | undefined {
-    return this.#byKey.get(key);
-  }
-
-  /** Whether `key` is a duplicate: held by a live item, or remembered by the store. */
-  isDuplicate(key: DedupeKey, holder: Job<T, R> | undefined): boolean {
-    return holder !== undefined || this.store.has(key);
+  /**
+   * Refuses a push of `key` when it is a duplicate — of a live item (whose
+   * outcome `settler` then shares) or of one the store remembers (`settler`
+   * rejects with DuplicateError) — and returns its receipt; `undefined` when
+   * the key is new.
+   */
+  refuse(key: DedupeKey, id: string | undefined, settler: Settler<R> | undefined): Receipt | undefined {
+    const holder = this.#byKey.get(key);
+    if (holder === undefined && !this.store.has(key)) return undefined;
+    if (settler !== undefined) {
+      if (holder !== undefined) (holder.settlers ??= []).push(settler);
+      else settler.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
+    }
+    return { id: id ?? holder?.id ?? String(key), duplicate: true, dropped: false };
   }
 
   /** Records the key of an item being accepted in the store: a duplicate from now on, for its window. */

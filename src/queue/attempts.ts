@@ -1,0 +1,259 @@
+import type { DeadLetterEntry, DeadLetterReason } from '../dead-letter.js';
+import { TimeoutError } from '../errors.js';
+import { seqId } from '../internal/seq-id.js';
+import type { TimerHeap } from '../internal/timer-heap.js';
+import type { QueueEvents } from '../queue-types.js';
+import { AttemptContext, DONE, Job, RUNNING } from './job.js';
+import type { LiveKeys } from './live-keys.js';
+import { PART, type QueueConfig } from './options.js';
+import { deadLetterError, deadLetterInput, decideFailure, handedBackError } from './outcome.js';
+import type { WaitingRoom } from './waiting.js';
+
+/** What the attempt lifecycle needs of its queue. */
+export interface AttemptsHost<T, R> {
+  /** Whether `event` has a listener (one field read while nothing listens at all). */
+  listens(event: keyof QueueEvents<T, R>): boolean;
+  /** Emits a queue event; a throwing listener never breaks the queue. */
+  emit<E extends keyof QueueEvents<T, R> & string>(event: E, ...args: QueueEvents<T, R>[E]): void;
+  /** An item settled, failed or left: start what can start now, and say so if the queue is idle. */
+  settled(): void;
+  /** A worker loop's attempt lapsed: the loop's concurrency slot is free (push mode). */
+  lapsed(): void;
+}
+
+/**
+ * One attempt's lifecycle, and the books of everything that has left the
+ * waiting room: {@link Attempts.begin}, then {@link Attempts.succeed} or
+ * {@link Attempts.fail} (or a lapse past `visibilityTimeoutMs`); a failure
+ * retries, is handed back, or dead-letters. Each attempt has a generation:
+ * an outcome for one that is no longer current (it lapsed, or its delivery
+ * was given back) is ignored ({@link Job.isCurrent}).
+ *
+ * The worker loop's plain lane ({@link Attempts.startPlain},
+ * {@link Attempts.completePlain}, {@link Attempts.failPlain}) is the same
+ * lifecycle for a first attempt that needs no record.
+ */
+export class Attempts<T, R> {
+  // The books of items that left the waiting room; see QueueStats.
+  running = 0;
+  completed = 0;
+  failed = 0;
+  retried = 0;
+  deadLettered = 0;
+  returned = 0;
+  /** Set by `close({ drain: false })`: an item that would retry is handed back into it instead. */
+  returning: T[] | undefined = undefined;
+  /** Whether a handler runs the attempts (push mode); deliveries otherwise. */
+  pushMode: boolean;
+
+  readonly #config: QueueConfig<T, R>;
+  readonly #timers: TimerHeap;
+  readonly #room: WaitingRoom<T, R>;
+  readonly #dedupe: LiveKeys<T, R> | undefined;
+  readonly #host: AttemptsHost<T, R>;
+  readonly #report = (error: unknown): void => this.#host.emit('error', error);
+
+  constructor(
+    config: QueueConfig<T, R>,
+    timers: TimerHeap,
+    room: WaitingRoom<T, R>,
+    dedupe: LiveKeys<T, R> | undefined,
+    host: AttemptsHost<T, R>,
+  ) {
+    this.#config = config;
+    this.#timers = timers;
+    this.#room = room;
+    this.#dedupe = dedupe;
+    this.#host = host;
+    this.pushMode = config.handler !== undefined;
+  }
+
+  /** Starts an attempt at an item taken from the room (which counted it out); returns the attempt's generation. */
+  begin(job: Job<T, R>): number {
+    if (job.ttlTimer !== undefined) {
+      this.#timers.cancel(job.ttlTimer);
+      job.ttlTimer = undefined;
+    }
+    job.state = RUNNING;
+    this.running++;
+    const attempt = ++job.attempt;
+    const generation = ++job.generation;
+    const visibilityTimeoutMs = this.#config.visibilityTimeoutMs;
+    if (visibilityTimeoutMs !== undefined || !this.pushMode) {
+      // Attempts that can time out (and deliveries) get a context of their own, with a signal that can abort.
+      job.context = new AttemptContext(job.id, attempt, job.groupKey);
+      if (visibilityTimeoutMs !== undefined) {
+        job.timer = this.#timers.add(this.#timers.now() + visibilityTimeoutMs, () => this.#lapse(job, generation));
+      }
+    }
+    if (this.#host.listens('active')) this.#host.emit('active', job.item, { id: job.id, attempt });
+    return generation;
+  }
+
+  /** Completes attempt `generation`; false (nothing done) when it is no longer current. */
+  succeed(job: Job<T, R>, generation: number, value: R): boolean {
+    if (!job.isCurrent(generation)) return false;
+    this.#end(job);
+    job.state = DONE;
+    this.completed++;
+    this.#release(job);
+    const settlers = job.settlers;
+    if (settlers !== undefined) for (const s of settlers) s.resolve(value);
+    if (this.#host.listens('completed')) this.#host.emit('completed', job.item, value, { id: job.id, attempt: job.attempt });
+    this.#host.settled();
+    return true;
+  }
+
+  /**
+   * Fails attempt `generation`; false (nothing done) when it is no longer current.
+   * `delayOverride` is a nack's `delayMs` (or 0 for a lapsed delivery, visible again at once).
+   */
+  fail(job: Job<T, R>, generation: number, error: unknown, delayOverride: number | undefined): boolean {
+    if (!job.isCurrent(generation)) return false;
+    this.#failAttempt(job, error, delayOverride);
+    return true;
+  }
+
+  /** The plain lane's start: only the books (the room counted the item out). */
+  startPlain(item: T, seq: number): void {
+    this.running++;
+    if (this.#host.listens('active')) this.#host.emit('active', item, { id: seqId(seq), attempt: 1 });
+  }
+
+  /** The plain lane's completion: only the books and the event (the worker loop goes on, or leaves and checks watchers). */
+  completePlain(item: T, seq: number, value: R): void {
+    this.running--;
+    this.completed++;
+    if (this.#host.listens('completed')) this.#host.emit('completed', item, value, { id: seqId(seq), attempt: 1 });
+  }
+
+  /** The plain lane's first attempt failed: the item gets its record now, to retry or dead-letter. */
+  failPlain(item: T, seq: number, pushedAt: number, error: unknown): void {
+    const job = Job.plain<T, R>(item, seq, pushedAt, 0); // worker loops take plain items only from level 0
+    job.state = RUNNING;
+    job.attempt = 1;
+    job.generation = 1;
+    this.#failAttempt(job, error, undefined);
+  }
+
+  /** An unacked delivery goes back to waiting without using an attempt; its outcome no longer counts. */
+  giveBack(job: Job<T, R>): void {
+    this.#end(job);
+    job.attempt--;
+    job.generation++;
+    this.#room.giveBack(job);
+  }
+
+  /** Dead-letters an item (failed, expired or dropped at capacity) and rejects whoever awaits it. */
+  deadLetter(job: Job<T, R>, reason: DeadLetterReason, error: unknown): void {
+    job.state = DONE;
+    this.deadLettered++;
+    this.#release(job);
+    let entry: DeadLetterEntry<T> | undefined;
+    try {
+      entry = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
+    } catch (refused) {
+      this.#report(refused);
+    }
+    const settlers = job.settlers;
+    if (settlers !== undefined) {
+      const failure = deadLetterError(this.#config, job, reason, error);
+      for (const s of settlers) s.reject(failure);
+    }
+    if (entry !== undefined && this.#host.listens('dead-lettered')) this.#host.emit('dead-lettered', entry);
+  }
+
+  /** An item's time to live ran out before its first attempt: dead-lettered `'expired'`. */
+  expire(job: Job<T, R>): void {
+    job.ttlTimer = undefined;
+    if (!this.#room.unlink(job)) return; // it started (or left) already
+    this.deadLetter(job, 'expired', undefined);
+    this.#host.settled();
+  }
+
+  /** Hands back every waiting item (close without drain); returns them in the order they would have run. */
+  handBackWaiting(): T[] {
+    const items: T[] = [];
+    for (const job of this.#room.takeAll()) {
+      items.push(job.item);
+      this.handBack(job);
+    }
+    return items;
+  }
+
+  /** Hands an item back (close without drain) and rejects whoever awaits it. */
+  handBack(job: Job<T, R>): void {
+    this.returned++;
+    this.#release(job);
+    const settlers = job.settlers;
+    if (settlers !== undefined) {
+      const error = handedBackError(job);
+      for (const s of settlers) s.reject(error);
+    }
+  }
+
+  #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
+    this.#end(job);
+    this.failed++;
+    (job.errors ??= []).push(error);
+    const outcome = decideFailure(this.#config.policy, job, error, delayOverride, this.returning !== undefined, this.#report);
+    if (outcome.action === 'retry') {
+      job.previousDelay = outcome.delayMs;
+      this.retried++;
+      this.#room.retry(job, outcome.delayMs);
+      this.#emitFailed(job, error, true);
+    } else if (outcome.action === 'hand-back') {
+      this.#emitFailed(job, error, false);
+      job.state = DONE;
+      this.returning!.push(job.item);
+      this.handBack(job);
+    } else {
+      this.#emitFailed(job, error, false);
+      this.deadLetter(job, outcome.reason, outcome.error);
+    }
+    this.#host.settled();
+  }
+
+  /** An attempt passed `visibilityTimeoutMs`: its signal aborts and it fails with a TimeoutError. */
+  #lapse(job: Job<T, R>, generation: number): void {
+    job.timer = undefined;
+    if (!job.isCurrent(generation)) return;
+    const ms = this.#config.visibilityTimeoutMs!;
+    const error = new TimeoutError(ms, `${PART}: attempt ${job.attempt} of item ${job.id} passed visibilityTimeoutMs (${ms} ms)`);
+    job.context?.abort(error);
+    // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
+    if (this.pushMode) this.#host.lapsed();
+    this.#failAttempt(job, error, this.pushMode ? undefined : 0);
+  }
+
+  #end(job: Job<T, R>): void {
+    if (job.timer !== undefined) {
+      this.#timers.cancel(job.timer);
+      job.timer = undefined;
+    }
+    job.context = undefined;
+    this.running--;
+    if (job.puller) {
+      job.puller.unacked.delete(job);
+      job.puller = undefined;
+    }
+  }
+
+  #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
+    if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
+  }
+
+  /** Releases what a finished item held: its dedupe key, group slot and timers. */
+  #release(job: Job<T, R>): void {
+    this.#dedupe?.release(job);
+    if (job.ttlTimer !== undefined) {
+      this.#timers.cancel(job.ttlTimer);
+      job.ttlTimer = undefined;
+    }
+    if (job.timer !== undefined) {
+      this.#timers.cancel(job.timer);
+      job.timer = undefined;
+    }
+    if (job.group !== undefined) this.#room.groups!.release(job);
+  }
+}

@@ -1,0 +1,138 @@
+import type { TimerHeap } from '../internal/timer-heap.js';
+import { Groups } from './groups.js';
+import { DELAYED, DONE, GROUP_WAIT, type Job, READY } from './job.js';
+import { ReadyLevels } from './ready.js';
+
+/**
+ * Where a queue's waiting items are: ready by priority, behind their message
+ * group, or delayed (`delayMs`, a retry's backoff). It owns the count of
+ * them, `size`: it rises when an item enters (accepted, retried, given back)
+ * and falls when one is taken to start ({@link WaitingRoom.pop}, or the
+ * worker loop's plain lane, which takes from `ready.level0` itself) or
+ * leaves early ({@link WaitingRoom.unlink}).
+ */
+export class WaitingRoom<T, R> {
+  readonly ready = new ReadyLevels<T, R>();
+  readonly groups: Groups<T, R> | undefined;
+  /** Items waiting for `delayMs` or a retry backoff. */
+  readonly #delayed = new Set<Job<T, R>>();
+  readonly #timers: TimerHeap;
+  /** Called when a delayed item becomes available. */
+  readonly #onDue: () => void;
+  /** Items waiting, ready, grouped and delayed. */
+  size = 0;
+
+  /**
+   * @param timers - the queue's timers, for delays.
+   * @param groupConcurrency - slots per message group; `undefined` when the queue does not group.
+   * @param onDue - called after a delayed item became available.
+   */
+  constructor(timers: TimerHeap, groupConcurrency: number | undefined, onDue: () => void) {
+    this.#timers = timers;
+    this.groups = groupConcurrency === undefined ? undefined : new Groups(groupConcurrency, this.ready);
+    this.#onDue = onDue;
+  }
+
+  /** An item pushed with nothing to keep but its priority enters, with no record. */
+  enterPlain(item: T, seq: number, pushedAt: number, priority: number): void {
+    this.size++;
+    this.ready.pushPlain(item, seq, pushedAt, priority);
+  }
+
+  /** An accepted item enters: delayed by `delayMs`, or available now (ready, or behind its group). */
+  enter(job: Job<T, R>, delayMs: number): void {
+    this.size++;
+    if (delayMs > 0) this.#delay(job, delayMs);
+    else this.#admit(job);
+  }
+
+  /** A failed item waits for its retry; it keeps its group slot. */
+  retry(job: Job<T, R>, delayMs: number): void {
+    this.size++;
+    if (delayMs > 0) this.#delay(job, delayMs);
+    else this.#readmit(job);
+  }
+
+  /** An unacked delivery waits again, at the front of its priority (it keeps its group slot). */
+  giveBack(job: Job<T, R>): void {
+    this.size++;
+    this.ready.unshift(job);
+  }
+
+  /** Takes the next ready item to start, or `undefined`. */
+  pop(): Job<T, R> | undefined {
+    const job = this.ready.pop();
+    if (job !== undefined) this.size--;
+    return job;
+  }
+
+  /** Takes a waiting item out of wherever it waits (READY/GROUP_WAIT/DELAYED → DONE); false when it was not waiting. */
+  unlink(job: Job<T, R>): boolean {
+    switch (job.state) {
+      case READY:
+        this.ready.count--;
+        break;
+      case GROUP_WAIT:
+        this.groups!.leave(job);
+        break;
+      case DELAYED:
+        if (job.timer) this.#timers.cancel(job.timer);
+        job.timer = undefined;
+        this.#delayed.delete(job);
+        break;
+      default:
+        return false;
+    }
+    job.state = DONE; // a tombstone where it sat in a ring
+    this.size--;
+    return true;
+  }
+
+  /** Takes out the waiting item pushed first (for `'drop-oldest'`), or `undefined` when none waits. */
+  takeOldest(): Job<T, R> | undefined {
+    const head = this.ready.oldest();
+    let oldest = this.groups?.oldestWaiting();
+    for (const job of this.#delayed) if (oldest === undefined || job.seq < oldest.seq) oldest = job;
+    if (head !== undefined && (oldest === undefined || head.seq < oldest.seq)) oldest = this.ready.shiftHead(head.level);
+    if (oldest !== undefined) this.unlink(oldest);
+    return oldest;
+  }
+
+  /** Takes out every waiting item: ready by priority, then group by group, then delayed by due time. */
+  takeAll(): Job<T, R>[] {
+    const jobs: Job<T, R>[] = [];
+    this.ready.takeAll(jobs);
+    this.groups?.takeAll(jobs);
+    const delayed = [...this.#delayed];
+    delayed.sort((a, b) => a.timer!.due - b.timer!.due || a.timer!.seq - b.timer!.seq);
+    for (const job of delayed) jobs.push(job);
+    for (const job of jobs) this.unlink(job);
+    return jobs;
+  }
+
+  /** Available now: ready, or behind its group. */
+  #admit(job: Job<T, R>): void {
+    if (job.groupKey === undefined) this.ready.push(job);
+    else this.groups!.admit(job);
+  }
+
+  /** Available again after a failure or a delay: an item holding its group slot goes straight back to ready. */
+  #readmit(job: Job<T, R>): void {
+    if (job.holdsSlot || job.groupKey === undefined) this.ready.push(job);
+    else this.groups!.admit(job);
+  }
+
+  #delay(job: Job<T, R>, delayMs: number): void {
+    job.state = DELAYED;
+    this.#delayed.add(job);
+    job.timer = this.#timers.add(this.#timers.now() + delayMs, () => this.#due(job));
+  }
+
+  #due(job: Job<T, R>): void {
+    job.timer = undefined;
+    if (job.state !== DELAYED) return;
+    this.#delayed.delete(job);
+    this.#readmit(job);
+    this.#onDue();
+  }
+}

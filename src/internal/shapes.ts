@@ -9,9 +9,9 @@
  * inline caches that knew the old ones are thrown away. After a few rounds
  * of that (a queue or a pipeline per request, with collections in between),
  * property access in the hot loops turns megamorphic and runs several times
- * slower: `Queue` from ~110 to 400–700 ns an item, `batch()` from ~100 to
- * ~165 ns (bench/ with `gc()` between repetitions). One idle instance of
- * each class, made when the first real one is, keeps the maps alive.
+ * slower (measured in bench/results.md, "Hidden classes across collections").
+ * One idle instance of each class, made when the first real one is, keeps
+ * the maps alive.
  */
 const held = new Map<object, readonly object[]>();
 

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
@@ -46,14 +47,14 @@ const PART = 'Deduper';
 export class Deduper implements DedupeStore {
   readonly #windowMs: number;
   readonly #maxKeys: number;
-  readonly #clock: Clock;
+  /** The clock's time, made monotonic: a clock set back counts as no time passing. */
+  readonly #time: MonotonicTime;
   /** key → expiry time; Map order is LRU order (oldest sighting first). */
   readonly #keys = new Map<DedupeKey, number>();
   /** Keys in first-sight order with their expiry, for sweeping expired keys. */
   #expiryKeys: DedupeKey[] = [];
   #expiryTimes: number[] = [];
   #expiryHead = 0;
-  #lastNow = -Infinity;
 
   /**
    * @param options - see {@link DeduperOptions}.
@@ -64,7 +65,7 @@ export class Deduper implements DedupeStore {
     const o = v.options<DeduperOptions>(PART, options);
     this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
     this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
-    this.#clock = v.clock(PART, o.clock, systemClock);
+    this.#time = new MonotonicTime(v.clock<Clock>(PART, o.clock, systemClock));
     // An idle instance that keeps the hidden classes of a deduper (see internal/shapes.ts).
     holdShapes(Deduper, () => [new Deduper()]);
   }
@@ -81,7 +82,7 @@ export class Deduper implements DedupeStore {
 
   /** How many keys are remembered and still within their window. */
   get size(): number {
-    this.#sweep(this.#now());
+    this.#sweep(this.#time.now());
     return this.#keys.size;
   }
 
@@ -93,7 +94,7 @@ export class Deduper implements DedupeStore {
    */
   check(key: DedupeKey): boolean {
     checkKey(key);
-    const now = this.#now();
+    const now = this.#time.now();
     this.#sweep(now);
     const expiresAt = this.#keys.get(key);
     if (expiresAt !== undefined && expiresAt > now) {
@@ -123,7 +124,7 @@ export class Deduper implements DedupeStore {
   has(key: DedupeKey): boolean {
     checkKey(key);
     const expiresAt = this.#keys.get(key);
-    return expiresAt !== undefined && expiresAt > this.#now();
+    return expiresAt !== undefined && expiresAt > this.#time.now();
   }
 
   /**
@@ -136,7 +137,7 @@ export class Deduper implements DedupeStore {
     checkKey(key);
     const expiresAt = this.#keys.get(key);
     this.#keys.delete(key);
-    return expiresAt !== undefined && expiresAt > this.#now();
+    return expiresAt !== undefined && expiresAt > this.#time.now();
   }
 
   /** Forgets every key. */
@@ -147,12 +148,7 @@ export class Deduper implements DedupeStore {
     this.#expiryHead = 0;
   }
 
-  /** Monotonic time: a clock that goes backwards counts as no time passing. */
-  #now(): number {
-    const now = this.#clock.now();
-    if (now > this.#lastNow) this.#lastNow = now;
-    return this.#lastNow;
-  }
+
 
   #sweep(now: number): void {
     const keys = this.#expiryKeys;

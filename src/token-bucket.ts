@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
 import { noop, whenAborted } from './internal/abort.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
+import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
@@ -75,8 +76,10 @@ const PART = 'TokenBucket';
  *   fires late, so timer lateness delays a grant but never lowers the rate.
  * - At most one timer is armed, whatever the number of waiters; an idle
  *   bucket holds none.
- * - Time that goes backwards counts as no time passing; a jump forward
- *   refills to at most `burst`.
+ * - Time that goes backwards counts as no time passing, and time that had
+ *   passed still counts: a waiter is served when its tokens would have
+ *   accrued on the time that really passed. A jump forward refills to at
+ *   most `burst`.
  *
  * @example
  * ```ts
@@ -95,6 +98,8 @@ export class TokenBucket implements RateLimiter {
   /** The time `#tokens` was valid at; may trail `now` by a late timer's lateness. */
   #last: number;
   readonly #clock: Clock;
+  /** The clock's time, made monotonic: a clock set back counts as no time passing. */
+  readonly #time: MonotonicTime;
   readonly #waiters = new LinkedList<Waiter>();
   #pendingCost = 0;
   #timer: unknown = undefined;
@@ -117,7 +122,8 @@ export class TokenBucket implements RateLimiter {
     const initial = v.number(PART, 'initialTokens', o.initialTokens, 'non-negative', this.#burst);
     this.#tokens = v.atMost(PART, 'initialTokens', initial, this.#burst, 'burst');
     this.#clock = v.clock(PART, o.clock, systemClock);
-    this.#last = this.#clock.now();
+    this.#time = new MonotonicTime(this.#clock);
+    this.#last = this.#time.now();
     // An idle instance that keeps the hidden classes of a bucket and its waiter list (see internal/shapes.ts).
     holdShapes(TokenBucket, () => [new TokenBucket({ ratePerSecond: 1 })]);
   }
@@ -266,12 +272,11 @@ export class TokenBucket implements RateLimiter {
     }
   }
 
-  /** Reads the clock; time that went backwards re-bases the books (no time passes). */
+  /** Reads the clock's time, made monotonic: time set back passes no time, and time already passed still counts. */
   #now(): number {
-    const now = this.#clock.now();
-    if (now < this.#last) this.#last = now;
-    return now;
+    return this.#time.now();
   }
+
 
   #tokensAt(now: number): number {
     const elapsed = now - this.#last;
@@ -319,10 +324,9 @@ export class TokenBucket implements RateLimiter {
 
   /** Grants what is due; arms the timer for the next waiter. `armedFor`: the time a firing timer was set for. */
   #serve(armedFor = -Infinity): void {
-    const read = this.#now();
-    // A timer that fires counts as its time having come when now() reads under
-    // a millisecond earlier (float rounding, a coarse wall clock), not after a jump back.
-    const now = read < armedFor && armedFor - read < 1 ? armedFor : read;
+    // A timer that fires proves its time has come, whatever the clock reads: a coarse or rounded clock, or
+    // one set back while the timer ran (timers run on a monotonic clock), cannot make a waiter wait longer.
+    const now = armedFor === -Infinity ? this.#now() : this.#time.reach(armedFor);
     const readyAt = this.#grantDue(now);
     if (readyAt === undefined) {
       this.#disarm();

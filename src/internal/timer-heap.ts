@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
+import { MonotonicTime } from './monotonic.js';
 
 const settled = Promise.resolve();
 
@@ -23,9 +24,7 @@ export class TimerHeap {
   #seq = 0;
   #handle: unknown = undefined;
   #armedFor = Infinity;
-  #lastNow = -Infinity;
-  /** Added to the clock's readings: the time the clock lost by jumping back. */
-  #offset = 0;
+  readonly #time: MonotonicTime;
   /** Whether `#lastNow` was read in the current synchronous run (see `turnNow`). */
   #turnRead = false;
   readonly #endTurn = (): void => {
@@ -34,6 +33,7 @@ export class TimerHeap {
 
   constructor(clock: Clock) {
     this.#clock = clock;
+    this.#time = new MonotonicTime(clock);
   }
 
   /** Calls `fire` at clock time `due` (ms). */
@@ -61,19 +61,11 @@ export class TimerHeap {
   }
 
   /**
-   * The heap's time: the clock's, never going backwards. A clock that jumps
-   * back counts as no time passing (an offset absorbs the jump), and a timer
-   * that fires proves its time has come, whatever the wall clock reads
-   * (real timers run on a monotonic clock).
+   * The heap's time: the clock's, made monotonic (see MonotonicTime). A timer
+   * that fires proves its time has come, whatever the wall clock reads.
    */
   now(): number {
-    let now = this.#clock.now() + this.#offset;
-    if (now < this.#lastNow) {
-      this.#offset += this.#lastNow - now;
-      now = this.#lastNow;
-    }
-    this.#lastNow = now;
-    return now;
+    return this.#time.now();
   }
 
   /**
@@ -84,7 +76,7 @@ export class TimerHeap {
    * clock (a `TestClock`, which can advance within a turn) is read each time.
    */
   turnNow(): number {
-    if (this.#turnRead) return this.#lastNow;
+    if (this.#turnRead) return this.#time.last;
     if (this.#clock !== systemClock) return this.now();
     const now = this.now();
     this.#turnRead = true;
@@ -118,11 +110,7 @@ export class TimerHeap {
     const armedFor = this.#armedFor;
     this.#handle = undefined;
     this.#armedFor = Infinity;
-    let now = this.now();
-    if (now < armedFor) {
-      this.#offset += armedFor - now;
-      this.#lastNow = now = armedFor;
-    }
+    const now = this.#time.reach(armedFor);
     // Fire everything due; entries added while firing that are due fire too.
     for (;;) {
       const top = this.#heap[0];

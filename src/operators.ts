@@ -140,7 +140,9 @@ export function pipe<A, B, C, D, E, F, G, H, I, J, K, L, M>(
 export function pipe(source: Source<unknown>, ...operators: Operator<unknown, unknown>[]): AsyncIterable<unknown>;
 export function pipe(source: Source<unknown>, ...operators: Operator<unknown, unknown>[]): AsyncIterable<unknown> {
   checkSource('pipe', source);
-  operators.forEach((op, i) => v.requiredFn('pipe', `operator ${i + 1}`, op));
+  operators.forEach((op, i) => {
+    v.requiredFn('pipe', `operator ${i + 1}`, op);
+  });
   let stage: Source<unknown> = source;
   for (const op of operators) stage = op(stage);
   return isAsyncIterable(stage) ? stage : fromSync(stage);

@@ -1,6 +1,6 @@
-import { type BackoffFn, type BackoffOptions, backoff as makeBackoff } from './backoff.js';
+import type { BackoffFn, BackoffOptions } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
-import { RetryExhaustedError, TimeoutError, isRejectError } from './errors.js';
+import { RetryExhaustedError, TimeoutError } from './errors.js';
 import { resolveRetryPolicy, retryDelay, retryVerdict } from './internal/retry-policy.js';
 import * as v from './internal/validate.js';
 

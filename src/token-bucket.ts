@@ -281,7 +281,7 @@ export class TokenBucket implements RateLimiter {
   #tokensAt(now: number): number {
     const elapsed = now - this.#last;
     const tokens = elapsed > 0 ? this.#tokens + elapsed * this.#rate : this.#tokens;
-    return tokens < this.#burst ? tokens : this.#burst;
+    return Math.min(tokens , this.#burst);
   }
 
   #refill(now: number): void {
@@ -303,7 +303,7 @@ export class TokenBucket implements RateLimiter {
     for (let node = this.#waiters.head; node; node = this.#waiters.head) {
       const waiter = node.value;
       // The bucket's books start from when the waiter arrived, or from the previous grant.
-      const arrived = waiter.arrivedAt < now ? waiter.arrivedAt : now;
+      const arrived = Math.min(waiter.arrivedAt , now);
       if (arrived > this.#last) this.#refill(arrived);
       let readyAt = this.#last;
       if (this.#tokens < waiter.cost) readyAt = this.#last + (waiter.cost - this.#tokens) / this.#rate;

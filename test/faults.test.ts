@@ -3,7 +3,7 @@
  * and its books balanced.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { BatchAccumulator, DeadLetter, Queue, TokenBucket, batch, pipe, retry } from '../src/index.js';
+import { BatchAccumulator, type DeadLetter, Queue, TokenBucket, batch, pipe, retry } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { balanced, track } from './helpers.js';
 
@@ -35,7 +35,13 @@ describe('handlers that misbehave', () => {
   });
 
   it('a thenable that settles twice counts once (its first outcome)', async () => {
-    const twice = { then: (ok: (v: number) => void, fail: (e: unknown) => void) => (ok(1), fail(new Error('late'))) };
+    const twice = {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose
+      then: (ok: (v: number) => void, fail: (e: unknown) => void) => {
+        ok(1);
+        fail(new Error('late'));
+      },
+    };
     const queue = new Queue<number, number>({ handler: () => twice as unknown as Promise<number>, clock: new TestClock() });
     await expect(queue.submit(0)).resolves.toBe(1);
     await queue.onIdle();

@@ -209,7 +209,10 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     const started = Date.now();
     const pipeline = pipe(
       read(),
-      dedupe({ key: (d: Delivery) => d.deliveryId, onDuplicate: () => (duplicates++, report()) }),
+      dedupe({ key: (d: Delivery) => d.deliveryId, onDuplicate: () => {
+          duplicates++;
+          report();
+        } }),
       batch<Delivery>({
         key: (d) => d.repository,
         maxItems: o.maxItems,

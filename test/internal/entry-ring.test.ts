@@ -7,7 +7,9 @@ type Entry = { value: number; seq: number; time: number };
 /** Every entry, head first, as the ring reports them. */
 function contents(ring: EntryRing<number>): Entry[] {
   const out: Entry[] = [];
-  ring.forEach((value, seq, time) => out.push({ value, seq, time }));
+  ring.forEach((value, seq, time) => {
+    out.push({ value, seq, time });
+  });
   return out;
 }
 

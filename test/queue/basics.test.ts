@@ -40,7 +40,12 @@ describe('Queue: basics', () => {
       handler: () => {
         running++;
         most = Math.max(most, running);
-        return new Promise<void>((r) => gates.push(() => (running--, r())));
+        return new Promise<void>((r) =>
+          gates.push(() => {
+            running--;
+            r();
+          }),
+        );
       },
     });
     for (let i = 0; i < 10; i++) queue.tryPush(i);

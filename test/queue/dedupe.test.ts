@@ -49,7 +49,7 @@ describe('Queue: dedupe', () => {
 
   it('submit of a duplicate shares the original’s outcome while it is live, else rejects DuplicateError', async () => {
     const clock = new TestClock();
-    const queue = new Queue<string, string>({ dedupe: { key: (s) => s }, autoStart: false, handler: (s) => s + '!', clock });
+    const queue = new Queue<string, string>({ dedupe: { key: (s) => s }, autoStart: false, handler: (s) => `${s}!`, clock });
     const first = queue.submit('a');
     const second = queue.submit('a');
     queue.resume();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadLetter, Queue, QueueFullError } from '../../src/index.js';
+import { type DeadLetter, Queue, QueueFullError } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { balanced, deferred, track } from '../helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadLetter, Queue, RejectError, TimeoutError } from '../../src/index.js';
+import { type DeadLetter, Queue, RejectError, TimeoutError } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { track } from '../helpers.js';
 

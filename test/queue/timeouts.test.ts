@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadLetter, Queue, TimeoutError } from '../../src/index.js';
+import { type DeadLetter, Queue, TimeoutError } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { deferred, track } from '../helpers.js';
 

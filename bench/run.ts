@@ -42,7 +42,8 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
+const fmt = (x: number | null): string =>
+  x === null || Number.isNaN(x) ? '—' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3);
 
 const lines: string[] = [
   '# Benchmark results',
@@ -58,10 +59,14 @@ for (const name of suites) {
   const { n, reps } = sizes[name] ?? { n: 10_000, reps: 3 };
   const kind = suite.kind ?? 'rate';
   const roundsOfSuite = sizes[name]?.rounds;
-  const howMany = roundsOfSuite ? `${reps} repetitions, in ${roundsOfSuite} rounds over the rows` : `${reps} repetition${reps === 1 ? '' : 's'}`;
+  const howMany = roundsOfSuite
+    ? `${reps} repetitions, in ${roundsOfSuite} rounds over the rows`
+    : `${reps} repetition${reps === 1 ? '' : 's'}`;
   lines.push(`## ${suite.title}`, '', `N = ${n.toLocaleString('en-US')}, ${howMany}.`, '');
   for (const params of suite.params) {
-    const label = Object.entries(params).map(([k, v]) => `${k} ${v}`).join(', ');
+    const label = Object.entries(params)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     const values = new Map<string, number>();
     const table: string[] = label ? [`### ${label}`, ''] : [];
     let header = false;
@@ -128,7 +133,11 @@ for (const name of suites) {
         const ratio = values.get(ours)! / values.get(anchor)!;
         const lowerIsBetter = kind === 'memory';
         const verdict =
-          budget === undefined ? '' : (lowerIsBetter ? ratio <= budget : ratio >= budget) ? `${lowerIsBetter ? '≤' : '≥'} ${budget}× met` : `${lowerIsBetter ? '≤' : '≥'} ${budget}× **missed**`;
+          budget === undefined
+            ? ''
+            : (lowerIsBetter ? ratio <= budget : ratio >= budget)
+              ? `${lowerIsBetter ? '≤' : '≥'} ${budget}× met`
+              : `${lowerIsBetter ? '≤' : '≥'} ${budget}× **missed**`;
         table.push(`| ${ours} ÷ ${anchor} | ${ratio.toFixed(2)}× | ${verdict} |`);
         process.stdout.write(`  ${ours} ÷ ${anchor}: ${ratio.toFixed(2)}× ${verdict}\n`);
       }
@@ -152,7 +161,7 @@ lines.push(
   "  field (a closure's variable boxed a new number per item); watchers (`onIdle`, `onSizeBelow`) skipped by one",
   '  comparison; ids formatted from a cached prefix; no listener lookups until a listener exists; the anchors below.',
   "- **`batch()` (≥ it-batch).** An item's time is mostly the source's own `next()`. `batch()` feeds its accumulator from",
-  "  callbacks on each `next()` promise rather than an `await` loop, so it pulls an async generator about 15 % faster than",
+  '  callbacks on each `next()` promise rather than an `await` loop, so it pulls an async generator about 15 % faster than',
   '  `for await` does (it-batch and the async-generator floor both use `for await`).',
   '',
   '## Hidden classes across collections',

@@ -45,7 +45,11 @@ const { unprocessed } = await queue.close();
 await receiver.close();
 
 const s = queue.stats;
-console.log(`accepted ${accepted}, duplicates ${s.duplicates}, completed ${s.completed}, dead-lettered ${s.deadLettered}, retried ${s.retried}`);
-console.log(`conservation: ${s.accepted} = ${s.completed} + ${s.deadLettered} + ${s.returned} + ${s.waiting} + ${s.inFlight} (${unprocessed.length} handed back)`);
+console.log(
+  `accepted ${accepted}, duplicates ${s.duplicates}, completed ${s.completed}, dead-lettered ${s.deadLettered}, retried ${s.retried}`,
+);
+console.log(
+  `conservation: ${s.accepted} = ${s.completed} + ${s.deadLettered} + ${s.returned} + ${s.waiting} + ${s.inFlight} (${unprocessed.length} handed back)`,
+);
 const balanced = s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;
 process.exitCode = balanced ? 0 : 1;

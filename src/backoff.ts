@@ -72,9 +72,7 @@ export function backoff(options?: BackoffOptions): BackoffFn {
     }
     if (jitter === 'decorrelated') {
       const previous =
-        typeof previousDelayMs === 'number' && Number.isFinite(previousDelayMs) && previousDelayMs > 0
-          ? previousDelayMs
-          : initial;
+        typeof previousDelayMs === 'number' && Number.isFinite(previousDelayMs) && previousDelayMs > 0 ? previousDelayMs : initial;
       return Math.min(max, rand(initial, Math.max(initial, previous * 3)));
     }
     const base = Math.min(max, initial * multiplier ** (attempt - 1));

@@ -148,8 +148,6 @@ export class Deduper implements DedupeStore {
     this.#expiryHead = 0;
   }
 
-
-
   #sweep(now: number): void {
     const keys = this.#expiryKeys;
     const times = this.#expiryTimes;

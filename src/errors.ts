@@ -207,10 +207,7 @@ function hasBrand(error: unknown): error is SluiceError {
  * if (isSluiceError(e, 'ERR_QUEUE_FULL')) retryLater();
  * ```
  */
-export function isSluiceError<C extends SluiceErrorCode>(
-  error: unknown,
-  code?: C,
-): error is SluiceErrorWithCode<C> {
+export function isSluiceError<C extends SluiceErrorCode>(error: unknown, code?: C): error is SluiceErrorWithCode<C> {
   return hasBrand(error) && (code === undefined || error.code === code);
 }
 

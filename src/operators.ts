@@ -32,12 +32,7 @@ export type Operator<A, B> = (source: Source<A>) => AsyncIterable<B>;
 export function pipe<A>(source: Source<A>): AsyncIterable<A>;
 export function pipe<A, B>(source: Source<A>, op1: Operator<A, B>): AsyncIterable<B>;
 export function pipe<A, B, C>(source: Source<A>, op1: Operator<A, B>, op2: Operator<B, C>): AsyncIterable<C>;
-export function pipe<A, B, C, D>(
-  source: Source<A>,
-  op1: Operator<A, B>,
-  op2: Operator<B, C>,
-  op3: Operator<C, D>,
-): AsyncIterable<D>;
+export function pipe<A, B, C, D>(source: Source<A>, op1: Operator<A, B>, op2: Operator<B, C>, op3: Operator<C, D>): AsyncIterable<D>;
 export function pipe<A, B, C, D, E>(
   source: Source<A>,
   op1: Operator<A, B>,
@@ -389,18 +384,21 @@ export function mapConcurrent<T, R>(
       const run = (item: T, i: number): Promise<Outcome<R>> => {
         const firstSeenAt = clock.now();
         let attempts = 0;
-        return retry((attempt, signal) => {
-          attempts = attempt;
-          return fn(item, { signal, attempt, index: i });
-        }, {
-          maxAttempts: policy?.maxAttempts ?? 1,
-          ...(policy ? { backoff: policy.backoff } : {}),
-          ...(policy?.retryIf ? { retryIf: policy.retryIf } : {}),
-          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-          ...(onRetry ? { onRetry: (event: RetryEvent) => onRetry({ ...event, item }) } : {}),
-          signal: stop.signal,
-          clock,
-        }).then(
+        return retry(
+          (attempt, signal) => {
+            attempts = attempt;
+            return fn(item, { signal, attempt, index: i });
+          },
+          {
+            maxAttempts: policy?.maxAttempts ?? 1,
+            ...(policy ? { backoff: policy.backoff } : {}),
+            ...(policy?.retryIf ? { retryIf: policy.retryIf } : {}),
+            ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+            ...(onRetry ? { onRetry: (event: RetryEvent) => onRetry({ ...event, item }) } : {}),
+            signal: stop.signal,
+            clock,
+          },
+        ).then(
           (value): Outcome<R> => ({ ok: true, value }),
           (error: unknown): Outcome<R> => {
             if (stop.signal.aborted) return { ok: false, error, dead: false };

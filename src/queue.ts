@@ -17,7 +17,17 @@ import { Pushers } from './queue/pushers.js';
 import { StartGate } from './queue/start-gate.js';
 import { WaitingRoom } from './queue/waiting.js';
 import { Watchers } from './queue/watchers.js';
-import type { CloseOptions, CloseResult, Delivery, Handler, PushOptions, QueueEvents, QueueOptions, QueueStats, Receipt } from './queue-types.js';
+import type {
+  CloseOptions,
+  CloseResult,
+  Delivery,
+  Handler,
+  PushOptions,
+  QueueEvents,
+  QueueOptions,
+  QueueStats,
+  Receipt,
+} from './queue-types.js';
 
 /**
  * An in-process work queue: concurrency, priorities, delays, retries with
@@ -107,7 +117,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#gate =
       config.rateLimit === undefined
         ? undefined
-        : new StartGate(config.rateLimit, () => this.#startWork(), (error) => this.#emit('error', error));
+        : new StartGate(
+            config.rateLimit,
+            () => this.#startWork(),
+            (error) => this.#emit('error', error),
+          );
     this.#dispatch = new Dispatcher(config, this.#room, this.#attempts, this.#gate, {
       took: () => {
         if (this.#pushers.size > 0) this.#pushers.admit();
@@ -298,7 +312,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const o = v.options<{ concurrency?: number }>(PART, options);
     const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity');
     if (this.#dispatch.handler) throw new TypeError(`${PART}: a handler is already set`);
-    if (this.#dispatch.pull !== undefined) throw new TypeError(`${PART}: pull mode is in use; a queue has a handler or is iterated, not both`);
+    if (this.#dispatch.pull !== undefined)
+      throw new TypeError(`${PART}: pull mode is in use; a queue has a handler or is iterated, not both`);
     this.#dispatch.handler = fn;
     this.#attempts.pushMode = true;
     if (concurrency !== undefined) this.#dispatch.concurrency = concurrency;

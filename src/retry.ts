@@ -78,10 +78,7 @@ export interface RetryOptions extends RetryPolicy {
  * }, { maxAttempts: 5, timeoutMs: 10_000, backoff: { jitter: 'equal' } });
  * ```
  */
-export async function retry<R>(
-  fn: (attempt: number, signal: AbortSignal) => R | PromiseLike<R>,
-  options?: RetryOptions,
-): Promise<R> {
+export async function retry<R>(fn: (attempt: number, signal: AbortSignal) => R | PromiseLike<R>, options?: RetryOptions): Promise<R> {
   const part = 'retry';
   v.requiredFn(part, 'fn', fn);
   const o = v.options<RetryOptions>(part, options);

@@ -277,11 +277,10 @@ export class TokenBucket implements RateLimiter {
     return this.#time.now();
   }
 
-
   #tokensAt(now: number): number {
     const elapsed = now - this.#last;
     const tokens = elapsed > 0 ? this.#tokens + elapsed * this.#rate : this.#tokens;
-    return Math.min(tokens , this.#burst);
+    return Math.min(tokens, this.#burst);
   }
 
   #refill(now: number): void {
@@ -303,7 +302,7 @@ export class TokenBucket implements RateLimiter {
     for (let node = this.#waiters.head; node; node = this.#waiters.head) {
       const waiter = node.value;
       // The bucket's books start from when the waiter arrived, or from the previous grant.
-      const arrived = Math.min(waiter.arrivedAt , now);
+      const arrived = Math.min(waiter.arrivedAt, now);
       if (arrived > this.#last) this.#refill(arrived);
       let readyAt = this.#last;
       if (this.#tokens < waiter.cost) readyAt = this.#last + (waiter.cost - this.#tokens) / this.#rate;
@@ -362,7 +361,6 @@ export class TokenBucket implements RateLimiter {
     }
   }
 }
-
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

@@ -198,7 +198,9 @@ describe('BatchAccumulator', () => {
     expect(() => new BatchAccumulator({ maxBytes: 100 })).toThrow(
       new TypeError('BatchAccumulator: sizeOf must be a function when maxBytes is set, got undefined'),
     );
-    expect(() => new BatchAccumulator({ maxItems: 0 })).toThrow(new RangeError('BatchAccumulator: maxItems must be a positive integer, got 0'));
+    expect(() => new BatchAccumulator({ maxItems: 0 })).toThrow(
+      new RangeError('BatchAccumulator: maxItems must be a positive integer, got 0'),
+    );
     expect(() => new BatchAccumulator({ lingerMs: -1 })).toThrow(RangeError);
     expect(() => new BatchAccumulator({ maxPending: 1.5 })).toThrow(RangeError);
     expect(() => new BatchAccumulator({ key: 'k' as never })).toThrow(TypeError);

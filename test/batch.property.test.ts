@@ -20,9 +20,12 @@ describe('batch() properties', () => {
           keyed: fc.boolean(),
           maxPending: fc.integer({ min: 1, max: 4 }),
         }),
-        fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c'), size: fc.integer({ min: 0, max: 40 }), gapMs: fc.constantFrom(0, 0, 5, 30) }), {
-          maxLength: 60,
-        }),
+        fc.array(
+          fc.record({ key: fc.constantFrom('a', 'b', 'c'), size: fc.integer({ min: 0, max: 40 }), gapMs: fc.constantFrom(0, 0, 5, 30) }),
+          {
+            maxLength: 60,
+          },
+        ),
         async (options, specs) => {
           const clock = new TestClock();
           const items: Item[] = specs.map((s, n) => ({ n, key: s.key, size: s.size }));

@@ -72,9 +72,13 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
     const { browser, page, errors } = await open();
     try {
       await page.goto(url);
-      await page.waitForFunction(() => (window as { __results?: unknown; __error?: string }).__results ?? (window as { __error?: string }).__error, null, {
-        timeout: 20_000,
-      });
+      await page.waitForFunction(
+        () => (window as { __results?: unknown; __error?: string }).__results ?? (window as { __error?: string }).__error,
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
       const { results, error } = await page.evaluate(() => ({
         results: (window as { __results?: unknown }).__results as {
           pipeline: { sent: number[][]; dead: { item: number[]; reason: string; attempts: number }[] };
@@ -91,7 +95,15 @@ describe.runIf(available)('in a real browser (headless Chromium)', () => {
       expect(results.pipeline.sent).toEqual([[1, 2, 3, 4], [5, 6, 7, 8], [12]]);
       expect(results.pipeline.dead).toEqual([{ item: [9, 10, 13, 11], reason: 'delivery_limit', attempts: 3 }]);
       expect(results.queue.results).toEqual([1, 4, 9, 'rejected: never', 25, 36]);
-      expect(results.queue.stats).toMatchObject({ accepted: 6, completed: 5, deadLettered: 1, failed: 3, retried: 2, waiting: 0, inFlight: 0 });
+      expect(results.queue.stats).toMatchObject({
+        accepted: 6,
+        completed: 5,
+        deadLettered: 1,
+        failed: 3,
+        retried: 2,
+        waiting: 0,
+        inFlight: 0,
+      });
     } finally {
       await browser.close();
     }

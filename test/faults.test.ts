@@ -7,7 +7,6 @@ import { BatchAccumulator, type DeadLetter, Queue, TokenBucket, batch, pipe, ret
 import { TestClock } from '../src/testing/index.js';
 import { balanced, track } from './helpers.js';
 
-
 describe('handlers that misbehave', () => {
   it('rejections with non-Error values are failures, kept as they are in the dead letter', async () => {
     const values: unknown[] = [undefined, null, 'text', 42, Object.freeze({ code: 'E_FROZEN' })];
@@ -160,7 +159,9 @@ describe('abort signals at every await point', () => {
     const tokenAbort = new AbortController();
     const waitingForToken = track(bucket.acquire(1, { signal: tokenAbort.signal }));
     const retryAbort = new AbortController();
-    const retrying = track(retry(() => Promise.reject(new Error('x')), { clock, signal: retryAbort.signal, backoff: { initialDelayMs: 1_000, jitter: 'none' } }));
+    const retrying = track(
+      retry(() => Promise.reject(new Error('x')), { clock, signal: retryAbort.signal, backoff: { initialDelayMs: 1_000, jitter: 'none' } }),
+    );
     await clock.advance(10);
     roomAbort.abort('room');
     tokenAbort.abort('token');

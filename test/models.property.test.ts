@@ -211,7 +211,11 @@ describe('BatchAccumulator model', () => {
   it('loses and duplicates nothing, keeps order and batch limits, under add, tryAdd, consume, flush, time and close', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ maxItems: fc.integer({ min: 1, max: 5 }), lingerMs: fc.integer({ min: 0, max: 20 }), maxPending: fc.integer({ min: 1, max: 3 }) }),
+        fc.record({
+          maxItems: fc.integer({ min: 1, max: 5 }),
+          lingerMs: fc.integer({ min: 0, max: 20 }),
+          maxPending: fc.integer({ min: 1, max: 3 }),
+        }),
         fc.commands(accCommands, { maxCommands: 50 }),
         async (options, cmds) => {
           const clock = new TestClock();
@@ -228,9 +232,7 @@ describe('BatchAccumulator model', () => {
           }
           const { unconsumed } = await closing;
           const settled = await Promise.allSettled(real.waiting);
-          const refused = new Set(
-            settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : [])),
-          ).size;
+          const refused = new Set(settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : []))).size;
           const out = [...model.consumed.flat(), ...unconsumed.flat()];
           expect(out.length).toBe(model.added.length - refused);
           expect(new Set(out).size).toBe(out.length);

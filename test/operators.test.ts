@@ -1,16 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import {
-  DeadLetter,
-  Deduper,
-  RejectError,
-  TimeoutError,
-  TokenBucket,
-  batch,
-  dedupe,
-  mapConcurrent,
-  pipe,
-  throttle,
-} from '../src/index.js';
+import { DeadLetter, Deduper, RejectError, TimeoutError, TokenBucket, batch, dedupe, mapConcurrent, pipe, throttle } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { deferred, track } from './helpers.js';
 
@@ -62,7 +51,10 @@ describe('dedupe()', () => {
     const clock = new TestClock();
     const dupes: unknown[] = [];
     const out = await collect(
-      pipe([{ id: 1 }, { id: 2 }, { id: 1 }, { id: 3 }, { id: 2 }], dedupe({ key: (x: { id: number }) => x.id, clock, onDuplicate: (x) => dupes.push(x) })),
+      pipe(
+        [{ id: 1 }, { id: 2 }, { id: 1 }, { id: 3 }, { id: 2 }],
+        dedupe({ key: (x: { id: number }) => x.id, clock, onDuplicate: (x) => dupes.push(x) }),
+      ),
     );
     expect(out.map((x) => x.id)).toEqual([1, 2, 3]);
     expect(dupes).toEqual([{ id: 1 }, { id: 2 }]);
@@ -162,7 +154,11 @@ describe('batch()', () => {
 
   it('a consumer’s break closes the source and clears every timer', async () => {
     const clock = new TestClock();
-    const { source, state } = timedSource(clock, Array.from({ length: 100 }, (_, i) => i), 10);
+    const { source, state } = timedSource(
+      clock,
+      Array.from({ length: 100 }, (_, i) => i),
+      10,
+    );
     const consumer = (async () => {
       for await (const b of pipe(source, batch<number>({ maxItems: 3, lingerMs: 1_000, clock }))) {
         expect(b).toEqual([0, 1, 2]);
@@ -257,7 +253,10 @@ describe('mapConcurrent()', () => {
       collect(
         pipe(
           [1, 2, 3],
-          mapConcurrent((n: number) => new Promise<number>((r) => clock.setTimeout(() => r(n), delays[n]!)), { concurrency: 3, ordered: false }),
+          mapConcurrent((n: number) => new Promise<number>((r) => clock.setTimeout(() => r(n), delays[n]!)), {
+            concurrency: 3,
+            ordered: false,
+          }),
         ),
       ),
     );
@@ -309,7 +308,14 @@ describe('mapConcurrent()', () => {
 
   it('without a dead letter, propagates the handler’s own last error', async () => {
     const own = new Error('mine');
-    await expect(collect(pipe([1], mapConcurrent(() => Promise.reject(own))))).rejects.toBe(own);
+    await expect(
+      collect(
+        pipe(
+          [1],
+          mapConcurrent(() => Promise.reject(own)),
+        ),
+      ),
+    ).rejects.toBe(own);
   });
 
   it('timeoutMs aborts the attempt’s signal with TimeoutError', async () => {

@@ -60,12 +60,12 @@ describe('the packed tarball, installed into a fresh project', () => {
     writeFileSync(
       join(project, 'esm.mjs'),
       "import { TokenBucket, isSluiceError, QueueFullError } from 'sluice';\nimport { TestClock } from 'sluice/testing';\n" +
-        "const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n",
+        'const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n',
     );
     writeFileSync(
       join(project, 'cjs.cjs'),
       "const { TokenBucket, isSluiceError, QueueFullError } = require('sluice');\nconst { TestClock } = require('sluice/testing');\n" +
-        "const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n",
+        'const b = new TokenBucket({ ratePerSecond: 1, clock: new TestClock() });\nconsole.log(JSON.stringify([b.tryAcquire(), b.tryAcquire(), isSluiceError(new QueueFullError(1))]));\n',
     );
     for (const file of ['esm.mjs', 'cjs.cjs']) {
       expect(JSON.parse(execFileSync(process.execPath, [join(project, file)], { encoding: 'utf8' }))).toEqual([true, false, true]);
@@ -74,15 +74,18 @@ describe('the packed tarball, installed into a fresh project', () => {
     writeFileSync(
       join(project, 'consumer.ts'),
       "import { Queue, type Receipt } from 'sluice';\nimport { TestClock } from 'sluice/testing';\n" +
-        "const q = new Queue<{ id: string }, number>({ handler: (x) => x.id.length, clock: new TestClock() });\n" +
+        'const q = new Queue<{ id: string }, number>({ handler: (x) => x.id.length, clock: new TestClock() });\n' +
         "export const r: Promise<Receipt> = q.push({ id: 'a' });\nexport const n: Promise<number> = q.submit({ id: 'b' });\n" +
-        "// @ts-expect-error: items are typed\nvoid q.push(42);\n",
+        '// @ts-expect-error: items are typed\nvoid q.push(42);\n',
     );
     for (const moduleResolution of ['node16', 'bundler']) {
       const module = moduleResolution === 'node16' ? 'node16' : 'esnext';
       writeFileSync(
         join(project, 'tsconfig.json'),
-        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module, moduleResolution, target: 'es2022', lib: ['es2022', 'dom'], types: [] }, files: ['consumer.ts'] }),
+        JSON.stringify({
+          compilerOptions: { strict: true, noEmit: true, module, moduleResolution, target: 'es2022', lib: ['es2022', 'dom'], types: [] },
+          files: ['consumer.ts'],
+        }),
       );
       execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
     }

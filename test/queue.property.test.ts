@@ -230,7 +230,10 @@ describe('Queue model', () => {
           concurrency: setup.concurrency,
           capacity: setup.capacity,
           overflow: setup.overflow,
-          retry: { maxAttempts: setup.maxAttempts, backoff: { initialDelayMs: setup.backoffMs, maxDelayMs: Math.max(setup.backoffMs, 1), jitter: 'none' } },
+          retry: {
+            maxAttempts: setup.maxAttempts,
+            backoff: { initialDelayMs: setup.backoffMs, maxDelayMs: Math.max(setup.backoffMs, 1), jitter: 'none' },
+          },
           visibilityTimeoutMs: 100,
           ...(setup.ttlMs !== undefined ? { ttlMs: setup.ttlMs } : {}),
           ...(setup.grouped ? { groupBy: (item: Item) => item.group } : {}),

@@ -5,7 +5,6 @@ import { track } from './helpers.js';
 
 const none = { jitter: 'none' as const, initialDelayMs: 100 };
 
-
 describe('retry', () => {
   it('returns the first success, passing attempt numbers from 1 and a signal', async () => {
     const clock = new TestClock();

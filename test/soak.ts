@@ -103,7 +103,11 @@ const steady = samples.slice(Math.floor(samples.length * 0.2));
 const meanT = steady.reduce((a, x) => a + x.t, 0) / steady.length;
 const meanH = steady.reduce((a, x) => a + x.heap, 0) / steady.length;
 const slope =
-  steady.reduce((a, x) => a + (x.t - meanT) * (x.heap - meanH), 0) / Math.max(1e-9, steady.reduce((a, x) => a + (x.t - meanT) ** 2, 0));
+  steady.reduce((a, x) => a + (x.t - meanT) * (x.heap - meanH), 0) /
+  Math.max(
+    1e-9,
+    steady.reduce((a, x) => a + (x.t - meanT) ** 2, 0),
+  );
 const timersMax = Math.max(...samples.map((x) => x.timers));
 const timersFirst = samples[0]?.timers ?? 0;
 

@@ -105,28 +105,32 @@ const commands: fc.Arbitrary<fc.AsyncCommand<Model, Real>>[] = [
     },
     toString: () => `advance(${ms})`,
   })),
-  fc.record({ rate: fc.integer({ min: 1, max: 40 }), burst: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) }).map(({ rate, burst }) => ({
-    check: () => true,
-    async run(m: Model, r: Real) {
-      r.bucket.setRate(rate, burst);
-      m.rate = rate;
-      if (burst !== undefined) m.burst = burst;
-      await settle();
-      // Waiters asking more than the new burst were refused with RangeError.
-      for (const w of m.waiters) if (w.cost > m.burst) expect(w.outcome).not.toBe('pending');
-      check(m, r);
-    },
-    toString: () => `setRate(${rate}, ${burst})`,
-  })),
+  fc
+    .record({ rate: fc.integer({ min: 1, max: 40 }), burst: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) })
+    .map(({ rate, burst }) => ({
+      check: () => true,
+      async run(m: Model, r: Real) {
+        r.bucket.setRate(rate, burst);
+        m.rate = rate;
+        if (burst !== undefined) m.burst = burst;
+        await settle();
+        // Waiters asking more than the new burst were refused with RangeError.
+        for (const w of m.waiters) if (w.cost > m.burst) expect(w.outcome).not.toBe('pending');
+        check(m, r);
+      },
+      toString: () => `setRate(${rate}, ${burst})`,
+    })),
 ];
 
 describe('TokenBucket model', () => {
   it('keeps its books under acquire, tryAcquire, abort, time and setRate', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ rate: fc.integer({ min: 1, max: 40 }), burst: fc.integer({ min: 1, max: 6 }) }).chain((o) =>
-          fc.record({ rate: fc.constant(o.rate), burst: fc.constant(o.burst), initial: fc.integer({ min: 0, max: o.burst }) }),
-        ),
+        fc
+          .record({ rate: fc.integer({ min: 1, max: 40 }), burst: fc.integer({ min: 1, max: 6 }) })
+          .chain((o) =>
+            fc.record({ rate: fc.constant(o.rate), burst: fc.constant(o.burst), initial: fc.integer({ min: 0, max: o.burst }) }),
+          ),
         fc.commands(commands, { maxCommands: 40 }),
         async ({ rate, burst, initial }, cmds) => {
           const clock = new TestClock();

@@ -4,7 +4,6 @@ import { TimeoutError, TokenBucket } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { track } from './helpers.js';
 
-
 describe('TokenBucket', () => {
   it('starts full at burst and grants immediately while tokens last', async () => {
     const clock = new TestClock();

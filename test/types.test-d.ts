@@ -26,9 +26,7 @@ describe('inferred types', () => {
   it('pipe infers each stage, for 12 stages', () => {
     expectTypeOf(pipe([1, 2])).toEqualTypeOf<AsyncIterable<number>>();
     expectTypeOf(pipe([1], toStr)).toEqualTypeOf<AsyncIterable<string>>();
-    expectTypeOf(pipe([1], toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen)).toEqualTypeOf<
-      AsyncIterable<number>
-    >();
+    expectTypeOf(pipe([1], toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen)).toEqualTypeOf<AsyncIterable<number>>();
     expectTypeOf(pipe([1], toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen, toStr, toLen)).toEqualTypeOf<
       AsyncIterable<number>
     >();

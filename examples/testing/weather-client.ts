@@ -33,7 +33,12 @@ export class WeatherClient {
         if (res.status === 200 && res.body) return res.body;
         throw Object.assign(new Error(`HTTP ${res.status}`), { retryAfterMs: (res.retryAfterSeconds ?? 0) * 1_000 });
       },
-      { maxAttempts: 4, backoff: { initialDelayMs: 500, jitter: 'none' }, timeoutMs: 10_000, ...(this.#clock ? { clock: this.#clock } : {}) },
+      {
+        maxAttempts: 4,
+        backoff: { initialDelayMs: 500, jitter: 'none' },
+        timeoutMs: 10_000,
+        ...(this.#clock ? { clock: this.#clock } : {}),
+      },
     );
   }
 }

@@ -12,18 +12,7 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  DeadLetter,
-  RejectError,
-  TokenBucket,
-  batch,
-  dedupe,
-  mapConcurrent,
-  pipe,
-  retry,
-  throttle,
-  type RetryOptions,
-} from 'sluice';
+import { DeadLetter, RejectError, TokenBucket, batch, dedupe, mapConcurrent, pipe, retry, throttle, type RetryOptions } from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import type { ReceiverOptions, ReceiverStats } from './receiver.js';
 
@@ -132,8 +121,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     let status429 = 0;
     let status503 = 0;
     let status422 = 0;
-    const deadCount = (): number =>
-      deliveryDeadLetter.size + batchDeadLetter.entries().reduce((n, e) => n + e.item.length, 0);
+    const deadCount = (): number => deliveryDeadLetter.size + batchDeadLetter.entries().reduce((n, e) => n + e.item.length, 0);
     const report = (): void => progress(delivered.size + deadCount() + duplicates, all.length);
 
     const retryOptions: RetryOptions = {
@@ -209,10 +197,13 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     const started = Date.now();
     const pipeline = pipe(
       read(),
-      dedupe({ key: (d: Delivery) => d.deliveryId, onDuplicate: () => {
+      dedupe({
+        key: (d: Delivery) => d.deliveryId,
+        onDuplicate: () => {
           duplicates++;
           report();
-        } }),
+        },
+      }),
       batch<Delivery>({
         key: (d) => d.repository,
         maxItems: o.maxItems,
@@ -221,27 +212,29 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
         lingerMs: o.lingerMs,
       }),
       throttle<Delivery[]>(new TokenBucket({ ratePerSecond: o.ratePerSecond, burst: o.concurrency })),
-      mapConcurrent((items: Delivery[], { signal, attempt }) => {
-        if (attempt === 1) batches++;
-        return post(items, signal);
-      }, {
-        concurrency: o.concurrency,
-        ordered: false,
-        retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient },
-        onRetry: () => retries++,
-        timeoutMs: 10_000,
-        deadLetter: batchDeadLetter,
-      }),
+      mapConcurrent(
+        (items: Delivery[], { signal, attempt }) => {
+          if (attempt === 1) batches++;
+          return post(items, signal);
+        },
+        {
+          concurrency: o.concurrency,
+          ordered: false,
+          retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient },
+          onRetry: () => retries++,
+          timeoutMs: 10_000,
+          deadLetter: batchDeadLetter,
+        },
+      ),
     );
     for await (const _sent of pipeline) {
       // Each result is a batch's count of delivered items; the books are kept in `delivered`.
     }
 
     // Redrive, once, what ran out of attempts (the downstream may have recovered).
-    const redrive = await batchDeadLetter.redrive(
-      (items) => retry((_attempt, signal) => post(items, signal), retryOptions),
-      { filter: (e) => e.reason === 'delivery_limit' },
-    );
+    const redrive = await batchDeadLetter.redrive((items) => retry((_attempt, signal) => post(items, signal), retryOptions), {
+      filter: (e) => e.reason === 'delivery_limit',
+    });
     const elapsedMs = Date.now() - started;
 
     const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as ReceiverStats;

@@ -20,7 +20,6 @@ export function toRateLimiter(part: string, name: string, value: unknown, clock:
   throw new TypeError(`${part}: ${name} must be a TokenBucket or { ratePerSecond, burst }, got ${v.show(value)}`);
 }
 
-
 /** Whether `value` has a {@link DedupeStore}'s `check`. */
 export function isDedupeStore(value: unknown): value is DedupeStore {
   return typeof value === 'object' && value !== null && typeof (value as DedupeStore).check === 'function';

@@ -56,4 +56,3 @@ export function retryVerdict(policy: ResolvedRetryPolicy, error: unknown, attemp
   if (policy.retryIf && !policy.retryIf(error, attempt)) return 'stop';
   return attempt >= policy.maxAttempts ? 'exhausted' : 'retry';
 }
-

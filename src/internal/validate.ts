@@ -59,13 +59,7 @@ function fits(value: number, rule: NumberRule): boolean {
 /** Checks a numeric option; returns it, or `fallback` when `undefined`. */
 export function number(part: string, name: string, value: unknown, rule: NumberRule, fallback: number): number;
 export function number(part: string, name: string, value: unknown, rule: NumberRule): number | undefined;
-export function number(
-  part: string,
-  name: string,
-  value: unknown,
-  rule: NumberRule,
-  fallback?: number,
-): number | undefined {
+export function number(part: string, name: string, value: unknown, rule: NumberRule, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw typeError(part, name, describeRule[rule], value);
   if (!fits(value, rule)) throw rangeError(part, name, describeRule[rule], value);

@@ -39,7 +39,13 @@ export class Dispatcher<T, R> {
   readonly #visibilityTimeoutMs: number | undefined;
   readonly #host: DispatchHost;
 
-  constructor(config: QueueConfig<T, R>, room: WaitingRoom<T, R>, attempts: Attempts<T, R>, gate: StartGate | undefined, host: DispatchHost) {
+  constructor(
+    config: QueueConfig<T, R>,
+    room: WaitingRoom<T, R>,
+    attempts: Attempts<T, R>,
+    gate: StartGate | undefined,
+    host: DispatchHost,
+  ) {
     this.handler = config.handler;
     this.concurrency = config.concurrency;
     this.paused = !config.autoStart;

@@ -70,7 +70,10 @@ export function deadLetterInput<T, R>(job: Job<T, R>, reason: DeadLetterReason, 
  */
 export function deadLetterError<T, R>(config: QueueConfig<T, R>, job: Job<T, R>, reason: DeadLetterReason, error: unknown): unknown {
   if (reason === 'maxlen') {
-    return new QueueFullError(config.capacity, `${PART}: item ${job.id} dropped at capacity ${config.capacity} (overflow '${config.overflow}')`);
+    return new QueueFullError(
+      config.capacity,
+      `${PART}: item ${job.id} dropped at capacity ${config.capacity} (overflow '${config.overflow}')`,
+    );
   }
   if (reason === 'expired') return new TimeoutError(config.ttlMs ?? 0, `${PART}: item ${job.id} expired before its first attempt (ttlMs)`);
   return error;

@@ -68,7 +68,7 @@ export class TestClock implements Clock {
    * @returns a handle for {@link TestClock.clearTimeout}.
    */
   setTimeout(callback: () => void, ms: number): unknown {
-    const delay = Math.max(ms , 0);
+    const delay = Math.max(ms, 0);
     const timer: Timer = { id: this.#nextId++, due: this.#now + delay, seq: this.#seq++, callback };
     // Keep timers sorted by (due, seq): binary search for the insertion point.
     const timers = this.#timers;

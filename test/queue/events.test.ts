@@ -11,7 +11,10 @@ describe('Queue: events', () => {
     queue[method]('completed', (_item, result) => seen.push(['completed', result]));
     await queue.push(2);
     await queue.onIdle();
-    expect(seen).toEqual([['active', 2], ['completed', 4]]);
+    expect(seen).toEqual([
+      ['active', 2],
+      ['completed', 4],
+    ]);
   });
 
   it('a listener that throws never breaks the queue; the error reaches error listeners', async () => {

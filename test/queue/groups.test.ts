@@ -23,7 +23,14 @@ describe('Queue: message groups', () => {
         );
       },
     });
-    for (const [g, n] of [['a', 1], ['a', 2], ['b', 1], ['a', 3], ['b', 2]] as const) queue.tryPush({ g, n });
+    for (const [g, n] of [
+      ['a', 1],
+      ['a', 2],
+      ['b', 1],
+      ['a', 3],
+      ['b', 2],
+    ] as const)
+      queue.tryPush({ g, n });
     expect(log).toEqual(['start a1', 'start b1']);
     expect(queue.inFlight).toBe(2);
     gates.get('b1')!();

@@ -138,7 +138,10 @@ describe('Queue: retries and dead letters', () => {
     exact.tryPush('b');
     exact.resume();
     await exact.onIdle();
-    expect(exactDead.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 0], ['b', 100]]);
+    expect(exactDead.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([
+      ['a', 0],
+      ['b', 100],
+    ]);
 
     vi.useFakeTimers({ now: 1_000 });
     try {
@@ -151,7 +154,11 @@ describe('Queue: retries and dead letters', () => {
       queue.tryPush('c'); // a later turn reads the clock again
       queue.resume();
       await queue.onIdle();
-      expect(deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([['a', 1_000], ['b', 1_000], ['c', 2_000]]);
+      expect(deadLetter.entries().map((e) => [e.item, e.firstSeenAt])).toEqual([
+        ['a', 1_000],
+        ['b', 1_000],
+        ['c', 2_000],
+      ]);
     } finally {
       vi.useRealTimers();
     }

@@ -256,9 +256,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     }
     const reason = v.choice(PART, 'entry.reason', o.reason, REASONS, 'rejected');
     const attempts = v.number(PART, 'entry.attempts', o.attempts, 'non-negative-integer', 0);
-    if (o.source !== undefined && typeof o.source !== 'string') {
-      throw new TypeError(`${PART}: entry.source must be a string, got ${v.show(o.source)}`);
-    }
+    v.string(PART, 'entry.source', o.source);
     if (o.errors !== undefined && !Array.isArray(o.errors)) {
       throw new TypeError(`${PART}: entry.errors must be an array, got ${v.show(o.errors)}`);
     }

@@ -182,7 +182,5 @@ export class Deduper implements DedupeStore {
 }
 
 function checkKey(key: unknown): asserts key is DedupeKey {
-  if (typeof key !== 'string' && typeof key !== 'number') {
-    throw new TypeError(`${PART}: key must be a string or a number, got ${v.show(key)}`);
-  }
+  v.key(PART, 'key', key, false);
 }

@@ -137,10 +137,23 @@ export function boolean(part: string, name: string, value: unknown, fallback: bo
   return value;
 }
 
-/** Checks an optional string option. */
-export function string(part: string, name: string, value: unknown, fallback: string): string {
+/** Checks an optional string option; returns it, or `fallback` when `undefined`. */
+export function string(part: string, name: string, value: unknown, fallback: string): string;
+export function string(part: string, name: string, value: unknown): string | undefined;
+export function string(part: string, name: string, value: unknown, fallback?: string): string | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'string') throw typeError(part, name, 'a string', value);
+  return value;
+}
+
+/**
+ * Checks a key (a message group, dedupe or batch key): a string or a number.
+ * `returned`: whether the option named is a function that returned it (`groupBy`).
+ */
+export function key(part: string, name: string, value: unknown, returned: boolean): string | number {
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw new TypeError(`${part}: ${name} must ${returned ? 'return' : 'be'} a string or a number, got ${show(value)}`);
+  }
   return value;
 }
 

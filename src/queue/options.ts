@@ -127,21 +127,13 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
   if (!Number.isFinite(priority)) throw new RangeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
   const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative', 0);
   const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive') ?? config.ttlMs;
-  if (o.id !== undefined && typeof o.id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(o.id)}`);
+  const id = v.string(PART, 'id', o.id);
   const signal = v.signal(PART, 'signal', o.signal);
-  let groupKey: GroupKey | undefined;
-  if (config.groupBy) {
-    groupKey = config.groupBy(item);
-    if (typeof groupKey !== 'string' && typeof groupKey !== 'number') {
-      throw new TypeError(`${PART}: groupBy must return a string or a number, got ${v.show(groupKey)}`);
-    }
-  }
+  const groupKey = config.groupBy === undefined ? undefined : v.key(PART, 'groupBy', config.groupBy(item), true);
   let dedupeKey: DedupeKey | undefined;
   if (config.dedupeStore) {
-    dedupeKey = o.id ?? config.dedupeKey?.(item);
-    if (dedupeKey !== undefined && typeof dedupeKey !== 'string' && typeof dedupeKey !== 'number') {
-      throw new TypeError(`${PART}: dedupe.key must return a string or a number, got ${v.show(dedupeKey)}`);
-    }
+    dedupeKey = id ?? config.dedupeKey?.(item);
+    if (dedupeKey !== undefined) v.key(PART, 'dedupe.key', dedupeKey, true);
   }
-  return { priority, delayMs, ttlMs, id: o.id, signal, groupKey, dedupeKey };
+  return { priority, delayMs, ttlMs, id, signal, groupKey, dedupeKey };
 }

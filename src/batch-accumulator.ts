@@ -2,7 +2,8 @@ import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
 import { QueueClosedError } from './errors.js';
 import { emitSafely } from './internal/events.js';
-import { type FeedStop, feed } from './internal/feed.js';
+import { whenAborted } from './internal/abort.js';
+import { closeQuietly } from './internal/iterators.js';
 import { Ring } from './internal/ring.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -86,7 +87,6 @@ interface AddWaiter<T> {
 }
 
 const PART = 'BatchAccumulator';
-const NEVER_STOP: FeedStop = { stopped: false };
 const NO_KEY = Symbol('no key');
 
 /**
@@ -275,17 +275,25 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
 
   /**
    * Adds every item of a (sync or async) iterable, one at a time, waiting for
-   * room as `add` does (backpressure), as `Queue.pushAll`.
+   * room as `add` does (backpressure), as `Queue.pushAll`; what the `batch()`
+   * operator runs.
    * @param items - the items.
+   * @param options - `signal`: aborting stops taking items from the source
+   *   and rejects with `signal.reason` (an item already waiting for room is
+   *   still added when room comes, as its `add` would be).
    * @returns how many were added.
-   * @throws TypeError (rejects) when `items` is not iterable.
+   * @throws TypeError (rejects) when `items` is not iterable, or for bad options.
    * @throws (rejects) the first error of the source or of `add` (`QueueClosedError`
-   *   after `close()`, what `key` or `sizeOf` throws); items before it stay added.
+   *   after `close()`, what `key` or `sizeOf` throws); items before it stay
+   *   added. The source is closed (`return()`) on an error or an abort.
    */
-  addAll(items: Iterable<T> | AsyncIterable<T>): Promise<number> {
+  addAll(items: Iterable<T> | AsyncIterable<T>, options?: { readonly signal?: AbortSignal }): Promise<number> {
     let iterator: AsyncIterator<T> | Iterator<T>;
+    let signal: AbortSignal | undefined;
     try {
       const source = v.iterable<T>(PART, 'items', items);
+      signal = v.signal(PART, 'signal', v.options<{ signal?: AbortSignal }>(PART, options).signal);
+      if (signal?.aborted) return Promise.reject(signal.reason);
       iterator =
         typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function'
           ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
@@ -293,17 +301,33 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this[feed](iterator, NEVER_STOP);
+    const stop = { stopped: false };
+    return new Promise<number>((resolve, reject) => {
+      const detach = whenAborted(signal, () => {
+        stop.stopped = true;
+        closeQuietly(iterator);
+        reject(signal!.reason);
+      });
+      this.#feed(iterator, stop).then(
+        (added) => {
+          detach();
+          resolve(added);
+        },
+        (error: unknown) => {
+          detach();
+          closeQuietly(iterator);
+          reject(error);
+        },
+      );
+    });
   }
 
   /**
    * Feeds an iterator into this accumulator until it ends or `stop.stopped`
-   * is set; what `addAll` and the `batch()` operator run. Resolves with how
-   * many items were added; rejects with what the iterator or `add` rejects
-   * with (the iterator is not closed: the caller owns it).
-   * @internal
+   * is set. Resolves with how many items were added; rejects with what the
+   * iterator or `add` rejects with.
    */
-  [feed](source: AsyncIterator<T> | Iterator<T>, stop: FeedStop): Promise<number> {
+  #feed(source: AsyncIterator<T> | Iterator<T>, stop: { readonly stopped: boolean }): Promise<number> {
     // Items without key or size go straight into the open batch: no call per item, so the loop
     // stays fast even where V8 declines to inline the general path.
     const plain = this.#key === undefined && this.#maxBytes === undefined;
@@ -349,11 +373,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
 
   #keyOf(item: T): BatchKey {
     if (this.#key === undefined) return undefined;
-    const key = this.#key(item);
-    if (typeof key !== 'string' && typeof key !== 'number') {
-      throw new TypeError(`${PART}: key must return a string or a number, got ${v.show(key)}`);
-    }
-    return key;
+    return v.key(PART, 'key', this.#key(item), true);
   }
 
   #sizeOfItem(item: T): number {

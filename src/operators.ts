@@ -3,7 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { DeadLetterStore } from './dead-letter.js';
 import type { DedupeKey, DedupeStore } from './deduper.js';
 import { isRejectError, isRetryExhaustedError } from './errors.js';
-import { feed } from './internal/feed.js';
+import { closeQuietly } from './internal/iterators.js';
 import * as v from './internal/validate.js';
 import { type RetryEvent, type RetryPolicy, retry } from './retry.js';
 import type { RateLimiter, RateLimitInput } from './token-bucket.js';
@@ -211,12 +211,13 @@ export function batch<T>(options?: BatchOptions<T>): Operator<T, T[]> {
 async function* batched<T>(source: Source<T>, options: BatchOptions<T> | undefined): AsyncGenerator<T[]> {
   const accumulator = new BatchAccumulator<T>(options);
   const iterator = toAsyncIterator(source);
-  const state: PumpState = { stopped: false, failure: undefined };
+  const stop = new AbortController();
+  let failure: { error: unknown } | undefined;
   const batches = accumulator[Symbol.asyncIterator]();
-  const pumping = accumulator[feed](iterator, state).then(
+  const pumping = accumulator.addAll({ [Symbol.asyncIterator]: () => iterator }, { signal: stop.signal }).then(
     () => accumulator.close(),
     (error: unknown) => {
-      if (!state.stopped) state.failure = { error };
+      if (!stop.signal.aborted) failure = { error };
       return accumulator.close();
     },
   );
@@ -227,19 +228,14 @@ async function* batched<T>(source: Source<T>, options: BatchOptions<T> | undefin
       yield next.value;
     }
     await pumping;
-    if (state.failure) throw state.failure.error;
+    if (failure) throw failure.error;
   } finally {
     // Normal end, error or the consumer's break: stop the pump, clear timers, close the source.
-    state.stopped = true;
+    stop.abort();
     void batches.return?.();
     void accumulator.close();
     closeQuietly(iterator);
   }
-}
-
-interface PumpState {
-  stopped: boolean;
-  failure: { error: unknown } | undefined;
 }
 
 /** Options of the {@link throttle} operator. */
@@ -363,10 +359,7 @@ export function mapConcurrent<T, R>(
   v.requiredFn(part, 'fn', fn);
   const o = v.options<MapConcurrentOptions<T>>(part, options);
   const concurrency = v.number(part, 'concurrency', o.concurrency, 'positive-integer', 1);
-  if (o.ordered !== undefined && typeof o.ordered !== 'boolean') {
-    throw new TypeError(`${part}: ordered must be a boolean, got ${v.show(o.ordered)}`);
-  }
-  const ordered = o.ordered ?? true;
+  const ordered = v.boolean(part, 'ordered', o.ordered, true);
   const policy = o.retry === undefined ? undefined : resolveRetryPolicy(part, o.retry, 3);
   const onRetry = v.fn<(event: RetryEvent & { item: T }) => void>(part, 'onRetry', o.onRetry);
   const deadLetter = toDeadLetterStore<T>(part, o.deadLetter);
@@ -462,14 +455,4 @@ async function* fromSync<T>(source: Iterable<T>): AsyncGenerator<T> {
 function toAsyncIterator<T>(source: Source<T>): AsyncIterator<T> {
   checkSource('operator', source);
   return isAsyncIterable(source) ? source[Symbol.asyncIterator]() : fromSync(source)[Symbol.asyncIterator]();
-}
-
-/** Asks a source to stop (runs its `finally`), without waiting on it or letting it throw. */
-function closeQuietly(iterator: AsyncIterator<unknown>): void {
-  try {
-    const done = iterator.return?.();
-    if (done && typeof done.then === 'function') done.then(undefined, () => {});
-  } catch {
-    // A source that throws on return has nothing more to give.
-  }
 }

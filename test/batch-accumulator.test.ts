@@ -194,6 +194,68 @@ describe('BatchAccumulator', () => {
     expect((await b).value).toEqual([2]);
   });
 
+  it('addAll adds a sync or async iterable with backpressure, as Queue.pushAll, and counts what it added', async () => {
+    const acc = new BatchAccumulator<number>({ maxItems: 2, maxPending: 1, clock: new TestClock() });
+    const batches = acc[Symbol.asyncIterator]();
+    async function* source() {
+      for (let i = 0; i < 5; i++) yield i;
+    }
+    const adding = track(acc.addAll(source()));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(adding.settled).toBe(false); // one sealed batch unconsumed: the third item waits for room
+    expect((await batches.next()).value).toEqual([0, 1]);
+    expect((await batches.next()).value).toEqual([2, 3]);
+    await vi.waitFor(() => expect(adding.settled).toBe(true));
+    expect(adding.value).toBe(5);
+    expect(await acc.addAll([5])).toBe(1);
+    const closing = acc.close();
+    expect((await batches.next()).value).toEqual([4, 5]);
+    expect(await closing).toEqual({ unconsumed: [] });
+  });
+
+  it('addAll refuses what is not iterable, and rejects with the first error of the source or of add', async () => {
+    const acc = new BatchAccumulator<number>({ clock: new TestClock(), key: (n) => (n < 0 ? (undefined as never) : 'k') });
+    await expect(acc.addAll(5 as never)).rejects.toThrow(
+      new TypeError('BatchAccumulator: items must be an iterable or async iterable, got 5'),
+    );
+    await expect(acc.addAll([1, -1, 2])).rejects.toThrow(TypeError);
+    expect(acc.buffered).toBe(1); // the item before the bad one stays added
+    async function* failing() {
+      yield 3;
+      throw new Error('source broke');
+    }
+    await expect(acc.addAll(failing())).rejects.toThrow('source broke');
+    expect(acc.buffered).toBe(2);
+    void acc.close();
+    await expect(acc.addAll([4])).rejects.toBeInstanceOf(QueueClosedError);
+  });
+
+  it('addAll stops taking from the source when its signal aborts, rejects with the reason and closes the source', async () => {
+    const acc = new BatchAccumulator<number>({ maxItems: 10, clock: new TestClock() });
+    let closed = false;
+    let release!: () => void;
+    async function* slow() {
+      try {
+        yield 1;
+        await new Promise<void>((r) => (release = r));
+        yield 2;
+      } finally {
+        closed = true;
+      }
+    }
+    const stop = new AbortController();
+    const adding = track(acc.addAll(slow(), { signal: stop.signal }));
+    await vi.waitFor(() => expect(acc.buffered).toBe(1));
+    stop.abort(new Error('enough'));
+    await vi.waitFor(() => expect(adding.settled).toBe(true));
+    expect((adding.error as Error).message).toBe('enough');
+    release();
+    await vi.waitFor(() => expect(closed).toBe(true));
+    expect(acc.buffered).toBe(1); // 2 was never taken
+    await expect(acc.addAll([1], { signal: stop.signal })).rejects.toThrow('enough');
+  });
+
   it('refuses bad options', () => {
     expect(() => new BatchAccumulator({ maxBytes: 100 })).toThrow(
       new TypeError('BatchAccumulator: sizeOf must be a function when maxBytes is set, got undefined'),

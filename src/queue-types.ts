@@ -156,7 +156,11 @@ export interface FailedInfo extends AttemptInfo {
 export interface QueueEvents<T, R> {
   /** An attempt started. */
   active: [item: T, info: AttemptInfo];
-  /** An item was handled. */
+  /**
+   * An item was handled: `result` is the handler's result. In pull mode an
+   * `ack` carries no result, so `result` is `undefined` there (declare a
+   * pull-mode queue's `R` as `void` or leave it `unknown`).
+   */
   completed: [item: T, result: R, info: AttemptInfo];
   /** An attempt failed. */
   failed: [item: T, error: unknown, info: FailedInfo];

@@ -1,6 +1,7 @@
 import type { BackoffFn, BackoffOptions } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
 import { RetryExhaustedError, TimeoutError } from './errors.js';
+import { whenAborted } from './internal/abort.js';
 import { resolveRetryPolicy, retryDelay, retryVerdict } from './internal/retry-policy.js';
 import * as v from './internal/validate.js';
 
@@ -128,15 +129,14 @@ function runAttempt<R>(
       if (settled) return false;
       settled = true;
       if (timer !== undefined) clock.clearTimeout(timer);
-      outer?.removeEventListener('abort', onOuterAbort);
+      detach();
       return true;
     };
-    const onOuterAbort = (): void => {
+    const detach = whenAborted(outer, () => {
       if (!finish()) return;
       controller.abort(outer!.reason);
       reject(outer!.reason);
-    };
-    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    });
     if (timeoutMs !== undefined) {
       timer = clock.setTimeout(() => {
         timer = undefined;
@@ -164,24 +164,20 @@ function runAttempt<R>(
   });
 }
 
-/**
- * Waits `ms` on `clock`; rejects with `signal.reason` if it aborts first.
- * @internal
- */
-export function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
+/** Waits `ms` on `clock`; rejects with `signal.reason` if it aborts first. */
+function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      reject(signal!.reason);
-    };
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      detach();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const detach = whenAborted(signal, () => {
+      clock.clearTimeout(timer);
+      reject(signal!.reason);
+    });
   });
 }

@@ -462,18 +462,20 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const job = new Job<T, R>(item, o.id, this.#nextSeq++, o.priority, this.#timers.turnNow(), o.groupKey, key);
     if (settler) job.settlers = [settler];
     this.#accepted++;
-    if (this.#room.size >= this.#capacity) {
-      if (overflow === 'drop-newest') {
-        this.#attempts.deadLetter(job, 'maxlen', undefined);
-        return { id: job.id, duplicate: false, dropped: true };
-      }
-      // drop-oldest
+    const full = this.#room.size >= this.#capacity;
+    if (full && overflow === 'drop-newest') {
+      this.#attempts.deadLetter(job, 'maxlen', undefined);
+      return { id: job.id, duplicate: false, dropped: true };
+    }
+    if (key !== undefined) dedupe!.hold(key, job);
+    const ttlMs = o.ttlMs;
+    if (ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + ttlMs, () => this.#attempts.expire(job, ttlMs));
+    this.#room.enter(job, o.delayMs);
+    if (full) {
+      // drop-oldest: the new item is in, so listeners of the drop see the books balanced; it is the newest, so never the oldest.
       const oldest = this.#room.takeOldest();
       if (oldest) this.#attempts.deadLetter(oldest, 'maxlen', undefined);
     }
-    if (key !== undefined) dedupe!.hold(key, job);
-    if (o.ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + o.ttlMs, () => this.#attempts.expire(job));
-    this.#room.enter(job, o.delayMs);
     this.#startWork();
     return { id: job.id, duplicate: false, dropped: false };
   }

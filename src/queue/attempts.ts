@@ -146,9 +146,19 @@ export class Attempts<T, R> {
 
   /** Dead-letters an item (failed, expired or dropped at capacity) and rejects whoever awaits it. */
   deadLetter(job: Job<T, R>, reason: DeadLetterReason, error: unknown): void {
+    this.#countDeadLettered(job);
+    this.#store(job, reason, error);
+  }
+
+  /** The books of a dead-lettered item, counted before anyone hears of it (so listeners see them balanced). */
+  #countDeadLettered(job: Job<T, R>): void {
     job.state = DONE;
     this.deadLettered++;
     this.#release(job);
+  }
+
+  /** Hands a counted dead-lettered item to the dead letter, rejects whoever awaits it and tells the listeners. */
+  #store(job: Job<T, R>, reason: DeadLetterReason, error: unknown, failure = deadLetterError(this.#config, job, reason, error)): void {
     let entry: DeadLetterEntry<T> | undefined;
     try {
       entry = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
@@ -156,18 +166,24 @@ export class Attempts<T, R> {
       this.#report(refused);
     }
     const settlers = job.settlers;
-    if (settlers !== undefined) {
-      const failure = deadLetterError(this.#config, job, reason, error);
-      for (const s of settlers) s.reject(failure);
-    }
+    if (settlers !== undefined) for (const s of settlers) s.reject(failure);
     if (entry !== undefined && this.#host.listens('dead-lettered')) this.#host.emit('dead-lettered', entry);
   }
 
-  /** An item's time to live ran out before its first attempt: dead-lettered `'expired'`. */
-  expire(job: Job<T, R>): void {
+  /**
+   * An item's time to live (`ttlMs`) ran out before its first attempt: dead-lettered `'expired'`; whoever
+   * awaits it gets a TimeoutError with that TTL.
+   */
+  expire(job: Job<T, R>, ttlMs: number): void {
     job.ttlTimer = undefined;
     if (!this.#room.unlink(job)) return; // it started (or left) already
-    this.deadLetter(job, 'expired', undefined);
+    this.#countDeadLettered(job);
+    this.#store(
+      job,
+      'expired',
+      undefined,
+      new TimeoutError(ttlMs, `${PART}: item ${job.id} expired before its first attempt (ttlMs ${ttlMs})`),
+    );
     this.#host.settled();
   }
 
@@ -183,8 +199,13 @@ export class Attempts<T, R> {
 
   /** Hands an item back (close without drain) and rejects whoever awaits it. */
   handBack(job: Job<T, R>): void {
+    job.state = DONE;
     this.returned++;
     this.#release(job);
+    this.#rejectHandedBack(job);
+  }
+
+  #rejectHandedBack(job: Job<T, R>): void {
     const settlers = job.settlers;
     if (settlers !== undefined) {
       const error = handedBackError(job);
@@ -203,13 +224,17 @@ export class Attempts<T, R> {
       this.#room.retry(job, outcome.delayMs);
       this.#emitFailed(job, error, true);
     } else if (outcome.action === 'hand-back') {
-      this.#emitFailed(job, error, false);
+      // Counted before 'failed' is emitted, so its listeners see the books balanced.
       job.state = DONE;
+      this.returned++;
+      this.#release(job);
       this.returning!.push(job.item);
-      this.handBack(job);
-    } else {
       this.#emitFailed(job, error, false);
-      this.deadLetter(job, outcome.reason, outcome.error);
+      this.#rejectHandedBack(job);
+    } else {
+      this.#countDeadLettered(job);
+      this.#emitFailed(job, error, false);
+      this.#store(job, outcome.reason, outcome.error);
     }
     this.#host.settled();
   }

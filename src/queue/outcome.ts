@@ -1,5 +1,5 @@
 import type { DeadLetterInput, DeadLetterReason } from '../dead-letter.js';
-import { QueueClosedError, QueueFullError, TimeoutError, isRejectError } from '../errors.js';
+import { QueueClosedError, QueueFullError, isRejectError } from '../errors.js';
 import { type ResolvedRetryPolicy, retryDelay, retryVerdict } from '../internal/retry-policy.js';
 import type { Job } from './job.js';
 import { PART, type QueueConfig } from './options.js';
@@ -65,8 +65,9 @@ export function deadLetterInput<T, R>(job: Job<T, R>, reason: DeadLetterReason, 
 
 /**
  * What a `submit` of a dead-lettered item rejects with: `QueueFullError` when
- * it was dropped at capacity, `TimeoutError` when it expired, otherwise the
- * failure (a `RejectError`'s cause, or the last error).
+ * it was dropped at capacity, otherwise the failure (a `RejectError`'s cause,
+ * or the last error). An expired item's TimeoutError, which carries its TTL,
+ * is made where it expires.
  */
 export function deadLetterError<T, R>(config: QueueConfig<T, R>, job: Job<T, R>, reason: DeadLetterReason, error: unknown): unknown {
   if (reason === 'maxlen') {
@@ -75,7 +76,6 @@ export function deadLetterError<T, R>(config: QueueConfig<T, R>, job: Job<T, R>,
       `${PART}: item ${job.id} dropped at capacity ${config.capacity} (overflow '${config.overflow}')`,
     );
   }
-  if (reason === 'expired') return new TimeoutError(config.ttlMs ?? 0, `${PART}: item ${job.id} expired before its first attempt (ttlMs)`);
   return error;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Queue } from '../../src/index.js';
+import { DeadLetter, Queue, RejectError } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { balanced } from '../helpers.js';
 
 describe('Queue: events', () => {
   it.each(['on', 'addListener', 'once'] as const)('delivers events to a first listener added with %s', async (method) => {
@@ -62,5 +63,58 @@ describe('Queue: events', () => {
       ['active', 'bb', { id: ids[1], attempt: 1 }],
       ['completed', 'bb', 2, { id: ids[1], attempt: 1 }],
     ]);
+  });
+  it('listeners see the books balanced: failed without retry, dead-lettered and the dead letter’s added, drop-oldest included', async () => {
+    const clock = new TestClock();
+    const deadLetter = new DeadLetter<number>({ clock });
+    const queue = new Queue<number, number>({
+      handler: (n) => {
+        if (n % 3 === 0) throw new RejectError('poison');
+        if (n % 3 === 1) throw new Error('flaky');
+        return n;
+      },
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 0, maxDelayMs: 0 } },
+      capacity: 2,
+      overflow: 'drop-oldest',
+      autoStart: false,
+      deadLetter,
+      clock,
+    });
+    const seen: string[] = [];
+    const check =
+      (event: string) =>
+      (..._args: unknown[]): void => {
+        seen.push(event);
+        if (!balanced(queue.stats)) seen.push(`UNBALANCED in ${event}: ${JSON.stringify(queue.stats)}`);
+      };
+    queue.on('failed', check('failed'));
+    queue.on('dead-lettered', check('dead-lettered'));
+    queue.on('completed', check('completed'));
+    deadLetter.on('added', check('added'));
+    for (let n = 0; n < 5; n++) await queue.push(n); // 0, 1, 2 dropped as the oldest
+    queue.resume();
+    await queue.push(8);
+    await queue.onIdle();
+    expect(seen.filter((e) => e.startsWith('UNBALANCED'))).toEqual([]);
+    const count = (event: string) => seen.filter((e) => e === event).length;
+    expect([count('dead-lettered'), count('added'), count('failed'), count('completed')]).toEqual([5, 5, 3, 1]);
+  });
+
+  it('a failed listener sees the books balanced when close({ drain: false }) hands a would-be retry back', async () => {
+    const clock = new TestClock();
+    let fail!: (error: Error) => void;
+    const queue = new Queue<number, number>({
+      handler: () => new Promise<number>((_, reject) => (fail = reject)),
+      retry: { maxAttempts: 3 },
+      clock,
+    });
+    const checks: boolean[] = [];
+    queue.on('failed', () => checks.push(balanced(queue.stats)));
+    await queue.push(1);
+    const closing = queue.close({ drain: false });
+    fail(new Error('flaky'));
+    expect(await closing).toEqual({ unprocessed: [1] });
+    expect(checks).toEqual([true]);
+    expect(queue.stats).toMatchObject({ accepted: 1, returned: 1, failed: 1, retried: 0 });
   });
 });

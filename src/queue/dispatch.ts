@@ -107,14 +107,17 @@ export class Dispatcher<T, R> {
     const attempts = this.#attempts;
     const host = this.#host;
     const run = (): void => {
+      // `ready.count` counts live items only: while it is above 0 there is one to start, so a token
+      // taken here is never spent on an item that expired or was dropped while it waited.
       while (ready.count > 0 && !this.paused) {
         if (this.#gate !== undefined && !this.#gate.take()) break;
         const ring = ready.level0.ring;
         job = undefined;
-        if (ready.levels.length === 1 && this.#visibilityTimeoutMs === undefined && ring.size > 0) {
-          const entry = ring.shift()!;
+        if (ready.levels.length === 1 && this.#visibilityTimeoutMs === undefined) {
+          // Level 0 is the only level, so the live item is in its ring, behind any tombstones.
+          let entry = ring.shift()!;
+          while (entry instanceof Job && entry.state !== READY) entry = ring.shift()!;
           if (entry instanceof Job) {
-            if (entry.state !== READY) continue; // a tombstone
             ready.count--;
             room.size--;
             job = entry;

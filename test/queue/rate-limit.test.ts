@@ -26,4 +26,27 @@ describe('Queue: rate limit', () => {
     await clock.advance(1_000);
     expect(starts).toEqual([0, 250, 500]);
   });
+  it.each([
+    ['expired', { ttlMs: 100 }],
+    ['dropped as the oldest', {}],
+  ] as const)('spends no token on an item that %s while it waited', async (_how, options) => {
+    const clock = new TestClock();
+    const starts: [string, number][] = [];
+    const queue = new Queue<string>({
+      rateLimit: { ratePerSecond: 1, burst: 1 },
+      capacity: 2,
+      overflow: 'drop-oldest',
+      autoStart: false,
+      handler: (item) => void starts.push([item, clock.now()]),
+      clock,
+    });
+    await queue.push('stale', { ...options, priority: 0 });
+    await queue.push('fresh');
+    if (!('ttlMs' in options)) await queue.push('fresher'); // drops 'stale'
+    await clock.advance(200);
+    queue.resume();
+    await clock.advance(0);
+    expect(starts[0]).toEqual(['fresh', 200]); // the one token goes to a live item, at once
+    expect(queue.stats.deadLettered).toBe(1);
+  });
 });

@@ -127,6 +127,8 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   readonly #readers = new Ring<(result: IteratorResult<T[]>) => void>();
   /** The linger timer, armed while a batch may be open (at most one). */
   #timer: unknown = undefined;
+  /** `addAll` loops running. */
+  #feeding = 0;
   #closed = false;
   /** `'none'` until a consumer calls `next()`, `'gone'` after it returned. */
   #consumer: 'none' | 'active' | 'gone' = 'none';
@@ -308,13 +310,18 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
         closeQuietly(iterator);
         reject(signal!.reason);
       });
+      this.#feeding++;
+      const ended = (): void => {
+        detach();
+        if (--this.#feeding === 0 && this.#open.size === 0) this.#clearLinger();
+      };
       this.#feed(iterator, stop).then(
         (added) => {
-          detach();
+          ended();
           resolve(added);
         },
         (error: unknown) => {
-          detach();
+          ended();
           closeQuietly(iterator);
           reject(error);
         },
@@ -412,6 +419,9 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     if (this.#open.get(mapKey) !== open) return;
     this.#open.delete(mapKey);
     if (open === this.#unkeyed) this.#unkeyed = undefined;
+    // No timer without an open batch: an idle accumulator must not keep a process alive for lingerMs.
+    // While addAll feeds it the next batch opens at once, so the timer is kept for it (cleared when the feed ends).
+    if (this.#open.size === 0 && this.#feeding === 0) this.#clearLinger();
     if (open.items.length === 0) return;
     this.#emit('flush', { size: open.items.length, bytes: open.bytes, key: open.key, reason });
     const reader = this.#readers.shift();

@@ -42,6 +42,22 @@ describe('BatchAccumulator', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('holds no linger timer once every open batch has sealed by size', async () => {
+    const clock = new TestClock();
+    const acc = new BatchAccumulator<number>({ maxItems: 2, lingerMs: 60_000, clock });
+    acc.tryAdd(1);
+    expect(clock.pendingTimers).toBe(1);
+    acc.tryAdd(2); // sealed by size: nothing open
+    expect(clock.pendingTimers).toBe(0);
+    acc.tryAdd(3); // a new batch lingers from its own first item
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(60_000);
+    expect(acc.pending).toBe(2);
+    expect(clock.pendingTimers).toBe(0);
+    await acc.addAll([4, 5, 6, 7]); // fed: sealed by size twice, nothing open once it ends
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('with lingerMs 0, items added in the same tick share a batch', async () => {
     const clock = new TestClock();
     const acc = new BatchAccumulator<number>({ clock });

@@ -40,7 +40,8 @@ const JITTERS: readonly Jitter[] = ['none', 'full', 'equal', 'decorrelated'];
  * with `rand(a, b) = a + random() × (b − a)`.
  *
  * @param options - see {@link BackoffOptions}.
- * @returns a {@link BackoffFn}. It throws `RangeError` when `attempt` is not a positive integer.
+ * @returns a {@link BackoffFn}. It throws `TypeError` when `attempt` is not a number, `RangeError`
+ *   when it is not a positive integer.
  * @throws TypeError for an option of the wrong type or an unknown `jitter`.
  * @throws RangeError for a negative or non-finite delay, `maxDelayMs < initialDelayMs`, or `multiplier < 1`.
  *
@@ -67,7 +68,8 @@ export function backoff(options?: BackoffOptions): BackoffFn {
   const rand = (a: number, b: number): number => a + random() * (b - a);
 
   return (attempt: number, previousDelayMs?: number): number => {
-    if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
+    if (typeof attempt !== 'number') throw new TypeError(`${part}: attempt must be a positive integer, got ${v.show(attempt)}`);
+    if (!Number.isInteger(attempt) || attempt < 1) {
       throw new RangeError(`${part}: attempt must be a positive integer, got ${v.show(attempt)}`);
     }
     if (jitter === 'decorrelated') {
@@ -75,7 +77,8 @@ export function backoff(options?: BackoffOptions): BackoffFn {
         typeof previousDelayMs === 'number' && Number.isFinite(previousDelayMs) && previousDelayMs > 0 ? previousDelayMs : initial;
       return Math.min(max, rand(initial, Math.max(initial, previous * 3)));
     }
-    const base = Math.min(max, initial * multiplier ** (attempt - 1));
+    // 0 × Infinity (a zero initial delay at an attempt whose growth overflows) is NaN: a zero delay stays zero.
+    const base = initial === 0 ? 0 : Math.min(max, initial * multiplier ** (attempt - 1));
     switch (jitter) {
       case 'none':
         return base;

@@ -260,8 +260,11 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     if (o.errors !== undefined && !Array.isArray(o.errors)) {
       throw new TypeError(`${PART}: entry.errors must be an array, got ${v.show(o.errors)}`);
     }
-    if (o.firstSeenAt !== undefined && (typeof o.firstSeenAt !== 'number' || !Number.isFinite(o.firstSeenAt))) {
+    if (o.firstSeenAt !== undefined && typeof o.firstSeenAt !== 'number') {
       throw new TypeError(`${PART}: entry.firstSeenAt must be a finite number, got ${v.show(o.firstSeenAt)}`);
+    }
+    if (o.firstSeenAt !== undefined && !Number.isFinite(o.firstSeenAt)) {
+      throw new RangeError(`${PART}: entry.firstSeenAt must be a finite number, got ${v.show(o.firstSeenAt)}`);
     }
     if (this.#entries.size >= this.#capacity && this.#overflow === 'reject') {
       throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);

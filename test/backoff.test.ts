@@ -48,7 +48,15 @@ describe('backoff', () => {
     expect(() => backoff({ multiplier: 0.5 })).toThrow(RangeError);
     expect(() => backoff({ random: 3 as never })).toThrow(TypeError);
     expect(() => backoff()(0)).toThrow(RangeError);
+    expect(() => backoff()('2' as never)).toThrow(new TypeError('backoff: attempt must be a positive integer, got "2"'));
     expect(() => backoff()(1.5)).toThrow(RangeError);
+  });
+
+  it('a zero initial delay stays zero at any attempt, even where the growth overflows (0 × Infinity)', () => {
+    for (const jitter of ['none', 'full', 'equal'] as const) {
+      const d = backoff({ initialDelayMs: 0, maxDelayMs: 1_000, jitter, random: () => 0.5 });
+      expect([d(1), d(2), d(2_000)]).toEqual([0, 0, 0]);
+    }
   });
 
   it('every delay lies within its jitter bounds and never above maxDelayMs (property)', () => {

@@ -103,6 +103,7 @@ describe('TestClock', () => {
     await clock.advance(0);
     expect(cb).toHaveBeenCalledOnce();
     await expect(clock.advance(-1)).rejects.toThrow(RangeError);
+    await expect(clock.advance('5' as never)).rejects.toThrow(TypeError);
     await expect(clock.advance(Number.NaN)).rejects.toThrow(RangeError);
     expect(() => new TestClock(Number.NaN)).toThrow(RangeError);
   });

@@ -131,6 +131,24 @@ const cases: Case[] = [
     "DeadLetter: overflow must be one of 'drop-oldest', 'reject', got \"drop-newest\"",
   ],
   [
+    'DeadLetter.add firstSeenAt NaN',
+    () => new DeadLetter({ clock }).add({ item: 1, reason: 'rejected', firstSeenAt: Number.NaN }),
+    RangeError,
+    'DeadLetter: entry.firstSeenAt must be a finite number, got NaN',
+  ],
+  [
+    'DeadLetter.add firstSeenAt string',
+    () => new DeadLetter({ clock }).add({ item: 1, reason: 'rejected', firstSeenAt: '5' as never }),
+    TypeError,
+    'DeadLetter: entry.firstSeenAt must be a finite number, got "5"',
+  ],
+  [
+    'Queue dedupe.key returning undefined',
+    () => new Queue<number>({ dedupe: { key: () => undefined as never }, clock }).tryPush(1),
+    TypeError,
+    'Queue: dedupe.key must return a string or a number, got undefined',
+  ],
+  [
     'DeadLetter.add without reason',
     () => new DeadLetter({ clock }).add({ item: 1 } as never),
     TypeError,

@@ -130,10 +130,12 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
   const id = v.string(PART, 'id', o.id);
   const signal = v.signal(PART, 'signal', o.signal);
   const groupKey = config.groupBy === undefined ? undefined : v.key(PART, 'groupBy', config.groupBy(item), true);
+  // A push `id` is its dedupe key; otherwise `dedupe.key`'s, which must be one (as groupBy's and the dedupe()
+  // operator's): a key function that returns nothing would turn dedupe off unseen. A Deduper given as `dedupe`
+  // checks only pushes with an id.
   let dedupeKey: DedupeKey | undefined;
-  if (config.dedupeStore) {
-    dedupeKey = id ?? config.dedupeKey?.(item);
-    if (dedupeKey !== undefined) v.key(PART, 'dedupe.key', dedupeKey, true);
+  if (config.dedupeStore !== undefined) {
+    dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(PART, 'dedupe.key', config.dedupeKey(item), true));
   }
   return { priority, delayMs, ttlMs, id, signal, groupKey, dedupeKey };
 }

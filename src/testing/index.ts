@@ -96,9 +96,11 @@ export class TestClock implements Clock {
    *
    * @param ms - how far to move, in ms (≥ 0).
    * @returns a promise that resolves once time is `now() + ms` and microtasks are drained.
+   * @throws TypeError (rejects) when `ms` is not a number; RangeError (rejects) when it is negative or not finite.
    */
   async advance(ms: number): Promise<void> {
-    if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
+    if (typeof ms !== 'number') throw new TypeError(`TestClock: advance(ms) needs a non-negative finite number, got ${typeof ms}`);
+    if (!(ms >= 0) || !Number.isFinite(ms)) {
       throw new RangeError(`TestClock: advance(ms) needs a non-negative finite number, got ${String(ms)}`);
     }
     const target = this.#now + ms;

@@ -63,4 +63,15 @@ describe('Queue: close', () => {
     await expect(closing).rejects.toThrow('shutdown deadline');
     expect(queue.isClosed).toBe(true);
   });
+  it('close({ drain: false }) hands back a quarter of a million delayed items, with no spread of an unbounded array', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({ handler: (n) => n, clock });
+    for (let n = 0; n < 250_000; n++) queue.tryPush(n, { delayMs: 1_000 + (n % 7) });
+    const { unprocessed } = await queue.close({ drain: false });
+    expect(unprocessed).toHaveLength(250_000);
+    expect(unprocessed.slice(0, 3)).toEqual([0, 7, 14]); // by due time, then push order
+    expect(queue.stats).toMatchObject({ accepted: 250_000, returned: 250_000, waiting: 0 });
+    expect(balanced(queue.stats)).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
 });

@@ -60,6 +60,18 @@ describe('Queue: visibility timeout and TTL', () => {
     expect(queue.stats).toMatchObject({ completed: 1, deadLettered: 1 });
   });
 
+  it('a submit of an expired item rejects with a TimeoutError carrying its own ttlMs', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<string>({ clock, autoStart: false, handler: () => {} });
+    const ownTtl = track(queue.submit('a', { ttlMs: 250 }));
+    const queueWide = new Queue<string>({ clock, ttlMs: 400, autoStart: false, handler: () => {} });
+    const inherited = track(queueWide.submit('b'));
+    await clock.advance(400);
+    expect(ownTtl.error).toBeInstanceOf(TimeoutError);
+    expect((ownTtl.error as TimeoutError).timeoutMs).toBe(250);
+    expect((inherited.error as TimeoutError).timeoutMs).toBe(400);
+  });
+
   it('ttlMs stops applying once the first attempt starts', async () => {
     const clock = new TestClock();
     const queue = new Queue<number>({

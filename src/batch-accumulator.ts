@@ -4,6 +4,7 @@ import { QueueClosedError } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import { whenAborted } from './internal/abort.js';
 import { closeQuietly } from './internal/iterators.js';
+import { MonotonicTime } from './internal/monotonic.js';
 import { Ring } from './internal/ring.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -119,6 +120,8 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
   readonly #key: ((item: T) => string | number) | undefined;
   readonly #maxPending: number;
   readonly #clock: Clock;
+  /** The clock's time, made monotonic: a clock set back neither holds back nor hurries lingering. */
+  readonly #time: MonotonicTime;
   readonly #open = new Map<string | number | symbol, Open<T>>();
   /** The open batch of items without a key, also in `#open`: kept at hand for the per-item path. */
   #unkeyed: Open<T> | undefined = undefined;
@@ -153,6 +156,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     this.#key = v.fn<(item: T) => string | number>(PART, 'key', o.key);
     this.#maxPending = v.number(PART, 'maxPending', o.maxPending, 'positive-integer', 16);
     this.#clock = v.clock(PART, o.clock, systemClock);
+    this.#time = new MonotonicTime(this.#clock);
     // An idle instance that keeps the hidden classes of an accumulator and its rings (see internal/shapes.ts).
     holdShapes(BatchAccumulator, () => [new BatchAccumulator<unknown>()]);
   }
@@ -402,11 +406,12 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
       open = undefined;
     }
     if (open === undefined) {
-      open = { key, items: [], bytes: 0, deadline: this.#clock.now() + this.#lingerMs };
+      const now = this.#time.now();
+      open = { key, items: [], bytes: 0, deadline: now + this.#lingerMs };
       this.#open.set(mapKey, open);
       if (key === undefined) this.#unkeyed = open;
       // One timer serves every open batch: a batch opened later lingers until a later deadline.
-      if (this.#timer === undefined) this.#armLinger(this.#lingerMs);
+      if (this.#timer === undefined) this.#armLinger(open.deadline, now);
     }
     open.items.push(item);
     open.bytes += size;
@@ -429,20 +434,22 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     else this.#sealed.push({ items: open.items });
   }
 
-  #armLinger(ms: number): void {
-    this.#timer = this.#clock.setTimeout(() => this.#onLinger(), ms);
+  /** Arms the linger timer for time `due` (the time now is `now`). */
+  #armLinger(due: number, now: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#onLinger(due), due - now);
   }
 
   /** Seals the batches whose linger ran out; re-arms for the earliest one left. */
-  #onLinger(): void {
+  #onLinger(due: number): void {
     this.#timer = undefined;
-    const now = this.#clock.now();
+    // The timer firing proves its time has come, whatever the clock reads (see MonotonicTime.reach).
+    const now = this.#time.reach(due);
     let next = Infinity;
     for (const open of [...this.#open.values()]) {
       if (open.deadline <= now) this.#seal(open, 'linger');
       else if (open.deadline < next) next = open.deadline;
     }
-    if (next !== Infinity) this.#armLinger(next - now);
+    if (next !== Infinity) this.#armLinger(next, now);
   }
 
   #clearLinger(): void {

@@ -58,6 +58,21 @@ describe('BatchAccumulator', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('a wall clock set back neither holds back nor hurries lingering', async () => {
+    const clock = new TestClock(100_000);
+    const acc = new BatchAccumulator<number>({ lingerMs: 100, clock });
+    await acc.add(1);
+    await clock.advance(40);
+    clock.jumpTo(40_000); // set back a minute
+    await acc.add(2);
+    await clock.advance(59);
+    expect(acc.pending).toBe(0);
+    await clock.advance(1); // 100 ms after the first item, on the time that passed
+    expect(acc.pending).toBe(1);
+    expect((await acc[Symbol.asyncIterator]().next()).value).toEqual([1, 2]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('with lingerMs 0, items added in the same tick share a batch', async () => {
     const clock = new TestClock();
     const acc = new BatchAccumulator<number>({ clock });

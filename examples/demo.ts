@@ -4,9 +4,9 @@
  * process on 127.0.0.1), with nothing lost. Prints a summary and exits
  * non-zero unless the books balance. `npm run demo -- --help` lists the flags.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { type JobOptions, type Summary, runJob } from './webhooks/job.js';
@@ -24,7 +24,7 @@ Flags:
   --concurrency N       requests in flight (default 4)
   --rate N              requests per second sluice sends (default 60)
   --receiver-rate N     requests per second the receiver accepts (default 50)
-  --fail-rate R         share of requests the receiver answers 503, 0..1 (default 0.05)
+  --fail-rate R         share of requests the receiver answers 503, 0..0.9 (default 0.05)
   --body-limit BYTES    the receiver's body limit (default 1000000)
   --poison-event NAME   event type the receiver refuses with 422 (default security_advisory)
   --max-items N         deliveries per batch at most (default 100)
@@ -129,6 +129,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const { options, json } = parsed;
+  try {
+    return await run(options, json);
+  } finally {
+    // The receiver's log of accepted deliveries lives in a folder of its own: leave nothing behind.
+    rmSync(dirname(options.logFile), { recursive: true, force: true });
+  }
+}
+
+async function run(options: JobOptions, json: string | undefined): Promise<number> {
 
   let progress: (settled: number, total: number) => void;
   let stopProgress: () => void;

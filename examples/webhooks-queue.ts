@@ -6,19 +6,20 @@
  *
  *   npx tsx examples/webhooks-queue.ts
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Queue, RejectError, TokenBucket } from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './webhooks/deliveries.js';
 import { startReceiver } from './webhooks/receiver.js';
 
+const logFile = join(mkdtempSync(join(tmpdir(), 'sluice-queue-')), 'accepted.jsonl');
 const receiver = await startReceiver({
   ratePerSecond: 200,
   failRate: 0.05,
   bodyLimit: 1_000_000,
   poisonEvent: 'security_advisory',
-  logFile: join(mkdtempSync(join(tmpdir(), 'sluice-queue-')), 'accepted.jsonl'),
+  logFile,
   seed: 7,
 });
 const url = `http://127.0.0.1:${receiver.port}/batch`;
@@ -43,6 +44,7 @@ const queue = new Queue<Delivery, void>({
 const accepted = await queue.pushAll(deliveries(loadExamples(), 1, 0.1, 7));
 const { unprocessed } = await queue.close();
 await receiver.close();
+rmSync(dirname(logFile), { recursive: true, force: true });
 
 const s = queue.stats;
 console.log(

@@ -11,6 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
 if (process.env.CI && !available) throw new Error(`CI must install ${CHROMIUM} (apt-get install -y chromium) for the browser test`);
+if (!available) {
+  console.warn(
+    `test/browser.test.ts: the real-browser tests are skipped: ${CHROMIUM} is missing. ` +
+      "Install Debian's chromium to run them: apt-get install -y chromium",
+  );
+}
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

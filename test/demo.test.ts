@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The main job as a newcomer runs it, as a child process (tsx, like `npm run demo`).
@@ -16,6 +16,7 @@ describe('npm run demo', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/books balance/);
     const s = JSON.parse(readFileSync(json, 'utf8'));
+    rmSync(dirname(json), { recursive: true, force: true });
     expect(s.read).toBe(s.unique + s.duplicates);
     expect(s.duplicates).toBeGreaterThan(0);
     expect(s.unique).toBe(s.delivered + s.deadLettered.total);

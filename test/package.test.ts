@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 // Runs after `npm run build`: loads dist/ by package name, as a user would.
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -44,6 +44,7 @@ describe('the built package', () => {
 describe('the packed tarball, installed into a fresh project', () => {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const project = mkdtempSync(join(tmpdir(), 'sluice-consumer-'));
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
   it('installs, runs from .mjs and .cjs, and type-checks a .ts consumer', () => {

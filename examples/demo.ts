@@ -138,7 +138,6 @@ async function main(): Promise<number> {
 }
 
 async function run(options: JobOptions, json: string | undefined): Promise<number> {
-
   let progress: (settled: number, total: number) => void;
   let stopProgress: () => void;
   if (process.stderr.isTTY) {

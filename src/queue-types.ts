@@ -168,7 +168,13 @@ export interface QueueEvents<T, R> {
   'dead-lettered': [entry: DeadLetterEntry<T>];
   /** Nothing is waiting or in flight any more. */
   idle: [];
-  /** A listener threw, or the dead letter refused an entry. */
+  /**
+   * A listener threw; or the queue's own machinery failed: the dead letter
+   * refused an entry, `retryIf` or the backoff threw, the rate limiter's
+   * `acquire` rejected (the queue asks it again after a backoff of 100 ms
+   * doubling to 30 s). With no `'error'` listener, the first error of the
+   * machinery is shown with `console.warn` and later ones are not.
+   */
   error: [error: unknown];
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { DeadLetterStore } from './dead-letter.js';
 import { QueueClosedError, QueueFullError } from './errors.js';
 import { noop } from './internal/abort.js';
-import { emitSafely } from './internal/events.js';
+import { describeError, emitSafely } from './internal/events.js';
 import { seqId } from './internal/seq-id.js';
 import { holdShapes } from './internal/shapes.js';
 import { TimerHeap } from './internal/timer-heap.js';
@@ -80,6 +80,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #closing: Promise<CloseResult<T>> | undefined = undefined;
   /** Set once any listener is added: until then no event needs a listener lookup per item. */
   #listened = false;
+  /** Whether an error with no `'error'` listener was shown on the console (see #reportError). */
+  #unheardErrorShown = false;
 
   // The books: accepted = completed + deadLettered + returned + waiting + inFlight, at every moment a
   // listener or a caller can observe. The queue counts what comes in; the room counts what waits
@@ -106,6 +108,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, {
       listens: (event) => this.#listens(event),
       emit: (event, ...args) => this.#emit(event, ...args),
+      reportError: (error) => this.#reportError(error),
       settled: () => {
         this.#startWork();
         this.#idleEvent();
@@ -119,8 +122,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         ? undefined
         : new StartGate(
             config.rateLimit,
+            this.#timers,
             () => this.#startWork(),
-            (error) => this.#emit('error', error),
+            (error) => this.#reportError(error),
           );
     this.#dispatch = new Dispatcher(config, this.#room, this.#attempts, this.#gate, {
       took: () => {
@@ -532,6 +536,22 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       nack: (job, generation, error, delayMs) => this.#attempts.fail(job, generation, error, delayMs),
       giveBack: (job) => this.#attempts.giveBack(job),
     };
+  }
+
+  /**
+   * Reports an error of the queue's own machinery (its rate limiter, `retryIf`, the backoff, the dead letter) as an
+   * `'error'` event. With no `'error'` listener it would vanish, so the first one is shown on the console instead.
+   */
+  #reportError(error: unknown): void {
+    if (this.listenerCount('error') > 0) {
+      this.#emit('error', error);
+      return;
+    }
+    if (this.#unheardErrorShown) return;
+    this.#unheardErrorShown = true;
+    console.warn(
+      `${PART} '${this.#config.name}': ${describeError(error)} (no 'error' listener; this is shown once, later errors only to listeners)`,
+    );
   }
 
   /** Emits an event of this part's map, safely (see emitSafely). */

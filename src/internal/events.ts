@@ -31,6 +31,16 @@ export function emitSafely<M extends EventMap<M>, E extends keyof M & string>(em
   }
 }
 
+/** A thrown value in words, for a message; never throws, whatever was thrown (a revoked Proxy, a throwing getter). */
+export function describeError(error: unknown): string {
+  try {
+    if (error instanceof Error) return `${error.name}: ${error.message}`;
+    return String(error);
+  } catch {
+    return 'an error that cannot be read';
+  }
+}
+
 function report(error: unknown): void {
   const reportError = (globalThis as { reportError?: (e: unknown) => void }).reportError;
   if (typeof reportError === 'function') {

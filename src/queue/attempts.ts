@@ -15,6 +15,8 @@ export interface AttemptsHost<T, R> {
   listens(event: keyof QueueEvents<T, R>): boolean;
   /** Emits a queue event; a throwing listener never breaks the queue. */
   emit<E extends keyof QueueEvents<T, R> & string>(event: E, ...args: QueueEvents<T, R>[E]): void;
+  /** Reports an error of the queue's own machinery (`retryIf`, the backoff, the dead letter). */
+  reportError(error: unknown): void;
   /** An item settled, failed or left: start what can start now, and say so if the queue is idle. */
   settled(): void;
   /** A worker loop's attempt lapsed: the loop's concurrency slot is free (push mode). */
@@ -51,7 +53,7 @@ export class Attempts<T, R> {
   readonly #room: WaitingRoom<T, R>;
   readonly #dedupe: LiveKeys<T, R> | undefined;
   readonly #host: AttemptsHost<T, R>;
-  readonly #report = (error: unknown): void => this.#host.emit('error', error);
+  readonly #report = (error: unknown): void => this.#host.reportError(error);
 
   constructor(
     config: QueueConfig<T, R>,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Queue, TokenBucket } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 
@@ -48,5 +48,55 @@ describe('Queue: rate limit', () => {
     await clock.advance(0);
     expect(starts[0]).toEqual(['fresh', 200]); // the one token goes to a live item, at once
     expect(queue.stats.deadLettered).toBe(1);
+  });
+  describe('a rate limiter whose acquire rejects', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+
+    /** A limiter with no token at hand whose first `failures` acquisitions reject. */
+    function flakyLimiter(clock: TestClock, failures: number) {
+      const bucket = new TokenBucket({ ratePerSecond: 1, burst: 1, initialTokens: 0, clock });
+      let calls = 0;
+      return {
+        tryAcquire: (cost?: number) => bucket.tryAcquire(cost),
+        acquire: (cost?: number, options?: { signal?: AbortSignal }) =>
+          ++calls <= failures ? Promise.reject(new Error(`limiter down ${calls}`)) : bucket.acquire(cost, options),
+      };
+    }
+
+    it('does not stall the queue: it asks again after a backoff, and reports each failure', async () => {
+      const clock = new TestClock();
+      const starts: number[] = [];
+      const queue = new Queue<number>({ rateLimit: flakyLimiter(clock, 2), handler: () => void starts.push(clock.now()), clock });
+      const errors: string[] = [];
+      queue.on('error', (e) => errors.push((e as Error).message));
+      queue.tryPush(1);
+      await clock.advance(0);
+      expect(errors).toEqual(['limiter down 1']);
+      await clock.advance(100); // first retry after 100 ms: fails again
+      expect(errors).toEqual(['limiter down 1', 'limiter down 2']);
+      await clock.advance(200); // second retry after 200 ms: acquires, and its token accrues at 1 000 ms
+      expect(starts).toEqual([]);
+      await clock.advance(700);
+      expect(starts).toHaveLength(1);
+      expect(starts[0]).toBeCloseTo(1_000, 6);
+      expect(errors).toHaveLength(2);
+      const closing = queue.close();
+      await clock.advance(0);
+      await closing;
+      expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('with no error listener, shows the first failure once on the console instead of dropping it', async () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const clock = new TestClock();
+      const queue = new Queue<number>({ rateLimit: flakyLimiter(clock, 3), handler: () => {}, clock, name: 'mail' });
+      queue.tryPush(1);
+      await clock.advance(1_000);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/^Queue 'mail': Error: limiter down 1 \(no 'error' listener/);
+      expect(queue.stats.completed).toBe(1);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { DeadLetterStore } from './dead-letter.js';
 import { QueueClosedError, QueueFullError } from './errors.js';
-import { noop } from './internal/abort.js';
+import { noop, whenAborted } from './internal/abort.js';
 import { describeError, emitSafely } from './internal/events.js';
 import { seqId } from './internal/seq-id.js';
 import { holdShapes } from './internal/shapes.js';
@@ -393,16 +393,27 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       returned = this.#attempts.handBackWaiting();
       this.#attempts.returning = returned;
     }
-    const finished = this.#watchers.watch(1, () => this.#room.size === 0 && this.#attempts.running === 0, signal);
-    this.#closing = finished.then(() => {
+    // The close itself goes on to its end whatever `signal` does (pull iterations end there, timers are cleared);
+    // the signal only stops this caller's wait.
+    const finished = this.#watchers.watch(1, () => this.#room.size === 0 && this.#attempts.running === 0);
+    const closing = finished.then(() => {
       this.#timers.clear();
       // Nothing is left to start: a token still on its way would only keep the process alive.
       this.#gate?.close();
       this.#checkWatchers();
       return { unprocessed: returned };
     });
+    this.#closing = closing;
     this.#checkWatchers();
-    return this.#closing;
+    if (signal === undefined) return closing;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<CloseResult<T>>((resolve, reject) => {
+      const detach = whenAborted(signal, () => reject(signal.reason));
+      closing.then((result) => {
+        detach();
+        resolve(result);
+      });
+    });
   }
 
   /**

@@ -138,12 +138,20 @@ export class Attempts<T, R> {
     this.#failAttempt(job, error, undefined);
   }
 
-  /** An unacked delivery goes back to waiting without using an attempt; its outcome no longer counts. */
+  /**
+   * An unacked delivery goes back to waiting without using an attempt; its outcome no longer counts. While the
+   * queue closes without drain it is handed back instead, as the waiting items were.
+   */
   giveBack(job: Job<T, R>): void {
     this.#end(job);
     job.attempt--;
     job.generation++;
-    this.#room.giveBack(job);
+    if (this.returning === undefined) {
+      this.#room.giveBack(job);
+      return;
+    }
+    this.returning.push(job.item);
+    this.handBack(job);
   }
 
   /** Dead-letters an item (failed, expired or dropped at capacity) and rejects whoever awaits it. */

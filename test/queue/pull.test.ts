@@ -96,4 +96,32 @@ describe('Queue: pull mode', () => {
     pulled[Symbol.asyncIterator]();
     expect(() => pulled.process(() => {})).toThrow(TypeError);
   });
+  it('close({ drain: false }) then break hands the unacked delivery back too, and close resolves', async () => {
+    const queue = new Queue<string>({ concurrency: 2, clock: new TestClock() });
+    await queue.pushAll(['a', 'b', 'c']);
+    let closing: Promise<{ unprocessed: string[] }> | undefined;
+    for await (const d of queue) {
+      expect(d.item).toBe('a');
+      closing = queue.close({ drain: false }); // hands back b and c at once; a is still lent out
+      break; // a is never acked
+    }
+    expect(await closing).toEqual({ unprocessed: ['b', 'c', 'a'] });
+    expect(queue.stats).toMatchObject({ accepted: 3, returned: 3, waiting: 0, inFlight: 0 });
+  });
+
+  it('an aborted close({ signal }) still ends the iteration once the closed queue is empty', async () => {
+    const queue = new Queue<string>({ clock: new TestClock() });
+    await queue.pushAll(['a', 'b']);
+    const controller = new AbortController();
+    const closing = track(queue.close({ signal: controller.signal }));
+    controller.abort(new Error('deadline'));
+    const seen: string[] = [];
+    for await (const d of queue) {
+      seen.push(d.item);
+      d.ack();
+    }
+    expect(seen).toEqual(['a', 'b']); // the loop ended: closed and empty
+    expect((closing.error as Error).message).toBe('deadline');
+    expect(await queue.close()).toEqual({ unprocessed: [] }); // the close itself went on to its end
+  });
 });

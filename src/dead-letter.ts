@@ -118,8 +118,14 @@ export type RedriveTarget<T> = PushTarget<T> | ((item: T, entry: DeadLetterEntry
 
 /** Anything items can be pushed into, such as a `Queue`. */
 export interface PushTarget<T> {
-  /** Offers `item`; the item counts as accepted once this returns or its promise resolves. */
-  push(item: T): unknown;
+  /**
+   * Offers `item`; the item counts as accepted once this returns or its
+   * promise resolves, unless it resolves with a receipt saying
+   * `duplicate: true` (as `Queue.push` does for a key still in its dedupe
+   * window): a duplicate is not accepted, and the entry stays. `options.signal`
+   * is redrive's own, so a push waiting for room stops when the redrive is aborted.
+   */
+  push(item: T, options?: { readonly signal?: AbortSignal }): unknown;
 }
 
 /** Options of {@link DeadLetter.redrive}. */
@@ -360,16 +366,16 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
    */
   async redrive(target: RedriveTarget<T>, options?: RedriveOptions<T>): Promise<RedriveResult> {
     const o = v.options<RedriveOptions<T>>(PART, options);
+    const signal = v.signal(PART, 'signal', o.signal);
     let send: (item: T, entry: DeadLetterEntry<T>) => unknown;
     if (typeof target === 'function') send = target;
     else if (typeof target === 'object' && target !== null && typeof target.push === 'function') {
-      send = (item) => target.push(item);
+      send = (item) => target.push(item, signal === undefined ? undefined : { signal });
     } else {
       throw new TypeError(`${PART}: redrive target must be a function or have a push(item) method, got ${v.show(target)}`);
     }
     const filter = v.fn<(entry: DeadLetterEntry<T>) => boolean>(PART, 'filter', o.filter);
     const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
-    const signal = v.signal(PART, 'signal', o.signal);
     const limiter: RateLimiter | undefined =
       o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, this.#clock);
 
@@ -385,10 +391,15 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
       if (typeof entry.item === 'object' && entry.item !== null) {
         this.#history.set(entry.item, { deaths: entry.deaths, firstSeenAt: entry.firstSeenAt });
       }
+      let accepted: boolean;
       try {
-        await send(entry.item, entry);
+        accepted = !isDuplicateReceipt(await send(entry.item, entry));
       } catch {
+        accepted = false;
+      }
+      if (!accepted) {
         if (typeof entry.item === 'object' && entry.item !== null) this.#history.delete(entry.item);
+        signal?.throwIfAborted(); // aborted while the target waited: the entry stays, the redrive ends
         failed++;
         continue;
       }
@@ -442,5 +453,14 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
   /** Emits an event of this part's map, safely (see emitSafely). */
   #emit<E extends keyof DeadLetterEvents<T> & string>(event: E, ...args: DeadLetterEvents<T>[E]): void {
     emitSafely<DeadLetterEvents<T>, E>(this, event, ...args);
+  }
+}
+
+/** Whether a push answered with a receipt saying the item was a duplicate (so not accepted). */
+function isDuplicateReceipt(result: unknown): boolean {
+  try {
+    return typeof result === 'object' && result !== null && (result as { duplicate?: unknown }).duplicate === true;
+  } catch {
+    return false; // an answer that cannot be read is no duplicate receipt
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadLetter, QueueFullError, TokenBucket } from '../src/index.js';
+import { DeadLetter, Queue, QueueFullError, TokenBucket } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 
 describe('DeadLetter', () => {
@@ -92,6 +92,32 @@ describe('DeadLetter', () => {
   });
 
   describe('redrive', () => {
+    it('a duplicate answer is not acceptance: redriving into a queue that still dedupes the key keeps the entry', async () => {
+      const clock = new TestClock();
+      const queue = new Queue<{ id: string }>({ dedupe: { key: (j) => j.id, windowMs: 60_000 }, autoStart: false, clock });
+      await queue.push({ id: 'order-7' });
+      const dl = new DeadLetter<{ id: string }>({ clock });
+      dl.add({ item: { id: 'order-7' }, reason: 'delivery_limit' });
+      expect(await dl.redrive(queue)).toEqual({ redriven: 0, failed: 1 });
+      expect(dl.size).toBe(1);
+      expect(queue.stats).toMatchObject({ accepted: 1, duplicates: 1 });
+    });
+
+    it('aborting a redrive while the target waits for room rejects at once, and the entry stays', async () => {
+      const clock = new TestClock();
+      const queue = new Queue<number>({ capacity: 1, autoStart: false, clock });
+      await queue.push(0); // full: a redriven push waits for room
+      const dl = new DeadLetter<number>({ clock });
+      dl.add({ item: 1, reason: 'delivery_limit' });
+      const stop = new AbortController();
+      const redriving = dl.redrive(queue, { signal: stop.signal });
+      await clock.advance(0);
+      stop.abort(new Error('shutting down'));
+      await expect(redriving).rejects.toThrow('shutting down');
+      expect(dl.size).toBe(1);
+      expect(queue.size).toBe(1); // nothing was pushed behind the wait
+    });
+
     it('hands entries back oldest first to a push target and removes each once accepted', async () => {
       const dl = new DeadLetter<string>({ clock: new TestClock() });
       dl.add({ item: 'a', reason: 'delivery_limit' });

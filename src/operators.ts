@@ -277,7 +277,13 @@ export function throttle<T>(
     const iterator: AsyncIterableIterator<T> = {
       next: async () => {
         if (done) return finished();
-        const next = await upstream.next();
+        let next: IteratorResult<T>;
+        try {
+          next = await upstream.next();
+        } catch (error) {
+          done = true; // the source failed: it has nothing more to give
+          throw error;
+        }
         if (next.done || done) {
           done = true;
           return finished();
@@ -288,6 +294,11 @@ export function throttle<T>(
           await bucket.acquire(costOf(next.value), { signal: wait.signal });
         } catch (error) {
           if (done) return finished();
+          // A cost above the bucket's burst, or a cost function that throws: this operator ends, and so does its
+          // source (a pull-mode queue upstream must get its delivery back, not keep it in flight).
+          done = true;
+          for (const other of waits) other.abort();
+          closeQuietly(upstream);
           throw error;
         } finally {
           waits.delete(wait);

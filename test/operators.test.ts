@@ -1,5 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadLetter, Deduper, RejectError, TimeoutError, TokenBucket, batch, dedupe, mapConcurrent, pipe, throttle } from '../src/index.js';
+import {
+  DeadLetter,
+  Deduper,
+  type Delivery,
+  Queue,
+  RejectError,
+  TimeoutError,
+  TokenBucket,
+  batch,
+  dedupe,
+  mapConcurrent,
+  pipe,
+  throttle,
+} from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { deferred, track } from './helpers.js';
 
@@ -199,6 +212,52 @@ describe('throttle()', () => {
     await clock.advance(1_000);
     await done;
     expect(at).toEqual([0, 100, 300]);
+  });
+
+  it.each([
+    ['a cost above the burst', { cost: 5 }],
+    [
+      'a cost function that throws',
+      {
+        cost: (n: number) => {
+          if (n === 2) throw new RangeError('no price for 2');
+          return 1;
+        },
+      },
+    ],
+  ] as const)('closes its source when %s ends it', async (_case, options) => {
+    const clock = new TestClock();
+    let closed = false;
+    async function* source() {
+      try {
+        yield 1;
+        yield 2;
+        yield 3;
+      } finally {
+        closed = true;
+      }
+    }
+    const seen: number[] = [];
+    const run = (async () => {
+      for await (const n of pipe(source(), throttle<number>({ ratePerSecond: 100, burst: 2, clock }, options))) seen.push(n);
+    })();
+    await expect(run).rejects.toThrow(RangeError);
+    expect(closed).toBe(true);
+    expect(seen.length).toBeLessThan(3);
+  });
+
+  it('hands a pull-mode queue its delivery back when it throws, so the queue can close', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({ clock });
+    await queue.pushAll([1, 9]);
+    const run = (async () => {
+      for await (const d of pipe(queue, throttle({ ratePerSecond: 100, burst: 2, clock }, { cost: (d: Delivery<number>) => d.item }))) {
+        d.ack();
+      }
+    })();
+    await expect(run).rejects.toThrow(RangeError); // item 9 costs more than the burst
+    expect(queue.inFlight).toBe(0); // given back, not stuck in flight
+    expect(await queue.close({ drain: false })).toEqual({ unprocessed: [9] });
   });
 
   it('validates when called', () => {

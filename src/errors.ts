@@ -177,25 +177,28 @@ export class DuplicateError extends SluiceError {
   }
 }
 
+/** A thrown value in words; never throws, whatever was thrown (a revoked Proxy, an Error whose `message` getter throws). */
 function describe(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
   try {
+    if (error instanceof Error) return error.message || error.name;
     return String(error);
   } catch {
-    return Object.prototype.toString.call(error);
+    return 'an error that cannot be read';
   }
 }
 
 /** A {@link SluiceError} narrowed to one {@link SluiceErrorCode}. */
 export type SluiceErrorWithCode<C extends SluiceErrorCode> = SluiceError & Readonly<Record<'code', C>>;
 
-function hasBrand(error: unknown): error is SluiceError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { [BRAND]?: unknown })[BRAND] === true &&
-    typeof (error as { code?: unknown }).code === 'string'
-  );
+/** Whether `error` carries sluice's brand (and `code`, when given). A value that cannot be read is no sluice error. */
+function hasBrand(error: unknown, code?: SluiceErrorCode): error is SluiceError {
+  try {
+    if (typeof error !== 'object' || error === null || (error as { [BRAND]?: unknown })[BRAND] !== true) return false;
+    const own = (error as { code?: unknown }).code;
+    return typeof own === 'string' && (code === undefined || own === code);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -208,7 +211,7 @@ function hasBrand(error: unknown): error is SluiceError {
  * ```
  */
 export function isSluiceError<C extends SluiceErrorCode>(error: unknown, code?: C): error is SluiceErrorWithCode<C> {
-  return hasBrand(error) && (code === undefined || error.code === code);
+  return hasBrand(error, code);
 }
 
 /** True when `error` is a {@link QueueFullError} from any copy of sluice. */

@@ -3,7 +3,18 @@
  * and its books balanced.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { BatchAccumulator, type DeadLetter, Queue, TokenBucket, batch, pipe, retry } from '../src/index.js';
+import {
+  BatchAccumulator,
+  type DeadLetter,
+  Queue,
+  RetryExhaustedError,
+  TokenBucket,
+  batch,
+  isRejectError,
+  isSluiceError,
+  pipe,
+  retry,
+} from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { balanced, track } from './helpers.js';
 
@@ -102,6 +113,57 @@ describe('handlers that misbehave', () => {
     await queue.onIdle();
     expect(errors).toEqual([bad]);
     expect((queue.deadLetter as DeadLetter<number>).entries()[0]!.reason).toBe('rejected');
+  });
+});
+
+describe('thrown values that cannot be read', () => {
+  /** A revoked Proxy (every read throws), and an Error whose `message` getter throws. */
+  function unreadable(): unknown[] {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const error = new Error('x');
+    Object.defineProperty(error, 'message', {
+      get() {
+        throw new Error('no message for you');
+      },
+    });
+    return [proxy, error];
+  }
+
+  it.each(unreadable().map((value, i) => [i === 0 ? 'a revoked Proxy' : 'an Error whose message getter throws', value]))(
+    'a handler that rejects with %s: the item is dead-lettered, later items run, close resolves',
+    async (_what, thrown) => {
+      const clock = new TestClock();
+      const done: number[] = [];
+      const queue = new Queue<number>({
+        retry: { maxAttempts: 2, backoff: { initialDelayMs: 0, maxDelayMs: 0 } },
+        handler: (n) => {
+          if (n === 1) return Promise.reject(thrown);
+          done.push(n);
+        },
+        clock,
+      });
+      for (let n = 0; n < 4; n++) queue.tryPush(n);
+      await clock.advance(0);
+      await expect(queue.close()).resolves.toEqual({ unprocessed: [] });
+      expect(done).toEqual([0, 2, 3]);
+      expect(queue.stats).toMatchObject({ accepted: 4, completed: 3, deadLettered: 1, failed: 2, inFlight: 0 });
+      expect(balanced(queue.stats)).toBe(true);
+      expect(queue.deadLetter.size).toBe(1);
+    },
+  );
+
+  it('brand checks answer false, and retry() gives up with RetryExhaustedError', async () => {
+    for (const thrown of unreadable()) {
+      expect(isSluiceError(thrown)).toBe(false);
+      expect(isRejectError(thrown)).toBe(false);
+      const clock = new TestClock();
+      const failing = retry(() => Promise.reject(thrown), { maxAttempts: 2, backoff: { initialDelayMs: 0, maxDelayMs: 0 }, clock });
+      const outcome = track(failing);
+      await clock.advance(0);
+      await vi.waitFor(() => expect(outcome.settled).toBe(true));
+      expect(outcome.error).toBeInstanceOf(RetryExhaustedError);
+    }
   });
 });
 

@@ -43,7 +43,12 @@ export function retryDelay(policy: ResolvedRetryPolicy, error: unknown, attempt:
 /** An error's numeric `retryAfterMs`, when it has a usable one. */
 export function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  let after: unknown;
+  try {
+    after = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  } catch {
+    return undefined; // a value that cannot be read asks for no particular wait
+  }
   return typeof after === 'number' && after >= 0 && Number.isFinite(after) ? after : undefined;
 }
 

@@ -4,6 +4,7 @@ import { QueueClosedError } from './errors.js';
 import { emitSafely } from './internal/events.js';
 import { whenAborted } from './internal/abort.js';
 import { closeQuietly } from './internal/iterators.js';
+import { MAX_TIMER_MS } from './internal/long-timer.js';
 import { MonotonicTime } from './internal/monotonic.js';
 import { Ring } from './internal/ring.js';
 import { holdShapes } from './internal/shapes.js';
@@ -436,14 +437,16 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
 
   /** Arms the linger timer for time `due` (the time now is `now`). */
   #armLinger(due: number, now: number): void {
-    this.#timer = this.#clock.setTimeout(() => this.#onLinger(due), due - now);
+    // At most MAX_TIMER_MS at a time (a longer delay would fire at once); #onLinger arms again for the rest.
+    const wait = Math.min(due - now, MAX_TIMER_MS);
+    this.#timer = this.#clock.setTimeout(() => this.#onLinger(now + wait), wait);
   }
 
   /** Seals the batches whose linger ran out; re-arms for the earliest one left. */
-  #onLinger(due: number): void {
+  #onLinger(until: number): void {
     this.#timer = undefined;
     // The timer firing proves its time has come, whatever the clock reads (see MonotonicTime.reach).
-    const now = this.#time.reach(due);
+    const now = this.#time.reach(until);
     let next = Infinity;
     for (const open of [...this.#open.values()]) {
       if (open.deadline <= now) this.#seal(open, 'linger');

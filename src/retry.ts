@@ -2,6 +2,7 @@ import type { BackoffFn, BackoffOptions } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
 import { RetryExhaustedError, TimeoutError } from './errors.js';
 import { whenAborted } from './internal/abort.js';
+import { setLongTimeout } from './internal/long-timer.js';
 import { resolveRetryPolicy, retryDelay, retryVerdict } from './internal/retry-policy.js';
 import * as v from './internal/validate.js';
 
@@ -124,11 +125,11 @@ function runAttempt<R>(
   const controller = new AbortController();
   return new Promise<Outcome<R>>((resolve, reject) => {
     let settled = false;
-    let timer: unknown;
+    let cancelTimeout: (() => void) | undefined;
     const finish = (): boolean => {
       if (settled) return false;
       settled = true;
-      if (timer !== undefined) clock.clearTimeout(timer);
+      cancelTimeout?.();
       detach();
       return true;
     };
@@ -138,13 +139,17 @@ function runAttempt<R>(
       reject(outer!.reason);
     });
     if (timeoutMs !== undefined) {
-      timer = clock.setTimeout(() => {
-        timer = undefined;
-        if (!finish()) return;
-        const error = new TimeoutError(timeoutMs, `attempt ${attempt} timed out after ${timeoutMs} ms`);
-        controller.abort(error);
-        resolve({ ok: false, error });
-      }, timeoutMs);
+      cancelTimeout = setLongTimeout(
+        clock,
+        () => {
+          cancelTimeout = undefined;
+          if (!finish()) return;
+          const error = new TimeoutError(timeoutMs, `attempt ${attempt} timed out after ${timeoutMs} ms`);
+          controller.abort(error);
+          resolve({ ok: false, error });
+        },
+        timeoutMs,
+      );
     }
     let result: R | PromiseLike<R>;
     try {
@@ -171,12 +176,16 @@ function sleep(ms: number, clock: Clock, signal?: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
-    const timer = clock.setTimeout(() => {
-      detach();
-      resolve();
-    }, ms);
+    const cancel = setLongTimeout(
+      clock,
+      () => {
+        detach();
+        resolve();
+      },
+      ms,
+    );
     const detach = whenAborted(signal, () => {
-      clock.clearTimeout(timer);
+      cancel();
       reject(signal!.reason);
     });
   });

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
 import { noop, whenAborted } from './internal/abort.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
+import { MAX_TIMER_MS } from './internal/long-timer.js';
 import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -333,11 +334,15 @@ export class TokenBucket implements RateLimiter {
     }
     if (this.#timerArmed) return;
     this.#timerArmed = true;
+    // At most MAX_TIMER_MS at a time (a longer delay would fire at once); a timer that ends short of readyAt
+    // proves only its own wait, and #serve arms again for the rest.
+    const wait = Math.min(readyAt - now, MAX_TIMER_MS);
+    const until = now + wait;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timerArmed = false;
       this.#timer = undefined;
-      this.#serve(readyAt);
-    }, readyAt - now);
+      this.#serve(until);
+    }, wait);
   }
 
   #disarm(): void {

@@ -2,7 +2,7 @@
  * Faults users will meet, and what they see. Each case leaves the part usable
  * and its books balanced.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BatchAccumulator,
   type DeadLetter,
@@ -164,6 +164,65 @@ describe('thrown values that cannot be read', () => {
       await vi.waitFor(() => expect(outcome.settled).toBe(true));
       expect(outcome.error).toBeInstanceOf(RetryExhaustedError);
     }
+  });
+});
+
+describe('delays longer than setTimeout allows (2^31 − 1 ms), on the faked global timers', () => {
+  const DAY = 86_400_000;
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a queue’s ttlMs, delayMs and visibilityTimeoutMs of weeks take weeks, not a millisecond', async () => {
+    vi.useFakeTimers();
+    const ttl = new Queue<number>({ ttlMs: 30 * DAY, autoStart: false });
+    await ttl.push(1);
+    const ran: number[] = [];
+    const delayed = new Queue<number>({ handler: (n) => void ran.push(n) });
+    await delayed.push(2, { delayMs: 25 * DAY });
+    let aborted = false;
+    const lapsing = new Queue<number>({
+      visibilityTimeoutMs: 25 * DAY,
+      handler: (_n, { signal }) =>
+        new Promise<void>(() => {
+          signal.addEventListener('abort', () => (aborted = true));
+        }),
+    });
+    await lapsing.push(3);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect([ttl.stats.deadLettered, ran, aborted]).toEqual([0, [], false]);
+    await vi.advanceTimersByTimeAsync(25 * DAY);
+    expect([ttl.stats.deadLettered, ran, aborted]).toEqual([0, [2], true]);
+    await vi.advanceTimersByTimeAsync(5 * DAY);
+    expect(ttl.stats.deadLettered).toBe(1);
+    expect(ttl.deadLetter.size).toBe(1);
+  });
+
+  it('retry() waits out a Retry-After of weeks, and a TokenBucket and a BatchAccumulator wait weeks without grants or seals before', async () => {
+    vi.useFakeTimers();
+    let attempts = 0;
+    const retrying = track(
+      retry(
+        () => {
+          attempts++;
+          if (attempts === 1) return Promise.reject(Object.assign(new Error('busy'), { retryAfterMs: 25 * DAY }));
+          return Promise.resolve('ok');
+        },
+        { maxAttempts: 2 },
+      ),
+    );
+    const bucket = new TokenBucket({ ratePerSecond: 1 / (30 * 86_400), burst: 1, initialTokens: 0 });
+    const granted = track(bucket.acquire());
+    const acc = new BatchAccumulator<number>({ lingerMs: 30 * DAY });
+    await acc.add(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect([attempts, granted.settled, acc.pending]).toEqual([1, false, 0]);
+    await vi.advanceTimersByTimeAsync(25 * DAY);
+    expect(attempts).toBe(2);
+    expect(retrying.value).toBe('ok');
+    expect([granted.settled, acc.pending]).toEqual([false, 0]);
+    await vi.advanceTimersByTimeAsync(5 * DAY);
+    expect([granted.settled, acc.pending]).toEqual([true, 1]);
   });
 });
 

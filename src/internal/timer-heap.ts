@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
+import { MAX_TIMER_MS } from './long-timer.js';
 import { MonotonicTime } from './monotonic.js';
 
 const settled = Promise.resolve();
@@ -94,7 +95,12 @@ export class TimerHeap {
     if (this.#handle !== undefined && this.#armedFor === top.due) return;
     this.#disarm();
     this.#armedFor = top.due;
-    this.#handle = this.#clock.setTimeout(() => this.#onTimer(), Math.max(0, top.due - this.now()));
+    const now = this.now();
+    // At most MAX_TIMER_MS at a time (a longer delay would fire at once): a timer that ends short of the
+    // entry's due time proves only that its own wait has passed, and the heap arms again for the rest.
+    const wait = Math.min(Math.max(0, top.due - now), MAX_TIMER_MS);
+    const until = now + wait;
+    this.#handle = this.#clock.setTimeout(() => this.#onTimer(until), wait);
   }
 
   #disarm(): void {
@@ -104,13 +110,12 @@ export class TimerHeap {
     this.#armedFor = Infinity;
   }
 
-  #onTimer(): void {
-    // The clock says the armed time has come, even if its now() reads a hair
+  #onTimer(until: number): void {
+    // The clock says the timer's time has come, even if its now() reads a hair
     // earlier (float rounding in a test clock, a coarse wall clock).
-    const armedFor = this.#armedFor;
     this.#handle = undefined;
     this.#armedFor = Infinity;
-    const now = this.#time.reach(armedFor);
+    const now = this.#time.reach(until);
     // Fire everything due; entries added while firing that are due fire too.
     for (;;) {
       const top = this.#heap[0];

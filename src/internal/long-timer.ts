@@ -14,7 +14,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function setLongTimeout(clock: Clock, fn: () => void, ms: number): () => void {
   let handle: unknown;
   const arm = (left: number): void => {
-    const wait = left < MAX_TIMER_MS ? left : MAX_TIMER_MS;
+    const wait = Math.min(left, MAX_TIMER_MS);
     handle = clock.setTimeout(() => {
       if (left > wait) arm(left - wait);
       else fn();

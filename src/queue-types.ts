@@ -62,7 +62,12 @@ export interface QueueOptions<T, R> {
    * `maxAttempts` defaults to 3 when `retry` is given.
    */
   readonly retry?: RetryPolicy;
-  /** Where items go that cannot be handled. @default a new `DeadLetter` (see `queue.deadLetter`) */
+  /**
+   * Where items go that cannot be handled.
+   * @default a new `DeadLetter` of its own (see `queue.deadLetter`), which keeps
+   *   the newest 10 000 entries and evicts the oldest (`stats.deadLetterEvicted`
+   *   counts them): give one with a larger `capacity` to keep more.
+   */
   readonly deadLetter?: DeadLetterStore<T>;
   /**
    * Time limit of an attempt (or an unacked delivery), in ms, as SQS's
@@ -128,8 +133,20 @@ export interface QueueStats {
   readonly failed: number;
   /** Retries scheduled. */
   readonly retried: number;
-  /** Items handed to the dead letter. */
+  /** Items handed to the dead letter (refused ones included: see `deadLetterRefused`). */
   readonly deadLettered: number;
+  /**
+   * Of `deadLettered`, items the dead letter refused (a `DeadLetter` with
+   * `overflow: 'reject'` when full, or a store that threw): stored nowhere;
+   * each refusal was reported as an `'error'` event (the store's error).
+   */
+  readonly deadLetterRefused: number;
+  /**
+   * Entries the queue's own dead letter evicted to make room for newer ones
+   * (its default `capacity` is 10 000): dead-lettered, no longer held. Always
+   * 0 for a dead letter given in the options, whose own `stats.evicted` counts them.
+   */
+  readonly deadLetterEvicted: number;
   /** Items handed back by `close({ drain: false })`. */
   readonly returned: number;
   /** Items waiting, delayed and retry-pending included. */

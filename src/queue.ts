@@ -89,6 +89,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   #nextSeq = 1;
   #accepted = 0;
   #duplicates = 0;
+  /** Entries the queue's own dead letter evicted (see QueueStats.deadLetterEvicted). */
+  #deadLetterEvicted = 0;
 
   /**
    * @param options - see {@link QueueOptions}; all optional.
@@ -139,6 +141,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#pushers = new Pushers({
       hasRoom: () => this.#room.size < this.#capacity || this.#config.overflow !== 'block',
       accept: (item, checked, settler) => this.#accept(item, checked, settler),
+    });
+    config.ownDeadLetter?.on('evicted', () => {
+      this.#deadLetterEvicted++;
     });
     // Idle instances that keep the hidden classes of a queue and of its records (see internal/shapes.ts).
     holdShapes(Queue, () => [
@@ -228,6 +233,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       failed: this.#attempts.failed,
       retried: this.#attempts.retried,
       deadLettered: this.#attempts.deadLettered,
+      deadLetterRefused: this.#attempts.deadLetterRefused,
+      deadLetterEvicted: this.#deadLetterEvicted,
       returned: this.#attempts.returned,
       waiting: this.#room.size,
       inFlight: this.#attempts.running,

@@ -42,6 +42,8 @@ export class Attempts<T, R> {
   failed = 0;
   retried = 0;
   deadLettered = 0;
+  /** Of `deadLettered`, items the dead letter refused. */
+  deadLetterRefused = 0;
   returned = 0;
   /** Set by `close({ drain: false })`: an item that would retry is handed back into it instead. */
   returning: T[] | undefined = undefined;
@@ -173,6 +175,8 @@ export class Attempts<T, R> {
     try {
       entry = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
     } catch (refused) {
+      // Counted dead-lettered (it left the queue), but stored nowhere: say so in the books and as an error.
+      this.deadLetterRefused++;
       this.#report(refused);
     }
     const settlers = job.settlers;

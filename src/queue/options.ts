@@ -24,6 +24,8 @@ export interface QueueConfig<T, R> {
   readonly overflow: Overflow;
   readonly policy: ResolvedRetryPolicy;
   readonly deadLetter: DeadLetterStore<T>;
+  /** The dead letter the queue made for itself, when none was given. */
+  readonly ownDeadLetter: DeadLetter<T> | undefined;
   readonly visibilityTimeoutMs: number | undefined;
   readonly ttlMs: number | undefined;
   readonly groupBy: ((item: T) => GroupKey) | undefined;
@@ -52,7 +54,9 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Infinity);
   const overflow = v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block');
   const policy = o.retry === undefined ? ONE_ATTEMPT : resolveRetryPolicy(PART, o.retry, 3);
-  const deadLetter = toDeadLetterStore<T>(PART, o.deadLetter) ?? new DeadLetter<T>({ clock });
+  const given = toDeadLetterStore<T>(PART, o.deadLetter);
+  const ownDeadLetter = given === undefined ? new DeadLetter<T>({ clock }) : undefined;
+  const deadLetter = given ?? ownDeadLetter!;
   const visibilityTimeoutMs = v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive');
   const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive');
   const groupBy = v.fn<(item: T) => GroupKey>(PART, 'groupBy', o.groupBy);
@@ -80,6 +84,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     overflow,
     policy,
     deadLetter,
+    ownDeadLetter,
     visibilityTimeoutMs,
     ttlMs,
     groupBy,

@@ -176,4 +176,24 @@ describe('Queue: retries and dead letters', () => {
     expect(errors[0]).toBeInstanceOf(QueueFullError);
     expect(queue.stats.deadLettered).toBe(2);
   });
+  it('counts the entries its own dead letter evicted (10 000 kept) and the items a dead letter refused', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({ handler: () => Promise.reject(new RejectError('no')), clock });
+    for (let n = 0; n < 10_003; n++) queue.tryPush(n);
+    await queue.onIdle();
+    expect(queue.stats).toMatchObject({ deadLettered: 10_003, deadLetterEvicted: 3, deadLetterRefused: 0 });
+    expect(queue.deadLetter.size).toBe(10_000);
+
+    const full = new DeadLetter<number>({ capacity: 1, overflow: 'reject', clock });
+    const refusing = new Queue<number>({ handler: () => Promise.reject(new RejectError('no')), deadLetter: full, clock });
+    const errors: unknown[] = [];
+    refusing.on('error', (e) => errors.push(e));
+    refusing.tryPush(1);
+    refusing.tryPush(2);
+    await refusing.onIdle();
+    expect(refusing.stats).toMatchObject({ deadLettered: 2, deadLetterRefused: 1, deadLetterEvicted: 0 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(QueueFullError);
+    expect(balanced(refusing.stats)).toBe(true);
+  });
 });

@@ -48,15 +48,17 @@ import type {
  *
  * @example
  * ```ts
+ * const failed = new DeadLetter<Email>();
  * const queue = new Queue<Email, void>({
  *   concurrency: 8,
+ *   deadLetter: failed, // without one, the queue keeps its own (`queue.deadLetter`)
  *   retry: { maxAttempts: 5, backoff: { initialDelayMs: 500 } },
  *   rateLimit: { ratePerSecond: 20, burst: 5 },
  *   handler: (email, { signal }) => smtp.send(email, { signal }),
  * });
  * await queue.push(email);
  * await queue.close(); // drains
- * queue.deadLetter.entries(); // what could not be sent, and why
+ * failed.entries(); // what could not be sent, and why
  * ```
  */
 export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {

@@ -24,7 +24,7 @@ describe('README.md', () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
     // `export {}` makes each file a module of its own, as a file in an ESM project is.
-    blocks.forEach((code, i) => writeFileSync(`${dir}block-${i + 1}.ts`, `${code}\nexport {};\n`));
+    for (const [i, code] of blocks.entries()) writeFileSync(`${dir}block-${i + 1}.ts`, `${code}\nexport {};\n`);
     const compilerOptions = {
       strict: true,
       module: 'nodenext',

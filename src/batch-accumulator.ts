@@ -27,9 +27,11 @@ export interface BatchOptions<T> {
    */
   readonly lingerMs?: number;
   /**
-   * A batch is sealed when it reaches this many bytes, as measured by
-   * `sizeOf`; an item that would push it past is put in the next batch. An
-   * item larger than `maxBytes` forms a batch of its own (never dropped).
+   * A batch is sealed when it reaches this many bytes (a positive number), as
+   * measured by `sizeOf`; an item that would push it past is put in the next
+   * batch. An item larger than `maxBytes` forms a batch of its own (never
+   * dropped), as Kafka's `batch.size`.
+   * @default none: batches are sealed by `maxItems` and `lingerMs` only
    */
   readonly maxBytes?: number;
   /** The size of an item in bytes. Required with `maxBytes`. */

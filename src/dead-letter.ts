@@ -105,7 +105,7 @@ export interface DeadLetterOptions {
 export interface EntriesOptions {
   /** Only entries with this reason. */
   readonly reason?: DeadLetterReason;
-  /** At most this many, oldest first. */
+  /** At most this many entries (a non-negative integer), oldest first. @default all of them */
   readonly limit?: number;
 }
 
@@ -132,9 +132,13 @@ export interface PushTarget<T> {
 export interface RedriveOptions<T> {
   /** Only entries for which this returns true. */
   readonly filter?: (entry: DeadLetterEntry<T>) => boolean;
-  /** At most this many entries are handed back. */
+  /** At most this many entries (a non-negative integer) are handed back. @default all of them */
   readonly limit?: number;
-  /** Paces the redrive: a {@link RateLimiter} (one token per entry) or bucket options. */
+  /**
+   * Paces the redrive: a {@link RateLimiter} (one token per entry) or bucket
+   * options (`ratePerSecond` in entries per second, `burst` in entries).
+   * @default none: as fast as the target accepts
+   */
   readonly rateLimit?: RateLimitInput;
   /** Aborting stops the redrive; it rejects with `signal.reason` (entries already redriven stay removed). */
   readonly signal?: AbortSignal;

@@ -343,7 +343,10 @@ export interface MapConcurrentOptions<T> {
    * Without it the failure's own error propagates to the consumer.
    */
   readonly deadLetter?: DeadLetterStore<T>;
-  /** Time limit per attempt in ms; the attempt's `signal` aborts with `TimeoutError`. */
+  /**
+   * Time limit per attempt in ms (a non-negative number); the attempt's `signal` aborts with `TimeoutError`.
+   * @default none: an attempt may run as long as it likes
+   */
   readonly timeoutMs?: number;
   /** Source of time for backoff waits and `timeoutMs`. @default systemClock */
   readonly clock?: Clock;

@@ -70,12 +70,19 @@ export interface QueueOptions<T, R> {
    */
   readonly deadLetter?: DeadLetterStore<T>;
   /**
-   * Time limit of an attempt (or an unacked delivery), in ms, as SQS's
-   * visibility timeout: past it the handler's `signal` aborts, the attempt
-   * fails with `TimeoutError` and its concurrency slot is freed.
+   * Time limit of an attempt (or an unacked delivery), in ms (a positive
+   * number; delays past 2^31 − 1 ms are chained), as SQS's visibility
+   * timeout: past it the handler's `signal` aborts, the attempt fails with
+   * `TimeoutError` and its concurrency slot is freed.
+   * @default none: an attempt may run as long as it likes
    */
   readonly visibilityTimeoutMs?: number;
-  /** Time to live in ms, from `push` until the first attempt starts; past it the item is dead-lettered `'expired'`. */
+  /**
+   * Time to live in ms (a positive number), from `push` until the first
+   * attempt starts; past it the item is dead-lettered `'expired'`, and a
+   * `submit` of it rejects with a `TimeoutError` carrying this TTL.
+   * @default none: items wait as long as it takes
+   */
   readonly ttlMs?: number;
   /** The item's message group: FIFO per group, at most `groupConcurrency` in flight per group. */
   readonly groupBy?: (item: T) => GroupKey;
@@ -97,9 +104,9 @@ export interface QueueOptions<T, R> {
 export interface PushOptions {
   /** Higher runs first; FIFO among equals. @default 0 */
   readonly priority?: number;
-  /** Wait this many ms before the item becomes available (SQS `DelaySeconds`). */
+  /** Wait this many ms before the item becomes available (SQS `DelaySeconds`). @default 0 */
   readonly delayMs?: number;
-  /** Overrides the queue's `ttlMs` for this item. */
+  /** This item's time to live in ms (a positive number), overriding the queue's `ttlMs`. @default the queue's `ttlMs` */
   readonly ttlMs?: number;
   /** The item's id; also its dedupe key when the queue dedupes. @default generated */
   readonly id?: string;

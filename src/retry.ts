@@ -41,8 +41,10 @@ export interface RetryPolicy {
 /** Options of {@link retry}. */
 export interface RetryOptions extends RetryPolicy {
   /**
-   * Time limit per attempt in ms: at the limit the attempt's `signal` aborts
-   * with a {@link TimeoutError} and the attempt counts as failed with it.
+   * Time limit per attempt in ms (a non-negative number): at the limit the
+   * attempt's `signal` aborts with a {@link TimeoutError} and the attempt
+   * counts as failed with it.
+   * @default none: an attempt may run as long as it likes
    */
   readonly timeoutMs?: number;
   /** Aborting stops at once: the returned promise rejects with `signal.reason`. */

@@ -35,7 +35,9 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
   /**
    * Fail fast under overload: when the predicted wait (waiters ahead included)
-   * exceeds this many ms, reject at once with {@link TimeoutError} instead of queueing.
+   * exceeds this many ms (a non-negative number), reject at once with
+   * {@link TimeoutError} instead of queueing.
+   * @default none: wait as long as it takes
    */
   readonly maxWaitMs?: number;
 }

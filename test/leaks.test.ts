@@ -47,6 +47,38 @@ describe('no leaks', () => {
     expect(live()).toBe(0);
   }, 60_000);
 
+  it('aborting one signal shared by 10 000 waiters removes no listener from inside its own dispatch (no quadratic search)', async () => {
+    const clock = new TestClock();
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const remove = signal.removeEventListener.bind(signal);
+    let removals = 0;
+    signal.removeEventListener = ((type: string, listener: EventListener) => {
+      removals++;
+      remove(type, listener);
+    }) as typeof signal.removeEventListener;
+    const bucket = new TokenBucket({ ratePerSecond: 1, burst: 1, initialTokens: 0, clock });
+    const waits = Array.from({ length: 5_000 }, () =>
+      bucket.acquire(1, { signal }).then(
+        () => 'granted',
+        () => 'aborted',
+      ),
+    );
+    const retries = Array.from({ length: 5_000 }, () =>
+      retry(() => Promise.reject(new Error('x')), { signal, clock, maxAttempts: 2, backoff: { initialDelayMs: 1_000 } }).then(
+        () => 'done',
+        () => 'aborted',
+      ),
+    );
+    await clock.advance(0); // every retry's first attempt failed (its listener let go) and it waits to try again
+    removals = 0;
+    controller.abort(new Error('shutdown'));
+    const outcomes = await Promise.all([...waits, ...retries]);
+    expect(outcomes.every((o) => o === 'aborted')).toBe(true);
+    expect(removals).toBe(0); // every listener was a `once` listener that fired: nothing left to search for
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('Node exits by itself after a pipeline is abandoned and every part is closed or idle', () => {
     const script = fileURLToPath(new URL('./fixtures/exits-by-itself.ts', import.meta.url));
     const result = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 15_000 });

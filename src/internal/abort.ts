@@ -15,6 +15,15 @@ export function neverAborted(): AbortSignal {
  */
 export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): () => void {
   if (signal === undefined) return noop;
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
+  let fired = false;
+  const listener = (): void => {
+    fired = true;
+    onAbort();
+  };
+  signal.addEventListener('abort', listener, { once: true });
+  // A `once` listener is gone when it fires. Removing it again from inside the abort dispatch (a waiter that
+  // settles by rejecting) would search every listener still on the signal: quadratic for many waiters.
+  return () => {
+    if (!fired) signal.removeEventListener('abort', listener);
+  };
 }

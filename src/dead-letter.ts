@@ -116,6 +116,14 @@ export interface EntriesOptions {
  */
 export type RedriveTarget<T> = PushTarget<T> | ((item: T, entry: DeadLetterEntry<T>) => unknown);
 
+/** An item's death history, as a redrive hands it to the target with the item (RabbitMQ's `x-death` travels with its message). */
+export interface DeathHistory {
+  /** Its deaths so far, newest first. */
+  readonly deaths: readonly DeathRecord[];
+  /** When the item was first seen (clock ms). */
+  readonly firstSeenAt: number;
+}
+
 /** Anything items can be pushed into, such as a `Queue`. */
 export interface PushTarget<T> {
   /**
@@ -123,9 +131,11 @@ export interface PushTarget<T> {
    * promise resolves, unless it resolves with a receipt saying
    * `duplicate: true` (as `Queue.push` does for a key still in its dedupe
    * window): a duplicate is not accepted, and the entry stays. `options.signal`
-   * is redrive's own, so a push waiting for room stops when the redrive is aborted.
+   * is redrive's own, so a push waiting for room stops when the redrive is
+   * aborted; `options.history` is the entry's death history, which a sluice
+   * `Queue` carries into the item's next dead-letter entry, whatever the item's type.
    */
-  push(item: T, options?: { readonly signal?: AbortSignal }): unknown;
+  push(item: T, options?: { readonly signal?: AbortSignal; readonly history?: DeathHistory }): unknown;
 }
 
 /** Options of {@link DeadLetter.redrive}. */
@@ -374,7 +384,11 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     let send: (item: T, entry: DeadLetterEntry<T>) => unknown;
     if (typeof target === 'function') send = target;
     else if (typeof target === 'object' && target !== null && typeof target.push === 'function') {
-      send = (item) => target.push(item, signal === undefined ? undefined : { signal });
+      send = (item, entry) =>
+        target.push(item, {
+          ...(signal === undefined ? {} : { signal }),
+          history: { deaths: entry.deaths, firstSeenAt: entry.firstSeenAt },
+        });
     } else {
       throw new TypeError(`${PART}: redrive target must be a function or have a push(item) method, got ${v.show(target)}`);
     }

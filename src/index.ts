@@ -40,6 +40,7 @@ export { Deduper } from './deduper.js';
 export type {
   DeadLetterReason,
   DeathRecord,
+  DeathHistory,
   DeadLetterEntry,
   DeadLetterInput,
   DeadLetterOptions,

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import type { DeadLetterEntry, DeadLetterStore } from './dead-letter.js';
+import type { DeadLetterEntry, DeadLetterStore, DeathHistory } from './dead-letter.js';
 import type { DedupeKey, DedupeStore } from './deduper.js';
 import type { RetryPolicy } from './retry.js';
 import type { RateLimitInput } from './token-bucket.js';
@@ -112,6 +112,12 @@ export interface PushOptions {
   readonly id?: string;
   /** Cancels only the wait for room (`overflow: 'block'`); rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * The item's earlier death history (what `DeadLetter.redrive` passes): if
+   * it is dead-lettered again, its new entry continues these deaths and
+   * keeps this `firstSeenAt`, whatever the item's type.
+   */
+  readonly history?: DeathHistory;
 }
 
 /** What {@link Queue.push} resolves with once the item is accepted. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadLetter, Queue, QueueFullError, TokenBucket } from '../src/index.js';
+import { DeadLetter, Queue, QueueFullError, RejectError, TokenBucket } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 
 describe('DeadLetter', () => {
@@ -92,6 +92,28 @@ describe('DeadLetter', () => {
   });
 
   describe('redrive', () => {
+    it('a primitive item redriven into the queue it died in keeps its death history when it dies again', async () => {
+      const clock = new TestClock(1_000);
+      let round = 0;
+      const queue = new Queue<string>({
+        name: 'orders',
+        handler: () => Promise.reject(round++ === 0 ? new RejectError('bad') : new Error('down')),
+        clock,
+      });
+      await queue.push('order-7');
+      await queue.onIdle();
+      await clock.advance(500);
+      const dl = queue.deadLetter as DeadLetter<string>;
+      expect(await dl.redrive(queue)).toEqual({ redriven: 1, failed: 0 });
+      await queue.onIdle();
+      const [entry] = dl.entries();
+      expect(entry).toMatchObject({ item: 'order-7', reason: 'delivery_limit', firstSeenAt: 1_000 });
+      expect(entry!.deaths.map((d) => [d.reason, d.count, d.source])).toEqual([
+        ['delivery_limit', 1, 'orders'],
+        ['rejected', 1, 'orders'],
+      ]);
+    });
+
     it('a duplicate answer is not acceptance: redriving into a queue that still dedupes the key keeps the entry', async () => {
       const clock = new TestClock();
       const queue = new Queue<{ id: string }>({ dedupe: { key: (j) => j.id, windowMs: 60_000 }, autoStart: false, clock });

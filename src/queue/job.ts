@@ -1,3 +1,4 @@
+import type { DeathHistory } from '../dead-letter.js';
 import type { DedupeKey } from '../deduper.js';
 import { neverAborted } from '../internal/abort.js';
 import { seqId } from '../internal/seq-id.js';
@@ -52,6 +53,8 @@ export class Job<T, R> implements HandlerContext {
   context: AttemptContext | undefined = undefined;
   /** The pull iterator holding its unacked delivery. */
   puller: PullIterator<T, R> | undefined = undefined;
+  /** Its earlier death history (pushed by a redrive), continued if it dies again. */
+  history: DeathHistory | undefined = undefined;
 
   #id: string | undefined;
 

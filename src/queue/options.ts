@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
-import { DeadLetter, type DeadLetterStore } from '../dead-letter.js';
+import { DeadLetter, type DeadLetterStore, type DeathHistory } from '../dead-letter.js';
 import type { DedupeKey, DedupeStore } from '../deduper.js';
 import { isDedupeStore, makeDeduper, toDeadLetterStore, toRateLimiter } from '../internal/inputs.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../internal/retry-policy.js';
@@ -107,6 +107,8 @@ export interface CheckedPush {
   readonly signal: AbortSignal | undefined;
   readonly groupKey: GroupKey | undefined;
   readonly dedupeKey: DedupeKey | undefined;
+  /** Its earlier death history (a redrive's). */
+  readonly history: DeathHistory | undefined;
 }
 
 /** A push without options into a queue whose pushes are plain ({@link QueueConfig.plainPushes}). */
@@ -118,6 +120,7 @@ export const NO_OPTIONS: CheckedPush = {
   signal: undefined,
   groupKey: undefined,
   dedupeKey: undefined,
+  history: undefined,
 };
 
 /**
@@ -142,5 +145,18 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
   if (config.dedupeStore !== undefined) {
     dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(PART, 'dedupe.key', config.dedupeKey(item), true));
   }
-  return { priority, delayMs, ttlMs, id, signal, groupKey, dedupeKey };
+  const history = checkHistory(o.history);
+  return { priority, delayMs, ttlMs, id, signal, groupKey, dedupeKey, history };
+}
+
+/** Checks a push's `history`: `{ deaths: DeathRecord[], firstSeenAt: finite number }`, or `undefined`. */
+function checkHistory(history: unknown): DeathHistory | undefined {
+  if (history === undefined) return undefined;
+  const h = history as Partial<DeathHistory> | null;
+  if (typeof h !== 'object' || h === null || !Array.isArray(h.deaths) || typeof h.firstSeenAt !== 'number') {
+    throw new TypeError(`${PART}: history must be { deaths: DeathRecord[], firstSeenAt: number }, got ${v.show(history)}`);
+  }
+  if (!Number.isFinite(h.firstSeenAt))
+    throw new RangeError(`${PART}: history.firstSeenAt must be a finite number, got ${v.show(h.firstSeenAt)}`);
+  return h as DeathHistory;
 }

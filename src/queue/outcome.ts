@@ -59,7 +59,8 @@ export function deadLetterInput<T, R>(job: Job<T, R>, reason: DeadLetterReason, 
     ...(job.errors !== undefined ? { error, errors: job.errors } : error !== undefined ? { error } : {}),
     attempts: job.attempt,
     source,
-    firstSeenAt: job.pushedAt,
+    firstSeenAt: job.history?.firstSeenAt ?? job.pushedAt,
+    ...(job.history !== undefined ? { deaths: job.history.deaths } : {}),
   };
 }
 

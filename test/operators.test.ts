@@ -268,6 +268,80 @@ describe('throttle()', () => {
 });
 
 describe('mapConcurrent()', () => {
+  it.each([true, false])('yields a result as soon as it is there, while the source has nothing new (ordered: %s)', async (ordered) => {
+    const clock = new TestClock();
+    async function* quiet() {
+      yield 0;
+      await new Promise<void>((r) => clock.setTimeout(r, 1_000));
+      yield 1;
+    }
+    const at: [number, number][] = [];
+    const run = (async () => {
+      for await (const n of pipe(
+        quiet(),
+        mapConcurrent((n: number) => new Promise<number>((r) => clock.setTimeout(() => r(n), 10)), { concurrency: 2, ordered }),
+      )) {
+        at.push([n, clock.now()]);
+      }
+    })();
+    await clock.advance(10);
+    expect(at).toEqual([[0, 10]]); // not held until the source yields again
+    await clock.advance(1_010);
+    await run;
+    expect(at).toEqual([
+      [0, 10],
+      [1, 1_010],
+    ]);
+  });
+
+  it('keeps up to backpressure calls going ahead of a consumer that holds a result', async () => {
+    const started: number[] = [];
+    const out = pipe(
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      mapConcurrent(
+        async (n: number) => {
+          started.push(n);
+          return n;
+        },
+        { concurrency: 2, backpressure: 4 },
+      ),
+    )[Symbol.asyncIterator]();
+    expect((await out.next()).value).toBe(0);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    // The consumer holds 0; calls went on without a next(): four results in hand (1–4), none beyond.
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect((await out.next()).value).toBe(1);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    expect(started).toEqual([0, 1, 2, 3, 4, 5]);
+    await out.return?.();
+  });
+
+  it('accepts concurrency: Infinity, as p-map and Queue do', async () => {
+    let running = 0;
+    let most = 0;
+    const gate = deferred<void>();
+    const out = collect(
+      pipe(
+        Array.from({ length: 50 }, (_, i) => i),
+        mapConcurrent(
+          async (n: number) => {
+            running++;
+            most = Math.max(most, running);
+            await gate.promise;
+            running--;
+            return n;
+          },
+          { concurrency: Infinity },
+        ),
+      ),
+    );
+    for (let i = 0; i < 60; i++) await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    gate.resolve();
+    expect(await out).toHaveLength(50);
+    expect(most).toBe(50);
+  });
+
   it('maps with bounded concurrency and keeps source order by default', async () => {
     const gates = new Map<number, ReturnType<typeof deferred<void>>>();
     let running = 0;
@@ -433,6 +507,9 @@ describe('mapConcurrent()', () => {
   it('validates when called', () => {
     expect(() => mapConcurrent('x' as never)).toThrow(TypeError);
     expect(() => mapConcurrent(() => 1, { concurrency: 0 })).toThrow(RangeError);
+    expect(() => mapConcurrent(() => 1, { concurrency: 4, backpressure: 2 })).toThrow(
+      new RangeError('mapConcurrent: backpressure must be at least concurrency (4), got 2'),
+    );
     expect(() => mapConcurrent(() => 1, { ordered: 'yes' as never })).toThrow(TypeError);
     expect(() => mapConcurrent(() => 1, { deadLetter: {} as never })).toThrow(TypeError);
   });

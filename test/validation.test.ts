@@ -302,7 +302,7 @@ const cases: Case[] = [
     'mapConcurrent() concurrency 0',
     () => mapConcurrent(() => 1, { concurrency: 0 }),
     RangeError,
-    'mapConcurrent: concurrency must be a positive integer, got 0',
+    'mapConcurrent: concurrency must be a positive integer or Infinity, got 0',
   ],
   [
     'mapConcurrent() timeoutMs -1',

@@ -1,7 +1,5 @@
 /** Entries per chunk once a ring has grown: 2 048 × 24 bytes = 48 KiB a chunk. */
 const MAX_CHUNK = 2048;
-/** Entries in a new ring's first chunk, so an idle queue costs well under a kilobyte. */
-const FIRST_CHUNK = 16;
 
 /** A run of a ring's entries, side by side with their sequence numbers and push times. */
 class Chunk<E> {
@@ -45,8 +43,9 @@ export class EntryRing<E> {
   shiftedSeq = 0;
   shiftedTime = 0;
 
-  constructor() {
-    this.#first = this.#last = new Chunk<E>(FIRST_CHUNK, 0);
+  /** @param firstChunk - entries in the first chunk (it doubles as the ring grows): 16 keeps an idle queue well under a kilobyte. */
+  constructor(firstChunk = 16) {
+    this.#first = this.#last = new Chunk<E>(firstChunk, 0);
   }
 
   get size(): number {

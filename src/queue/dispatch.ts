@@ -113,7 +113,7 @@ export class Dispatcher<T, R> {
         if (this.#gate !== undefined && !this.#gate.take()) break;
         const ring = ready.level0.ring;
         job = undefined;
-        if (ready.levels.length === 1 && this.#visibilityTimeoutMs === undefined) {
+        if (ready.onlyLevel0 && this.#visibilityTimeoutMs === undefined) {
           // Level 0 is the only level, so the live item is in its ring, behind any tombstones.
           let entry = ring.shift()!;
           while (entry instanceof Job && entry.state !== READY) entry = ring.shift()!;

@@ -8,36 +8,54 @@ import { Job, READY } from './job.js';
  * waited) and is skipped when reached.
  */
 export class Level<T, R> {
-  ring = new EntryRing<T | Job<T, R>>();
-  constructor(readonly priority: number) {}
+  ring: EntryRing<T | Job<T, R>>;
+  /** Its place in the heap of levels; -1 while it is not in it. */
+  index = -1;
+
+  constructor(readonly priority: number) {
+    // Level 0 takes the common case's traffic; a level per distinct priority starts small.
+    this.ring = new EntryRing(priority === 0 ? 16 : 2);
+  }
 }
 
 /**
- * The ready items of a queue, by priority (highest first, FIFO among equals).
- * Level 0 always exists and is kept at hand; other levels exist while they
- * hold entries. `count` is the number of live ready items: the rings may
- * also hold tombstones.
+ * The ready items of a queue, by priority (highest first, FIFO among equals),
+ * as a binary max-heap of levels: a new priority, the next level and a
+ * level that ran dry each cost O(log L) for L priorities in use, so items of
+ * distinct priorities queue in O(log n) each. Level 0 is kept at hand; other
+ * levels are made when first needed and forgotten once they run dry. A level
+ * may sit in the heap empty until the heap reaches it (lazily removed).
+ * `count` is the number of live ready items: the rings may also hold tombstones.
  */
 export class ReadyLevels<T, R> {
   readonly level0 = new Level<T, R>(0);
-  /** Every level, highest priority first. */
-  levels: Level<T, R>[] = [this.level0];
-  readonly #byPriority = new Map<number, Level<T, R>>([[0, this.level0]]);
+  /** Levels holding (or lately holding) ready items, as a max-heap by priority. */
+  readonly #heap: Level<T, R>[] = [];
+  readonly #byPriority = new Map<number, Level<T, R>>();
   /** Live ready items. */
   count = 0;
 
-  /** The level of `priority`, made when first needed. */
+  /**
+   * Whether level 0 is the only level in use, so that every ready item is in
+   * its ring (the worker loop's plain lane takes from there directly).
+   */
+  get onlyLevel0(): boolean {
+    const heap = this.#heap;
+    return heap.length === 0 || (heap.length === 1 && heap[0] === this.level0);
+  }
+
+  /** The level of `priority`, in the heap, made when first needed. */
   level(priority: number): Level<T, R> {
-    if (priority === 0) return this.level0;
-    let level = this.#byPriority.get(priority);
-    if (level === undefined) {
-      level = new Level(priority);
-      this.#byPriority.set(priority, level);
-      const levels = this.levels;
-      let i = 0;
-      while (i < levels.length && levels[i]!.priority > priority) i++;
-      levels.splice(i, 0, level);
+    let level: Level<T, R> | undefined;
+    if (priority === 0) level = this.level0;
+    else {
+      level = this.#byPriority.get(priority);
+      if (level === undefined) {
+        level = new Level(priority);
+        this.#byPriority.set(priority, level);
+      }
     }
+    if (level.index < 0) this.#insert(level);
     return level;
   }
 
@@ -57,29 +75,26 @@ export class ReadyLevels<T, R> {
 
   /** Makes an item pushed without options ready, with no record. */
   pushPlain(item: T, seq: number, pushedAt: number, priority: number): void {
-    (priority === 0 ? this.level0 : this.level(priority)).ring.push(item, seq, pushedAt);
+    const level = priority === 0 && this.level0.index >= 0 ? this.level0 : this.level(priority);
+    level.ring.push(item, seq, pushedAt);
     this.count++;
   }
 
   /** Takes the next ready item (a plain one gets its record now), or `undefined`. */
   pop(): Job<T, R> | undefined {
-    for (let i = 0; i < this.levels.length; ) {
-      const level = this.levels[i]!;
-      const ring = level.ring;
+    for (let top = this.#heap[0]; top !== undefined; top = this.#heap[0]) {
+      const ring = top.ring;
       while (ring.size > 0) {
         const entry = ring.shift()!;
         if (entry instanceof Job) {
           if (entry.state !== READY) continue; // a tombstone
           this.count--;
-          if (ring.size === 0 && level !== this.level0) this.#drop(level);
           return entry;
         }
         this.count--;
-        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, level.priority);
+        return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, top.priority);
       }
-      // Only tombstones were left at this level.
-      if (level === this.level0) i++;
-      else this.#drop(level);
+      this.#remove(top); // ran dry (or held only tombstones)
     }
     return undefined;
   }
@@ -91,7 +106,7 @@ export class ReadyLevels<T, R> {
   oldest(): { readonly level: Level<T, R>; readonly seq: number } | undefined {
     let oldest: Level<T, R> | undefined;
     let oldestSeq = Infinity;
-    for (const level of this.levels) {
+    for (const level of this.#heap) {
       const ring = level.ring;
       while (ring.size > 0) {
         const head = ring.peek();
@@ -115,19 +130,71 @@ export class ReadyLevels<T, R> {
     return job;
   }
 
-  /** Appends every ready item to `into` as a record, in priority then push order, and empties the rings (still counted). */
+  /** Appends every ready item to `into` as a record, in priority then push order, and empties the levels (still counted). */
   takeAll(into: Job<T, R>[]): void {
-    for (const level of this.levels) {
+    const levels = [...this.#heap].sort((a, b) => b.priority - a.priority);
+    for (const level of levels) {
       level.ring.forEach((entry, seq, time) => {
         if (!(entry instanceof Job)) into.push(Job.plain<T, R>(entry, seq, time, level.priority));
         else if (entry.state === READY) into.push(entry);
       });
-      level.ring = new EntryRing();
+      level.ring = new EntryRing(level === this.level0 ? 16 : 2);
+      this.#remove(level);
     }
   }
 
-  #drop(level: Level<T, R>): void {
-    this.#byPriority.delete(level.priority);
-    this.levels = this.levels.filter((l) => l !== level);
+  #insert(level: Level<T, R>): void {
+    const heap = this.#heap;
+    level.index = heap.length;
+    heap.push(level);
+    this.#up(level.index);
+  }
+
+  /** Takes a level out of the heap; a level other than 0 is forgotten (its priority may come back as a new one). */
+  #remove(level: Level<T, R>): void {
+    const heap = this.#heap;
+    const at = level.index;
+    const last = heap.pop()!;
+    if (last !== level) {
+      heap[at] = last;
+      last.index = at;
+      this.#down(at);
+      this.#up(last.index);
+    }
+    level.index = -1;
+    if (level !== this.level0) this.#byPriority.delete(level.priority);
+  }
+
+  #up(index: number): void {
+    const heap = this.#heap;
+    const level = heap[index]!;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (parent.priority >= level.priority) break;
+      heap[index] = parent;
+      parent.index = index;
+      index = parentIndex;
+    }
+    heap[index] = level;
+    level.index = index;
+  }
+
+  #down(index: number): void {
+    const heap = this.#heap;
+    const length = heap.length;
+    const level = heap[index]!;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child = right < length && heap[right]!.priority > heap[left]!.priority ? right : left;
+      if (heap[child]!.priority <= level.priority) break;
+      heap[index] = heap[child]!;
+      heap[index]!.index = index;
+      index = child;
+    }
+    heap[index] = level;
+    level.index = index;
   }
 }

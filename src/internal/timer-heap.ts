@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
+import { IndexedHeap } from './indexed-heap.js';
 import { MAX_TIMER_MS } from './long-timer.js';
 import { MonotonicTime } from './monotonic.js';
 
@@ -21,7 +22,7 @@ export interface TimerEntry {
  */
 export class TimerHeap {
   readonly #clock: Clock;
-  readonly #heap: TimerEntry[] = [];
+  readonly #heap = new IndexedHeap<TimerEntry>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq));
   #seq = 0;
   #handle: unknown = undefined;
   #armedFor = Infinity;
@@ -39,10 +40,9 @@ export class TimerHeap {
 
   /** Calls `fire` at clock time `due` (ms). */
   add(due: number, fire: () => void): TimerEntry {
-    const entry: TimerEntry = { due, seq: this.#seq++, index: this.#heap.length, fire };
+    const entry: TimerEntry = { due, seq: this.#seq++, index: -1, fire };
     this.#heap.push(entry);
-    this.#up(entry.index);
-    if (this.#heap[0] === entry) this.#arm();
+    if (this.#heap.peek() === entry) this.#arm();
     return entry;
   }
 
@@ -50,14 +50,13 @@ export class TimerHeap {
   cancel(entry: TimerEntry): void {
     if (entry.index < 0) return;
     const wasTop = entry.index === 0;
-    this.#removeAt(entry.index);
+    this.#heap.remove(entry);
     if (wasTop) this.#arm();
   }
 
   /** Cancels every entry and the clock timer. */
   clear(): void {
-    for (const entry of this.#heap) entry.index = -1;
-    this.#heap.length = 0;
+    this.#heap.clear();
     this.#disarm();
   }
 
@@ -87,7 +86,7 @@ export class TimerHeap {
   }
 
   #arm(): void {
-    const top = this.#heap[0];
+    const top = this.#heap.peek();
     if (top === undefined) {
       this.#disarm();
       return;
@@ -118,61 +117,11 @@ export class TimerHeap {
     const now = this.#time.reach(until);
     // Fire everything due; entries added while firing that are due fire too.
     for (;;) {
-      const top = this.#heap[0];
+      const top = this.#heap.peek();
       if (top === undefined || top.due > now) break;
-      this.#removeAt(0);
+      this.#heap.remove(top);
       top.fire();
     }
     this.#arm();
-  }
-
-  #removeAt(index: number): void {
-    const heap = this.#heap;
-    const entry = heap[index]!;
-    entry.index = -1;
-    const last = heap.pop()!;
-    if (index < heap.length) {
-      heap[index] = last;
-      last.index = index;
-      this.#down(index);
-      this.#up(last.index);
-    }
-  }
-
-  #less(a: TimerEntry, b: TimerEntry): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  #up(index: number): void {
-    const heap = this.#heap;
-    const entry = heap[index]!;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (!this.#less(entry, parent)) break;
-      heap[index] = parent;
-      parent.index = index;
-      index = parentIndex;
-    }
-    heap[index] = entry;
-    entry.index = index;
-  }
-
-  #down(index: number): void {
-    const heap = this.#heap;
-    const length = heap.length;
-    const entry = heap[index]!;
-    for (;;) {
-      const left = 2 * index + 1;
-      if (left >= length) break;
-      const right = left + 1;
-      const child = right < length && this.#less(heap[right]!, heap[left]!) ? right : left;
-      if (!this.#less(heap[child]!, entry)) break;
-      heap[index] = heap[child]!;
-      heap[index]!.index = index;
-      index = child;
-    }
-    heap[index] = entry;
-    entry.index = index;
   }
 }

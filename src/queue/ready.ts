@@ -1,4 +1,5 @@
 import { EntryRing } from '../internal/entry-ring.js';
+import { IndexedHeap } from '../internal/indexed-heap.js';
 import { Job, READY } from './job.js';
 
 /**
@@ -30,7 +31,7 @@ export class Level<T, R> {
 export class ReadyLevels<T, R> {
   readonly level0 = new Level<T, R>(0);
   /** Levels holding (or lately holding) ready items, as a max-heap by priority. */
-  readonly #heap: Level<T, R>[] = [];
+  readonly #heap = new IndexedHeap<Level<T, R>>((a, b) => a.priority > b.priority);
   readonly #byPriority = new Map<number, Level<T, R>>();
   /** Live ready items. */
   count = 0;
@@ -40,8 +41,8 @@ export class ReadyLevels<T, R> {
    * its ring (the worker loop's plain lane takes from there directly).
    */
   get onlyLevel0(): boolean {
-    const heap = this.#heap;
-    return heap.length === 0 || (heap.length === 1 && heap[0] === this.level0);
+    const size = this.#heap.size;
+    return size === 0 || (size === 1 && this.level0.index === 0);
   }
 
   /** The level of `priority`, in the heap, made when first needed. */
@@ -55,7 +56,7 @@ export class ReadyLevels<T, R> {
         this.#byPriority.set(priority, level);
       }
     }
-    if (level.index < 0) this.#insert(level);
+    if (level.index < 0) this.#heap.push(level);
     return level;
   }
 
@@ -82,7 +83,7 @@ export class ReadyLevels<T, R> {
 
   /** Takes the next ready item (a plain one gets its record now), or `undefined`. */
   pop(): Job<T, R> | undefined {
-    for (let top = this.#heap[0]; top !== undefined; top = this.#heap[0]) {
+    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
       const ring = top.ring;
       while (ring.size > 0) {
         const entry = ring.shift()!;
@@ -106,7 +107,7 @@ export class ReadyLevels<T, R> {
   oldest(): { readonly level: Level<T, R>; readonly seq: number } | undefined {
     let oldest: Level<T, R> | undefined;
     let oldestSeq = Infinity;
-    for (const level of this.#heap) {
+    for (const level of this.#heap.elements) {
       const ring = level.ring;
       while (ring.size > 0) {
         const head = ring.peek();
@@ -132,7 +133,7 @@ export class ReadyLevels<T, R> {
 
   /** Appends every ready item to `into` as a record, in priority then push order, and empties the levels (still counted). */
   takeAll(into: Job<T, R>[]): void {
-    const levels = [...this.#heap].sort((a, b) => b.priority - a.priority);
+    const levels = [...this.#heap.elements].sort((a, b) => b.priority - a.priority);
     for (const level of levels) {
       level.ring.forEach((entry, seq, time) => {
         if (!(entry instanceof Job)) into.push(Job.plain<T, R>(entry, seq, time, level.priority));
@@ -143,58 +144,9 @@ export class ReadyLevels<T, R> {
     }
   }
 
-  #insert(level: Level<T, R>): void {
-    const heap = this.#heap;
-    level.index = heap.length;
-    heap.push(level);
-    this.#up(level.index);
-  }
-
   /** Takes a level out of the heap; a level other than 0 is forgotten (its priority may come back as a new one). */
   #remove(level: Level<T, R>): void {
-    const heap = this.#heap;
-    const at = level.index;
-    const last = heap.pop()!;
-    if (last !== level) {
-      heap[at] = last;
-      last.index = at;
-      this.#down(at);
-      this.#up(last.index);
-    }
-    level.index = -1;
+    this.#heap.remove(level);
     if (level !== this.level0) this.#byPriority.delete(level.priority);
-  }
-
-  #up(index: number): void {
-    const heap = this.#heap;
-    const level = heap[index]!;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (parent.priority >= level.priority) break;
-      heap[index] = parent;
-      parent.index = index;
-      index = parentIndex;
-    }
-    heap[index] = level;
-    level.index = index;
-  }
-
-  #down(index: number): void {
-    const heap = this.#heap;
-    const length = heap.length;
-    const level = heap[index]!;
-    for (;;) {
-      const left = 2 * index + 1;
-      if (left >= length) break;
-      const right = left + 1;
-      const child = right < length && heap[right]!.priority > heap[left]!.priority ? right : left;
-      if (heap[child]!.priority <= level.priority) break;
-      heap[index] = heap[child]!;
-      heap[index]!.index = index;
-      index = child;
-    }
-    heap[index] = level;
-    level.index = index;
   }
 }

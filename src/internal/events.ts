@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'eventemitter3';
 
 /** An event map of tuples, as eventemitter3 takes (`{ completed: [item: T, result: R] }`). */
-export type EventMap<M> = { [K in keyof M]: unknown[] };
+type EventMap<M> = { [K in keyof M]: unknown[] };
 
 /**
  * Emits an event so that a throwing listener never breaks the part that emits.

@@ -213,10 +213,15 @@ export class Attempts<T, R> {
 
   /** Hands an item back (close without drain) and rejects whoever awaits it. */
   handBack(job: Job<T, R>): void {
+    this.#countHandedBack(job);
+    this.#rejectHandedBack(job);
+  }
+
+  /** The books of a handed-back item, counted before anyone hears of it (so listeners see them balanced). */
+  #countHandedBack(job: Job<T, R>): void {
     job.state = DONE;
     this.returned++;
     this.#release(job);
-    this.#rejectHandedBack(job);
   }
 
   #rejectHandedBack(job: Job<T, R>): void {
@@ -238,10 +243,7 @@ export class Attempts<T, R> {
       this.#room.retry(job, outcome.delayMs);
       this.#emitFailed(job, error, true);
     } else if (outcome.action === 'hand-back') {
-      // Counted before 'failed' is emitted, so its listeners see the books balanced.
-      job.state = DONE;
-      this.returned++;
-      this.#release(job);
+      this.#countHandedBack(job);
       this.returning!.push(job.item);
       this.#emitFailed(job, error, false);
       this.#rejectHandedBack(job);

@@ -494,19 +494,19 @@ export function mapConcurrent<T, R>(
           waiting.shift()!.reject(outcome.error);
         }
       }
-      if (finished || results.size > 0 || running > 0 || !sourceDone) {
-        if (finished) for (const w of waiting.splice(0)) w.resolve({ value: undefined, done: true });
+      if (finished) {
+        for (const w of waiting.splice(0)) w.resolve({ value: undefined, done: true });
         return;
       }
-      // The source is done, nothing runs and nothing waits to be yielded.
+      // The end (or the source's error) goes to a call that asks for it, once the source is done, nothing runs and
+      // nothing waits to be yielded: a source that fails while the consumer is busy still reaches it.
+      if (waiting.length === 0 || results.size > 0 || running > 0 || !sourceDone) return;
       const failure = sourceError;
       end();
-      const [first, ...rest] = waiting.splice(0);
-      if (first !== undefined) {
-        if (failure !== undefined) first.reject(failure.error);
-        else first.resolve({ value: undefined, done: true });
-      }
-      for (const w of rest) w.resolve({ value: undefined, done: true });
+      const first = waiting.shift()!;
+      if (failure !== undefined) first.reject(failure.error);
+      else first.resolve({ value: undefined, done: true });
+      for (const w of waiting.splice(0)) w.resolve({ value: undefined, done: true });
     };
 
     /** Pulls the source while a slot is free and fewer than `backpressure` results are running or unconsumed. */

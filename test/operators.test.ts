@@ -316,6 +316,23 @@ describe('mapConcurrent()', () => {
     await out.return?.();
   });
 
+  it('a source that fails while the consumer is busy still reaches the consumer, after the results before it', async () => {
+    async function* failing() {
+      yield 1;
+      yield 2;
+      throw new Error('source broke');
+    }
+    const out = pipe(
+      failing(),
+      mapConcurrent(async (n: number) => n * 10, { concurrency: 2 }),
+    )[Symbol.asyncIterator]();
+    expect((await out.next()).value).toBe(10);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0)); // the source fails meanwhile
+    expect((await out.next()).value).toBe(20);
+    await expect(out.next()).rejects.toThrow('source broke');
+    expect(await out.next()).toEqual({ value: undefined, done: true });
+  });
+
   it('accepts concurrency: Infinity, as p-map and Queue do', async () => {
     let running = 0;
     let most = 0;

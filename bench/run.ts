@@ -16,7 +16,7 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale'];
+const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths'];
 const suites = only.length ? only : all;
 const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   queue: { n: 1_000_000, reps: 6, rounds: 3 },
@@ -25,6 +25,7 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   limiter: { n: 1_000_000, reps: 6, rounds: 3 },
   accuracy: { n: 3_000, reps: 5 }, // n = ms of saturated demand per repetition
   scale: { n: 1, reps: 3 },
+  paths: { n: 20_000, reps: 3 }, // and 4 N: the figures were taken at 20 000 and 40 000
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -33,6 +34,7 @@ const small: typeof full = {
   limiter: { n: 20_000, reps: 2 },
   accuracy: { n: 300, reps: 1 },
   scale: { n: 0, reps: 1 },
+  paths: { n: 2_000, reps: 1 },
 };
 const sizes = quick ? small : full;
 

@@ -11,13 +11,15 @@ const fn = suite.rows[row!];
 if (!fn) throw new Error(`no row ${row} in suite ${suiteName}`);
 const n = Number(nText);
 const params = JSON.parse(paramsText!) as Record<string, number>;
+// A `scale` parameter multiplies N for its parameter set (a suite comparing how rates hold as N grows).
+const size = n * (params.scale ?? 1);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 const kind = suite.kind ?? 'rate';
 
 // One untimed run of N first (every row alike), so the measured runs time steady-state code, not the JIT's tiers:
 // after a run of N/10 the first timed run was still ~10 % slow for some rows and not others.
-if (kind === 'rate') await fn(n, params);
+if (kind === 'rate') await fn(size, params);
 const keep: unknown[] = [];
 const seconds: number[] = [];
 const values: number[] = [];
@@ -34,20 +36,20 @@ for (let i = 0; i < Number(repsText); i++) {
   gc();
   const heapBefore = used();
   const start = process.hrtime.bigint();
-  result = await fn(n, params);
+  result = await fn(size, params);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   seconds.push(elapsed);
   if (kind === 'memory') {
     keep.push(result); // alive while measured
     gc();
     gc();
-    values.push((used() - heapBefore) / n);
+    values.push((used() - heapBefore) / size);
     keep.length = 0;
   } else if (kind === 'metrics') {
     const m = result as Record<string, number>;
     metrics.push(m);
     values.push(Object.values(m)[0] ?? 0);
-  } else values.push(n / elapsed);
+  } else values.push(size / elapsed);
 }
 const sample: Sample = { suite: suiteName!, row: row!, params, n, seconds, values, ...(kind === 'metrics' ? { metrics } : {}) };
 process.stdout.write(`${JSON.stringify(sample)}\n`);

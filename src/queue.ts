@@ -108,7 +108,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#capacity = config.capacity;
     this.#plainPushes = config.plainPushes;
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore);
-    this.#room = new WaitingRoom(this.#timers, config.groupBy === undefined ? undefined : config.groupConcurrency, () => this.#startWork());
+    this.#room = new WaitingRoom(
+      this.#timers,
+      config.groupBy === undefined ? undefined : config.groupConcurrency,
+      config.tracksOldest,
+      () => this.#startWork(),
+    );
     this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, {
       listens: (event) => this.#listens(event),
       emit: (event, ...args) => this.#emit(event, ...args),

@@ -103,18 +103,6 @@ export class EntryRing<E> {
     return entry;
   }
 
-  /** The entry `shift` would return next; only while `size > 0`. */
-  peek(): E {
-    const chunk = this.#first;
-    return chunk.entries[chunk.head]!;
-  }
-
-  /** The sequence number of the entry `shift` would return next; only while `size > 0`. */
-  peekSeq(): number {
-    const chunk = this.#first;
-    return chunk.seqs[chunk.head]!;
-  }
-
   /** Calls `visit` for every entry, head first. */
   forEach(visit: (entry: E, seq: number, time: number) => void): void {
     if (this.#size === 0) return;

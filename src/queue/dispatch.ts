@@ -36,7 +36,8 @@ export class Dispatcher<T, R> {
   readonly #room: WaitingRoom<T, R>;
   readonly #attempts: Attempts<T, R>;
   readonly #gate: StartGate | undefined;
-  readonly #visibilityTimeoutMs: number | undefined;
+  /** Whether the plain lane may be taken at all: attempts cannot lapse and the room keeps no order of its own to update. */
+  readonly #lane: boolean;
   readonly #host: DispatchHost;
 
   constructor(
@@ -52,7 +53,7 @@ export class Dispatcher<T, R> {
     this.#room = room;
     this.#attempts = attempts;
     this.#gate = gate;
-    this.#visibilityTimeoutMs = config.visibilityTimeoutMs;
+    this.#lane = config.visibilityTimeoutMs === undefined && !room.tracksOldest;
     this.#host = host;
   }
 
@@ -92,7 +93,8 @@ export class Dispatcher<T, R> {
    * `Attempts.begin`'s work but the books, and it gets a record only if it
    * fails (`Attempts.failPlain`). The lane is taken only while level 0 is the
    * only level and attempts cannot lapse (no `visibilityTimeoutMs`: a lapse
-   * needs a record).
+   * needs a record), and not in a room that keeps its records by push order
+   * (`'drop-oldest'`: taking must go through `WaitingRoom.pop`).
    */
   #work(handler: Handler<T, R>): void {
     // The attempt in flight: a plain item or a record.
@@ -113,7 +115,7 @@ export class Dispatcher<T, R> {
         if (this.#gate !== undefined && !this.#gate.take()) break;
         const ring = ready.level0.ring;
         job = undefined;
-        if (ready.onlyLevel0 && this.#visibilityTimeoutMs === undefined) {
+        if (ready.onlyLevel0 && this.#lane) {
           // Level 0 is the only level, so the live item is in its ring, behind any tombstones.
           let entry = ring.shift()!;
           while (entry instanceof Job && entry.state !== READY) entry = ring.shift()!;

@@ -74,20 +74,6 @@ export class Groups<T, R> {
     if (group.active === 0 && group.waitingLive === 0) this.#byKey.delete(group.key);
   }
 
-  /** The waiting item pushed first, over every group's first waiting item. */
-  oldestWaiting(): Job<T, R> | undefined {
-    let oldest: Job<T, R> | undefined;
-    for (const group of this.#byKey.values()) {
-      for (const job of group.waiting) {
-        if (job.state === GROUP_WAIT) {
-          if (oldest === undefined || job.seq < oldest.seq) oldest = job;
-          break;
-        }
-      }
-    }
-    return oldest;
-  }
-
   /** Appends every item waiting for a slot to `into`, group by group in push order. */
   takeAll(into: Job<T, R>[]): void {
     for (const group of this.#byKey.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT) into.push(job);

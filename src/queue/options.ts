@@ -37,8 +37,14 @@ export interface QueueConfig<T, R> {
   readonly rateLimit: RateLimiter | undefined;
   readonly autoStart: boolean;
   readonly name: string;
-  /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs`. */
+  /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs`, and not {@link QueueConfig.tracksOldest}. */
   readonly plainPushes: boolean;
+  /**
+   * Whether the waiting items are also kept by push order, to find the
+   * oldest in O(log n): a bounded `'drop-oldest'` queue. Every item then has
+   * a record (the heap holds records).
+   */
+  readonly tracksOldest: boolean;
 }
 
 /**
@@ -76,6 +82,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   if (rateLimit instanceof TokenBucket && rateLimit.burst < 1) {
     throw new RangeError(`${PART}: rateLimit burst must be at least 1 (a start takes one token), got ${rateLimit.burst}`);
   }
+  const tracksOldest = overflow === 'drop-oldest' && capacity !== Infinity;
   return {
     clock,
     handler,
@@ -94,7 +101,8 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     rateLimit,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     name: v.string(PART, 'name', o.name, 'queue'),
-    plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined,
+    plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest,
+    tracksOldest,
   };
 }
 

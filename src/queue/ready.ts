@@ -100,37 +100,6 @@ export class ReadyLevels<T, R> {
     return undefined;
   }
 
-  /**
-   * The level whose head was pushed first, and that head's sequence number
-   * (tombstones at the heads are dropped on the way); `undefined` when none is ready.
-   */
-  oldest(): { readonly level: Level<T, R>; readonly seq: number } | undefined {
-    let oldest: Level<T, R> | undefined;
-    let oldestSeq = Infinity;
-    for (const level of this.#heap.elements) {
-      const ring = level.ring;
-      while (ring.size > 0) {
-        const head = ring.peek();
-        if (!(head instanceof Job) || head.state === READY) break;
-        ring.shift();
-      }
-      if (ring.size > 0 && ring.peekSeq() < oldestSeq) {
-        oldestSeq = ring.peekSeq();
-        oldest = level;
-      }
-    }
-    return oldest === undefined ? undefined : { level: oldest, seq: oldestSeq };
-  }
-
-  /** Takes the head of `level` as a record, still counted as ready (the caller unlinks it). */
-  shiftHead(level: Level<T, R>): Job<T, R> {
-    const ring = level.ring;
-    const entry = ring.shift()!;
-    const job = entry instanceof Job ? entry : Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, level.priority);
-    job.state = READY;
-    return job;
-  }
-
   /** Appends every ready item to `into` as a record, in priority then push order, and empties the levels (still counted). */
   takeAll(into: Job<T, R>[]): void {
     const levels = [...this.#heap.elements].sort((a, b) => b.priority - a.priority);

@@ -1,3 +1,4 @@
+import { IndexedHeap } from '../internal/indexed-heap.js';
 import type { TimerHeap } from '../internal/timer-heap.js';
 import { Groups } from './groups.js';
 import { DELAYED, DONE, GROUP_WAIT, type Job, READY } from './job.js';
@@ -10,12 +11,20 @@ import { ReadyLevels } from './ready.js';
  * and falls when one is taken to start ({@link WaitingRoom.pop}, or the
  * worker loop's plain lane, which takes from `ready.level0` itself) or
  * leaves early ({@link WaitingRoom.unlink}).
+ *
+ * A bounded `'drop-oldest'` queue's room also keeps every waiting record in a
+ * min-heap by push order (`seq`), wherever it waits, so the oldest is found
+ * and taken in O(log n) however many priorities, groups and delays there are.
+ * Such a queue makes a record for every item (no plain entries) and its
+ * worker loops take through {@link WaitingRoom.pop}.
  */
 export class WaitingRoom<T, R> {
   readonly ready = new ReadyLevels<T, R>();
   readonly groups: Groups<T, R> | undefined;
   /** Items waiting for `delayMs` or a retry backoff. */
   readonly #delayed = new Set<Job<T, R>>();
+  /** Every waiting record by push order, when the queue drops its oldest. */
+  readonly #bySeq: IndexedHeap<Job<T, R>> | undefined;
   readonly #timers: TimerHeap;
   /** Called when a delayed item becomes available. */
   readonly #onDue: () => void;
@@ -25,12 +34,19 @@ export class WaitingRoom<T, R> {
   /**
    * @param timers - the queue's timers, for delays.
    * @param groupConcurrency - slots per message group; `undefined` when the queue does not group.
+   * @param tracksOldest - keep the waiting records by push order, for {@link WaitingRoom.takeOldest}.
    * @param onDue - called after a delayed item became available.
    */
-  constructor(timers: TimerHeap, groupConcurrency: number | undefined, onDue: () => void) {
+  constructor(timers: TimerHeap, groupConcurrency: number | undefined, tracksOldest: boolean, onDue: () => void) {
     this.#timers = timers;
     this.groups = groupConcurrency === undefined ? undefined : new Groups(groupConcurrency, this.ready);
+    this.#bySeq = tracksOldest ? new IndexedHeap<Job<T, R>>((a, b) => a.seq < b.seq) : undefined;
     this.#onDue = onDue;
+  }
+
+  /** Whether every waiting item has a record kept by push order (worker loops then take through {@link WaitingRoom.pop}). */
+  get tracksOldest(): boolean {
+    return this.#bySeq !== undefined;
   }
 
   /** An item pushed with nothing to keep but its priority enters, with no record. */
@@ -42,6 +58,7 @@ export class WaitingRoom<T, R> {
   /** An accepted item enters: delayed by `delayMs`, or available now (ready, or behind its group). */
   enter(job: Job<T, R>, delayMs: number): void {
     this.size++;
+    this.#bySeq?.push(job);
     if (delayMs > 0) this.#delay(job, delayMs);
     else this.#admit(job);
   }
@@ -49,6 +66,7 @@ export class WaitingRoom<T, R> {
   /** A failed item waits for its retry; it keeps its group slot. */
   retry(job: Job<T, R>, delayMs: number): void {
     this.size++;
+    this.#bySeq?.push(job);
     if (delayMs > 0) this.#delay(job, delayMs);
     else this.#readmit(job);
   }
@@ -56,13 +74,17 @@ export class WaitingRoom<T, R> {
   /** An unacked delivery waits again, at the front of its priority (it keeps its group slot). */
   giveBack(job: Job<T, R>): void {
     this.size++;
+    this.#bySeq?.push(job);
     this.ready.unshift(job);
   }
 
   /** Takes the next ready item to start, or `undefined`. */
   pop(): Job<T, R> | undefined {
     const job = this.ready.pop();
-    if (job !== undefined) this.size--;
+    if (job !== undefined) {
+      this.size--;
+      if (job.index >= 0) this.#bySeq!.remove(job);
+    }
     return job;
   }
 
@@ -85,15 +107,17 @@ export class WaitingRoom<T, R> {
     }
     job.state = DONE; // a tombstone where it sat in a ring
     this.size--;
+    if (job.index >= 0) this.#bySeq!.remove(job);
     return true;
   }
 
-  /** Takes out the waiting item pushed first (for `'drop-oldest'`), or `undefined` when none waits. */
+  /**
+   * Takes out the waiting item pushed first (lowest `seq`: a retried item
+   * keeps its place), wherever it waits, or `undefined` when none waits.
+   * O(log n); only in a room that tracks the oldest.
+   */
   takeOldest(): Job<T, R> | undefined {
-    const head = this.ready.oldest();
-    let oldest = this.groups?.oldestWaiting();
-    for (const job of this.#delayed) if (oldest === undefined || job.seq < oldest.seq) oldest = job;
-    if (head !== undefined && (oldest === undefined || head.seq < oldest.seq)) oldest = this.ready.shiftHead(head.level);
+    const oldest = this.#bySeq!.peek();
     if (oldest !== undefined) this.unlink(oldest);
     return oldest;
   }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DeadLetter, Queue, QueueFullError } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -126,5 +127,69 @@ describe('Queue: overflow', () => {
     await expect(queue.push(3)).rejects.toBeInstanceOf(QueueFullError);
     gate.resolve();
     await queue.onIdle();
+  });
+
+  it("'drop-oldest' drops the item pushed first wherever it waits: any priority, group or delay (model)", async () => {
+    const push = fc.record({
+      priority: fc.integer({ min: -3, max: 3 }),
+      group: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }),
+      delayMs: fc.constantFrom(0, 0, 5, 50),
+      advanceMs: fc.constantFrom(0, 0, 10),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.array(push, { maxLength: 40 }), async (capacity, pushes) => {
+        const clock = new TestClock();
+        const queue = new Queue<number>({
+          capacity,
+          overflow: 'drop-oldest',
+          autoStart: false,
+          groupBy: (n) => pushes[n]!.group ?? `own-${n}`,
+          groupConcurrency: 1,
+          clock,
+        });
+        const waiting: number[] = []; // the model: waiting items in push order
+        const dropped: number[] = [];
+        for (const [n, p] of pushes.entries()) {
+          await queue.push(n, { priority: p.priority, delayMs: p.delayMs });
+          waiting.push(n);
+          if (waiting.length > capacity) dropped.push(waiting.shift()!);
+          await clock.advance(p.advanceMs); // delays fall due: still waiting, still in push order
+        }
+        expect((queue.deadLetter as DeadLetter<number>).entries().map((e) => e.item)).toEqual(dropped);
+        expect(queue.size).toBe(waiting.length);
+        expect(balanced(queue.stats)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("'drop-oldest' counts a retried item by its first push: it is the oldest while it waits for its retry", async () => {
+    const clock = new TestClock();
+    let fail = true;
+    const queue = new Queue<string>({
+      capacity: 2,
+      overflow: 'drop-oldest',
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 100, jitter: 'none' } },
+      handler: (s) => {
+        if (s === 'first' && fail) {
+          fail = false;
+          throw new Error('once');
+        }
+      },
+      clock,
+    });
+    queue.pause();
+    queue.push('first');
+    queue.resume();
+    await clock.advance(0); // 'first' fails and waits 100 ms for its retry
+    queue.pause();
+    queue.push('second');
+    queue.push('third'); // full: 'first' is the oldest, though it waits behind a backoff
+    expect((queue.deadLetter as DeadLetter<string>).entries().map((e) => [e.item, e.reason])).toEqual([['first', 'maxlen']]);
+    queue.resume();
+    await clock.advance(200);
+    await queue.onIdle();
+    expect(queue.stats).toMatchObject({ accepted: 3, completed: 2, retried: 1, deadLettered: 1 });
+    expect(balanced(queue.stats)).toBe(true);
   });
 });

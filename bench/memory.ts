@@ -41,6 +41,16 @@ export const suite: Suite = {
       for (let i = 0; i < n; i++) queue.tryPush(i, { priority: 1 });
       return queue;
     },
+    'sluice Queue tryPush, distinct priorities': (n) => {
+      const queue = new Queue<number, number>({ handler: work, autoStart: false });
+      for (let i = 0; i < n; i++) queue.tryPush(i, { priority: i });
+      return queue;
+    },
+    'p-queue, distinct priorities': (n) => {
+      const queue = new PQueue({ autoStart: false });
+      for (let i = 0; i < n; i++) void queue.add(() => work(i), { priority: i });
+      return queue;
+    },
     'fastq (callback)': (n) => {
       const queue = fastq(cbWork, 1);
       queue.pause();
@@ -87,6 +97,7 @@ export const suite: Suite = {
     { ours: 'sluice Queue tryPush', anchor: 'p-queue' },
     { ours: 'sluice Queue push', anchor: 'fastq.promise' },
     { ours: 'sluice Queue tryPush with a priority', anchor: 'fastq (callback)' },
+    { ours: 'sluice Queue tryPush, distinct priorities', anchor: 'p-queue, distinct priorities' },
   ],
 };
 

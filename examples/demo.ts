@@ -30,9 +30,17 @@ Flags:
   --max-items N         deliveries per batch at most (default 100)
   --linger-ms MS        how long a batch waits for more (default 20)
   --max-attempts N      attempts per request (default 4)
-  --seed N              seed of redeliveries and failures (default 1)
+  --seed N              seed of redeliveries, failures and backoff jitter (default 1)
   --json FILE           also write the summary as JSON
   --help                this text
+
+The same flags and --seed give the same deliveries read, duplicates, unique
+deliveries, poison deliveries dead-lettered, and delivered. The figures marked
+* depend on timing as well: batches seal after --linger-ms of wall-clock time,
+the receiver's rate limit counts requests per second as they arrive, and its
+503s fall on whichever request comes next. A batch that runs out of attempts
+(dead-lettered: delivery_limit) is redriven once; one that fails again stays
+dead-lettered, so then delivered is timing-dependent too.
 `;
 
 class UsageError extends Error {}
@@ -91,29 +99,34 @@ function parse(argv: string[]): { options: JobOptions; json: string | undefined 
   };
 }
 
+/** The summary as a table; `*` marks a figure that depends on timing (see HELP). */
 function table(s: Summary): string {
   const rows: [string, string | number][] = [
     ['deliveries read', s.read],
     ['duplicates dropped (redeliveries)', s.duplicates],
     ['unique deliveries', s.unique],
-    ['batches sent', s.batches],
-    ['HTTP requests', s.requests],
-    ['429 Too Many Requests seen', s.status429],
-    ['503 Service Unavailable seen', s.status503],
-    ['422 poison batches split', s.status422],
-    ['retries', s.retries],
-    ...Object.entries(s.deadLettered.byReason).map(([reason, n]): [string, number] => [`dead-lettered: ${reason}`, n]),
+    ['batches sent *', s.batches],
+    ['HTTP requests *', s.requests],
+    ['429 Too Many Requests seen *', s.status429],
+    ['503 Service Unavailable seen *', s.status503],
+    ['422 poison batches split *', s.status422],
+    ['retries *', s.retries],
+    ...Object.entries(s.deadLettered.byReason).map(([reason, n]): [string, number] => [
+      `dead-lettered: ${reason}${reason === 'rejected' ? '' : ' *'}`,
+      n,
+    ]),
     ['dead-lettered (total)', s.deadLettered.total],
-    ['redriven after the run (batches)', `${s.redrive.redriven} ok, ${s.redrive.failed} failed`],
+    ['redriven after the run (batches) *', `${s.redrive.redriven} ok, ${s.redrive.failed} failed`],
     ['delivered', s.delivered],
     ["receiver's own count", s.receiver.accepted],
     ['duplicates the receiver saw', s.receiver.duplicates],
-    ['throughput (deliveries/s)', s.throughputPerSec],
-    ['latency p50 / p99 (ms)', `${s.latencyMs.p50} / ${s.latencyMs.p99}`],
-    ['elapsed (s)', (s.elapsedMs / 1_000).toFixed(1)],
+    ['throughput (deliveries/s) *', s.throughputPerSec],
+    ['latency p50 / p99 (ms) *', `${s.latencyMs.p50} / ${s.latencyMs.p99}`],
+    ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
-  return rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`).join('\n');
+  const lines = rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`);
+  return `${lines.join('\n')}\n\n* depends on timing; the rest is the same for the same flags and --seed (npm run demo -- --help)`;
 }
 
 async function main(): Promise<number> {

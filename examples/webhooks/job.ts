@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DeadLetter, RejectError, TokenBucket, batch, dedupe, mapConcurrent, pipe, retry, throttle, type RetryOptions } from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
-import type { ReceiverOptions, ReceiverStats } from './receiver.js';
+import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
 
 export interface JobOptions {
   /** Replays of every example payload. */
@@ -39,7 +39,7 @@ export interface JobOptions {
   readonly lingerMs: number;
   /** Attempts per request, the first included. */
   readonly maxAttempts: number;
-  /** Seed of the redeliveries and the receiver's failures. */
+  /** Seed of the redeliveries, the receiver's failures and the backoff jitter. */
   readonly seed: number;
   /** The receiver's JSONL record of accepted delivery ids. */
   readonly logFile: string;
@@ -124,10 +124,13 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     const deadCount = (): number => deliveryDeadLetter.size + batchDeadLetter.entries().reduce((n, e) => n + e.item.length, 0);
     const report = (): void => progress(delivered.size + deadCount() + duplicates, all.length);
 
+    // Jitter from the seed too, so a run can be replayed (timing still differs: see the demo's --help).
+    const random = prng(o.seed ^ 0x5eed);
     const retryOptions: RetryOptions = {
       maxAttempts: o.maxAttempts,
       backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' },
       retryIf: transient,
+      random,
       timeoutMs: 10_000,
       onRetry: () => retries++,
     };
@@ -220,7 +223,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
         {
           concurrency: o.concurrency,
           ordered: false,
-          retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient },
+          retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
           onRetry: () => retries++,
           timeoutMs: 10_000,
           deadLetter: batchDeadLetter,

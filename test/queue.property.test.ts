@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DeadLetter, Queue, RejectError, type Overflow, type Receipt } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 
-/** What the handler does on one attempt. */
-type Outcome = 'ok' | 'throw' | 'reject' | 'hang' | 'async-ok' | 'async-throw';
+/** What the handler does on one attempt; `-unreadable`: with a value whose every read throws. */
+type Outcome = 'ok' | 'throw' | 'reject' | 'hang' | 'async-ok' | 'async-throw' | 'throw-unreadable' | 'async-throw-unreadable';
 
 interface Item {
   readonly n: number;
@@ -45,9 +45,39 @@ interface Real {
   /** Every submit's outcome, settled or not. */
   readonly submits: Promise<{ ok: boolean; item: Item }>[];
   closing: Promise<unknown> | undefined;
+  /** Times each item was redriven back into the queue. */
+  readonly redrives: Map<number, number>;
+  /** What a listener saw wrong with the books when it was called. */
+  readonly listenerViolations: string[];
 }
 
-const outcome = fc.constantFrom<Outcome>('ok', 'throw', 'reject', 'hang', 'async-ok', 'async-throw');
+/** A thrown value nothing can read: a revoked Proxy, or an Error whose `message` getter throws (alternately). */
+let unreadableCount = 0;
+function unreadable(): unknown {
+  if (unreadableCount++ % 2 === 0) {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  }
+  const error = new Error('x');
+  Object.defineProperty(error, 'message', {
+    get() {
+      throw new Error('no message for you');
+    },
+  });
+  return error;
+}
+
+const outcome = fc.constantFrom<Outcome>(
+  'ok',
+  'throw',
+  'reject',
+  'hang',
+  'async-ok',
+  'async-throw',
+  'throw-unreadable',
+  'async-throw-unreadable',
+);
 const itemSpec = fc.record({
   key: fc.constantFrom('k1', 'k2', 'k3', 'k4', 'k5', 'k6'),
   group: fc.constantFrom('g1', 'g2', 'g3'),
@@ -58,6 +88,13 @@ const itemSpec = fc.record({
 
 type ItemSpec = typeof itemSpec extends fc.Arbitrary<infer S> ? S : never;
 
+/** The law as a listener sees it: `undefined` when the books balance. */
+function lawBroken(queue: Queue<Item, number>): string | undefined {
+  const s = queue.stats;
+  if (s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight) return undefined;
+  return JSON.stringify(s);
+}
+
 /** The law, checked after every command. */
 function checkInvariants(_model: Model, real: Real): void {
   const s = real.queue.stats;
@@ -67,8 +104,10 @@ function checkInvariants(_model: Model, real: Real): void {
   expect(s.completed).toBe(real.completed.length);
   expect(new Set(real.completed).size).toBe(real.completed.length);
   const dead = real.deadLetter.entries().map((e) => e.item.n);
-  expect(dead.length).toBe(s.deadLettered);
+  // What was dead-lettered is in the dead letter, or was redriven out of it (its capacity is unbounded).
+  expect(dead.length + real.deadLetter.stats.redriven).toBe(s.deadLettered);
   expect(new Set(dead).size).toBe(dead.length);
+  expect(real.listenerViolations).toEqual([]);
 }
 
 function remember(model: Model, item: Item, receipt: Receipt | undefined): void {
@@ -156,6 +195,45 @@ class SettleOneCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => 'settleOne';
 }
 
+/** Pushes many delayed items at once (close without drain must hand back every one). */
+class PushManyDelayedCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly count: number) {}
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    for (let i = 0; i < this.count; i++) {
+      const item: Item = { n: model.nextN++, key: `bulk-${i}`, group: 'g1', plan: ['ok'] };
+      try {
+        remember(model, item, real.queue.tryPush(item, { delayMs: 30 + (i % 7) }));
+      } catch {
+        // QueueFullError or QueueClosedError: not accepted.
+      }
+    }
+    checkInvariants(model, real);
+  }
+  toString = () => `pushManyDelayed(${this.count})`;
+}
+
+/**
+ * Redrives the oldest dead-letter entry into the queue (with its history). A deduplicating queue may answer
+ * that it is a duplicate: then the entry stays. A redrive still waiting for room when the command ends is aborted.
+ */
+class RedriveCommand implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const controller = new AbortController();
+    const redrive = real.deadLetter.redrive(real.queue, { limit: 1, signal: controller.signal }).then(
+      (result) => result,
+      () => undefined,
+    );
+    await Promise.resolve();
+    await Promise.resolve();
+    controller.abort(new Error('no room for the redrive'));
+    await redrive;
+    checkInvariants(model, real);
+  }
+  toString = () => 'redrive';
+}
+
 class CloseCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly drain: boolean) {}
   check = (model: Readonly<Model>) => !model.closed;
@@ -181,6 +259,9 @@ const commands = [
   fc.constant(new SettleOneCommand()),
   fc.constant(new SettleOneCommand()),
   fc.boolean().map((d) => new CloseCommand(d)),
+  fc.constantFrom(64, 1_024).map((count) => new PushManyDelayedCommand(count)),
+  fc.constant(new RedriveCommand()),
+  fc.constant(new RedriveCommand()),
 ];
 
 const setupArb: fc.Arbitrary<Setup> = fc.record({
@@ -253,12 +334,41 @@ describe('Queue model', () => {
                 return scheduler.schedule(Promise.resolve(item.n), `ok ${item.n}#${attempt}`);
               case 'async-throw':
                 return scheduler.schedule(Promise.reject(new Error(`async fail ${item.n}`)), `throw ${item.n}#${attempt}`);
+              case 'throw-unreadable':
+                throw unreadable();
+              case 'async-throw-unreadable':
+                // Scheduled as a plain settlement (the scheduler's log reads what it settles with), then rejected.
+                return scheduler.schedule(Promise.resolve(), `throw unreadable ${item.n}#${attempt}`).then(() => {
+                  throw unreadable();
+                });
             }
           },
         });
         queue.on('completed', (item) => completed.push(item.n));
+        // Listeners read the books at every moment they are called: the law must hold there too.
+        const listenerViolations: string[] = [];
+        const watch = (where: string) => () => {
+          const broken = lawBroken(queue);
+          if (broken !== undefined) listenerViolations.push(`${where}: ${broken}`);
+        };
+        for (const event of ['active', 'completed', 'failed', 'dead-lettered', 'idle'] as const) queue.on(event, watch(event));
+        deadLetter.on('added', watch("DeadLetter 'added'"));
+        const redrives = new Map<number, number>();
+        deadLetter.on('redriven', (entry) => redrives.set(entry.item.n, (redrives.get(entry.item.n) ?? 0) + 1));
         const model: Model = { accepted: new Set(), nextN: 0, closed: false };
-        const real: Real = { queue, clock, scheduler, deadLetter, completed, returned: [], blocked: [], submits: [], closing: undefined };
+        const real: Real = {
+          queue,
+          clock,
+          scheduler,
+          deadLetter,
+          completed,
+          returned: [],
+          blocked: [],
+          submits: [],
+          closing: undefined,
+          redrives,
+          listenerViolations,
+        };
 
         await fc.asyncModelRun(() => ({ model, real }), cmds);
 
@@ -280,9 +390,14 @@ describe('Queue model', () => {
         expect(s.waiting + s.inFlight).toBe(0);
         const dead = deadLetter.entries().map((e) => e.item.n);
         const places = [...completed, ...dead, ...real.returned];
-        // Each item ends in one place at most, and the places account for every acceptance.
+        // Each item ends in one place at most, and the places account for every acceptance (a redrive is one more
+        // acceptance of an item whose earlier death left the dead letter).
         expect(new Set(places).size, 'an item ended in two places').toBe(places.length);
-        expect(places.length).toBe(s.accepted);
+        expect(places.length + deadLetter.stats.redriven).toBe(s.accepted);
+        // An item that died again after a redrive carries every death (counted per source and reason, as x-death).
+        for (const entry of deadLetter.entries()) {
+          expect(entry.deaths.reduce((sum, d) => sum + d.count, 0)).toBe(1 + (redrives.get(entry.item.n) ?? 0));
+        }
         for (const n of model.accepted) expect(places, `accepted item ${n} ended nowhere`).toContain(n);
         // A submit that resolved had its item (or, deduplicated, an original with its key) completed.
         for (const { ok, item } of submits) {

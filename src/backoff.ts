@@ -1,5 +1,14 @@
 import * as v from './internal/validate.js';
 
+/** The keys of {@link BackoffOptions}. */
+export const BACKOFF_KEYS = /* @__PURE__ */ v.knownKeys<BackoffOptions>({
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  jitter: true,
+  random: true,
+});
+
 /** How a backoff delay is randomised; the four strategies of AWS's "Exponential Backoff and Jitter". */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
@@ -54,7 +63,7 @@ const JITTERS: readonly Jitter[] = ['none', 'full', 'equal', 'decorrelated'];
  */
 export function backoff(options?: BackoffOptions): BackoffFn {
   const part = 'backoff';
-  const o = v.options<BackoffOptions>(part, options);
+  const o = v.options<BackoffOptions>(part, options, BACKOFF_KEYS);
   const initial = v.number(part, 'initialDelayMs', o.initialDelayMs, 'non-negative', 100);
   // Without a maxDelayMs, the cap is 30 s, or the initial delay when that is longer.
   const max = v.number(part, 'maxDelayMs', o.maxDelayMs, 'non-negative', Math.max(30_000, initial));

@@ -10,6 +10,17 @@ import { Ring } from './internal/ring.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
+const BATCH_KEYS = /* @__PURE__ */ v.knownKeys<BatchOptions<unknown>>({
+  maxItems: true,
+  lingerMs: true,
+  maxBytes: true,
+  sizeOf: true,
+  key: true,
+  maxPending: true,
+  clock: true,
+});
+const ADD_ALL_KEYS = /* @__PURE__ */ v.knownKeys<{ signal?: AbortSignal }>({ signal: true });
+
 /** A batch key (per-partition batching); `undefined` when the accumulator has no `key` option. */
 export type BatchKey = string | number | undefined;
 
@@ -148,7 +159,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
    */
   constructor(options?: BatchOptions<T>) {
     super();
-    const o = v.options<BatchOptions<T>>(PART, options);
+    const o = v.options<BatchOptions<T>>(PART, options, BATCH_KEYS);
     this.#maxItems = v.number(PART, 'maxItems', o.maxItems, 'positive-integer', 100);
     this.#lingerMs = v.number(PART, 'lingerMs', o.lingerMs, 'non-negative', 0);
     this.#maxBytes = v.number(PART, 'maxBytes', o.maxBytes, 'positive');
@@ -301,7 +312,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     let signal: AbortSignal | undefined;
     try {
       const source = v.iterable<T>(PART, 'items', items);
-      signal = v.signal(PART, 'signal', v.options<{ signal?: AbortSignal }>(PART, options).signal);
+      signal = v.signal(PART, 'signal', v.options<{ signal?: AbortSignal }>(PART, options, ADD_ALL_KEYS).signal);
       if (signal?.aborted) return Promise.reject(signal.reason);
       iterator =
         typeof (source as AsyncIterable<T>)[Symbol.asyncIterator] === 'function'

@@ -6,6 +6,20 @@ import * as v from './internal/validate.js';
 import { toRateLimiter } from './internal/inputs.js';
 import type { RateLimitInput, RateLimiter } from './token-bucket.js';
 
+const DEAD_LETTER_KEYS = /* @__PURE__ */ v.knownKeys<DeadLetterOptions>({ capacity: true, overflow: true, clock: true });
+const ENTRY_KEYS = /* @__PURE__ */ v.knownKeys<DeadLetterInput<unknown>>({
+  item: true,
+  reason: true,
+  error: true,
+  errors: true,
+  attempts: true,
+  source: true,
+  firstSeenAt: true,
+  deaths: true,
+});
+const ENTRIES_KEYS = /* @__PURE__ */ v.knownKeys<EntriesOptions>({ reason: true, limit: true });
+const REDRIVE_KEYS = /* @__PURE__ */ v.knownKeys<RedriveOptions<unknown>>({ filter: true, limit: true, rateLimit: true, signal: true });
+
 /**
  * Why an item was dead-lettered, in RabbitMQ's `x-death` vocabulary:
  * - `'rejected'` — a handler said never retry (`RejectError`);
@@ -239,7 +253,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
    */
   constructor(options?: DeadLetterOptions) {
     super();
-    const o = v.options<DeadLetterOptions>(PART, options);
+    const o = v.options<DeadLetterOptions>(PART, options, DEAD_LETTER_KEYS);
     this.#capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', 10_000);
     this.#overflow = v.choice(PART, 'overflow', o.overflow, ['drop-oldest', 'reject'] as const, 'drop-oldest');
     this.#clock = v.clock(PART, o.clock, systemClock);
@@ -269,7 +283,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
    * @throws QueueFullError when full and `overflow` is `'reject'`.
    */
   add(input: DeadLetterInput<T>): DeadLetterEntry<T> {
-    const o = v.options<DeadLetterInput<T>>(PART, input, 'entry');
+    const o = v.options<DeadLetterInput<T>>(PART, input, ENTRY_KEYS, 'entry');
     if (!('item' in o)) throw new TypeError(`${PART}: entry.item is required, got an object without it`);
     if (o.reason === undefined) {
       throw new TypeError(`${PART}: entry.reason must be one of ${REASONS.map((r) => `'${r}'`).join(', ')}, got undefined`);
@@ -333,7 +347,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
    * @throws TypeError for an unknown `reason`; RangeError for a bad `limit`.
    */
   entries(options?: EntriesOptions): DeadLetterEntry<T>[] {
-    const o = v.options<EntriesOptions>(PART, options);
+    const o = v.options<EntriesOptions>(PART, options, ENTRIES_KEYS);
     const reason = o.reason === undefined ? undefined : v.choice(PART, 'reason', o.reason, REASONS, 'rejected');
     const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
     const out: DeadLetterEntry<T>[] = [];
@@ -379,7 +393,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
    * @throws TypeError (rejects) for a bad target or option; the abort `signal.reason` (rejects) on abort.
    */
   async redrive(target: RedriveTarget<T>, options?: RedriveOptions<T>): Promise<RedriveResult> {
-    const o = v.options<RedriveOptions<T>>(PART, options);
+    const o = v.options<RedriveOptions<T>>(PART, options, REDRIVE_KEYS);
     const signal = v.signal(PART, 'signal', o.signal);
     let send: (item: T, entry: DeadLetterEntry<T>) => unknown;
     if (typeof target === 'function') send = target;

@@ -3,6 +3,8 @@ import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
+const DEDUPER_KEYS = /* @__PURE__ */ v.knownKeys<DeduperOptions>({ windowMs: true, maxKeys: true, clock: true });
+
 /** An idempotency key: strings and numbers, compared as `Map` keys (`1` and `'1'` differ). */
 export type DedupeKey = string | number;
 
@@ -62,7 +64,7 @@ export class Deduper implements DedupeStore {
    * @throws RangeError when `windowMs` is negative or not finite, or `maxKeys` is not a positive integer.
    */
   constructor(options?: DeduperOptions) {
-    const o = v.options<DeduperOptions>(PART, options);
+    const o = v.options<DeduperOptions>(PART, options, DEDUPER_KEYS);
     this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
     this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
     this.#time = new MonotonicTime(v.clock<Clock>(PART, o.clock, systemClock));

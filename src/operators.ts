@@ -10,6 +10,31 @@ import type { RateLimiter, RateLimitInput } from './token-bucket.js';
 import { isDedupeStore, makeDeduper, toDeadLetterStore, toRateLimiter } from './internal/inputs.js';
 import { resolveRetryPolicy } from './internal/retry-policy.js';
 
+const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<DedupeOperatorOptions<unknown>>({
+  key: true,
+  windowMs: true,
+  maxKeys: true,
+  onDuplicate: true,
+  clock: true,
+});
+const THROTTLE_KEYS = /* @__PURE__ */ v.knownKeys<ThrottleOptions<unknown>>({ cost: true });
+/** `throttle`'s bucket options: a TokenBucket's, with its own clock. */
+const THROTTLE_LIMIT_KEYS = /* @__PURE__ */ v.knownKeys<{ ratePerSecond: number; burst?: number; clock?: Clock }>({
+  ratePerSecond: true,
+  burst: true,
+  clock: true,
+});
+const MAP_CONCURRENT_KEYS = /* @__PURE__ */ v.knownKeys<MapConcurrentOptions<unknown>>({
+  concurrency: true,
+  backpressure: true,
+  ordered: true,
+  retry: true,
+  onRetry: true,
+  deadLetter: true,
+  timeoutMs: true,
+  clock: true,
+});
+
 /** What operators read: any async or sync iterable. */
 export type Source<T> = AsyncIterable<T> | Iterable<T>;
 
@@ -174,10 +199,10 @@ export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Oper
     store = options;
     key = (item) => item as DedupeKey;
   } else {
-    const o = v.options<DedupeOperatorOptions<T>>(part, options);
+    const o = v.options<DedupeOperatorOptions<T>>(part, options, DEDUPE_KEYS);
     key = v.requiredFn<(item: T) => DedupeKey>(part, 'key', o.key);
     onDuplicate = v.fn<(item: T) => void>(part, 'onDuplicate', o.onDuplicate);
-    store = makeDeduper(o, v.clock(part, o.clock, systemClock));
+    store = makeDeduper(part, '', o, v.clock(part, o.clock, systemClock));
   }
   return (source) =>
     (async function* deduplicated() {
@@ -202,8 +227,8 @@ export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Oper
  * @throws TypeError or RangeError for bad options (at the call).
  */
 export function batch<T>(options?: BatchOptions<T>): Operator<T, T[]> {
-  // Validate now, at the call: a throwaway accumulator checks every option.
-  new BatchAccumulator<T>(options);
+  // Validate now, at the call: a throwaway accumulator checks every option (errors name `batch`).
+  v.within('batch', '', () => new BatchAccumulator<T>(options));
   return (source) => batched(source, options);
 }
 
@@ -261,8 +286,8 @@ export function throttle<T>(
   const part = 'throttle';
   const clock =
     typeof limit === 'object' && limit !== null && 'clock' in limit ? v.clock<Clock>(part, limit.clock, systemClock) : systemClock;
-  const bucket = toRateLimiter(part, 'limit', limit, clock);
-  const o = v.options<ThrottleOptions<T>>(part, options);
+  const bucket = toRateLimiter(part, 'limit', limit, clock, THROTTLE_LIMIT_KEYS);
+  const o = v.options<ThrottleOptions<T>>(part, options, THROTTLE_KEYS);
   const cost = o.cost;
   if (typeof cost === 'number') v.number(part, 'cost', cost, 'positive');
   else if (cost !== undefined) v.requiredFn(part, 'cost', cost);
@@ -381,7 +406,7 @@ export function mapConcurrent<T, R>(
 ): Operator<T, R> {
   const part = 'mapConcurrent';
   v.requiredFn(part, 'fn', fn);
-  const o = v.options<MapConcurrentOptions<T>>(part, options);
+  const o = v.options<MapConcurrentOptions<T>>(part, options, MAP_CONCURRENT_KEYS);
   const concurrency = v.number(part, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
   const backpressure = v.number(part, 'backpressure', o.backpressure, 'positive-integer-or-infinity', concurrency);
   if (backpressure < concurrency) {

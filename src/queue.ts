@@ -29,6 +29,9 @@ import type {
   Receipt,
 } from './queue-types.js';
 
+const PROCESS_KEYS = /* @__PURE__ */ v.knownKeys<{ concurrency?: number }>({ concurrency: true });
+const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, signal: true });
+
 /**
  * An in-process work queue: concurrency, priorities, delays, retries with
  * backoff, dead letters, message groups, deduplication, rate limits and
@@ -327,7 +330,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   process(handler: Handler<T, R>, options?: { readonly concurrency?: number }): void {
     const fn = v.requiredFn<Handler<T, R>>(PART, 'handler', handler);
-    const o = v.options<{ concurrency?: number }>(PART, options);
+    const o = v.options<{ concurrency?: number }>(PART, options, PROCESS_KEYS);
     const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity');
     if (this.#dispatch.handler) throw new TypeError(`${PART}: a handler is already set`);
     if (this.#dispatch.pull !== undefined)
@@ -394,7 +397,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     let drain: boolean;
     let signal: AbortSignal | undefined;
     try {
-      const o = v.options<CloseOptions>(PART, options);
+      const o = v.options<CloseOptions>(PART, options, CLOSE_KEYS);
       drain = v.boolean(PART, 'drain', o.drain, true);
       signal = v.signal(PART, 'signal', o.signal);
     } catch (error) {

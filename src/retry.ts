@@ -6,6 +6,17 @@ import { setLongTimeout } from './internal/long-timer.js';
 import { resolveRetryPolicy, retryDelay, retryVerdict } from './internal/retry-policy.js';
 import * as v from './internal/validate.js';
 
+const RETRY_KEYS = /* @__PURE__ */ v.knownKeys<RetryOptions>({
+  maxAttempts: true,
+  backoff: true,
+  retryIf: true,
+  random: true,
+  timeoutMs: true,
+  signal: true,
+  onRetry: true,
+  clock: true,
+});
+
 /** What `onRetry` is told before each wait. */
 export interface RetryEvent {
   /** The failure of the attempt that just ended. */
@@ -85,8 +96,8 @@ export interface RetryOptions extends RetryPolicy {
 export async function retry<R>(fn: (attempt: number, signal: AbortSignal) => R | PromiseLike<R>, options?: RetryOptions): Promise<R> {
   const part = 'retry';
   v.requiredFn(part, 'fn', fn);
-  const o = v.options<RetryOptions>(part, options);
-  const policy = resolveRetryPolicy(part, o);
+  const o = v.options<RetryOptions>(part, options, RETRY_KEYS);
+  const policy = resolveRetryPolicy(part, o, 3, null);
   const timeoutMs = v.number(part, 'timeoutMs', o.timeoutMs, 'non-negative');
   const signal = v.signal(part, 'signal', o.signal);
   const onRetry = v.fn<(event: RetryEvent) => void>(part, 'onRetry', o.onRetry);

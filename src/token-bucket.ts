@@ -7,6 +7,9 @@ import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
 
+const BUCKET_KEYS = /* @__PURE__ */ v.knownKeys<TokenBucketOptions>({ ratePerSecond: true, burst: true, initialTokens: true, clock: true });
+const ACQUIRE_KEYS = /* @__PURE__ */ v.knownKeys<AcquireOptions>({ signal: true, maxWaitMs: true });
+
 /** Options of {@link TokenBucket}. */
 export interface TokenBucketOptions {
   /**
@@ -115,7 +118,7 @@ export class TokenBucket implements RateLimiter {
    *   `initialTokens` is outside `0..burst`.
    */
   constructor(options: TokenBucketOptions) {
-    const o = v.options<TokenBucketOptions>(PART, options);
+    const o = v.options<TokenBucketOptions>(PART, options, BUCKET_KEYS);
     if (o.ratePerSecond === undefined) {
       throw new TypeError(`${PART}: ratePerSecond must be a positive finite number, got undefined`);
     }
@@ -195,7 +198,7 @@ export class TokenBucket implements RateLimiter {
     let maxWaitMs: number | undefined;
     try {
       this.#checkCost(cost);
-      const o = v.options<AcquireOptions>(PART, options);
+      const o = v.options<AcquireOptions>(PART, options, ACQUIRE_KEYS);
       signal = v.signal(PART, 'signal', o.signal);
       maxWaitMs = v.number(PART, 'maxWaitMs', o.maxWaitMs, 'non-negative');
     } catch (error) {

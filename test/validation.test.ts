@@ -239,7 +239,7 @@ const cases: Case[] = [
     'Queue retry maxAttempts 0',
     () => new Queue({ retry: { maxAttempts: 0 } }),
     RangeError,
-    'Queue: maxAttempts must be a positive integer or Infinity, got 0',
+    'Queue: retry.maxAttempts must be a positive integer or Infinity, got 0',
   ],
   ['Queue name number', () => new Queue({ name: 5 as never }), TypeError, 'Queue: name must be a string, got 5'],
   [
@@ -284,13 +284,13 @@ const cases: Case[] = [
     RangeError,
     'BatchAccumulator: maxPending must be a positive integer, got Infinity',
   ],
-  ['batch() maxItems -1', () => batch({ maxItems: -1 }), RangeError, 'BatchAccumulator: maxItems must be a positive integer, got -1'],
+  ['batch() maxItems -1', () => batch({ maxItems: -1 }), RangeError, 'batch: maxItems must be a positive integer, got -1'],
   ['dedupe() without key', () => dedupe({} as never), TypeError, 'dedupe: key must be a function, got undefined'],
   [
     'throttle() ratePerSecond 0',
     () => throttle({ ratePerSecond: 0 }),
     RangeError,
-    'TokenBucket: ratePerSecond must be a positive finite number, got 0',
+    'throttle: limit.ratePerSecond must be a positive finite number, got 0',
   ],
   [
     'throttle() cost NaN',
@@ -375,6 +375,183 @@ describe('promise-returning calls refuse asynchronously', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toBe(message);
+  });
+});
+
+describe('an unknown option is a TypeError naming the nearest known one, in every constructor and option bag', () => {
+  const noop = () => {};
+  it.each<Case>([
+    ['Queue', () => new Queue({ concurency: 4 } as never), TypeError, "Queue: unknown option 'concurency' (did you mean 'concurrency'?)"],
+    [
+      'Queue, a swap',
+      () => new Queue({ capacitiy: 4 } as never),
+      TypeError,
+      "Queue: unknown option 'capacitiy' (did you mean 'capacity'?)",
+    ],
+    [
+      'Queue, far from any',
+      () => new Queue({ zzzzzzzzzzzz: 1 } as never),
+      TypeError,
+      "Queue: unknown option 'zzzzzzzzzzzz' (known: 'handler', 'concurrency', 'capacity', 'overflow', 'retry', 'deadLetter', 'visibilityTimeoutMs', 'ttlMs', 'groupBy', 'groupConcurrency', 'dedupe', 'rateLimit', 'autoStart', 'name', 'clock')",
+    ],
+    [
+      'Queue retry',
+      () => new Queue({ retry: { maxAttempt: 3 } } as never),
+      TypeError,
+      "Queue: unknown option 'retry.maxAttempt' (did you mean 'retry.maxAttempts'?)",
+    ],
+    [
+      'Queue retry.backoff',
+      () => new Queue({ retry: { backoff: { initialDelay: 5 } } } as never),
+      TypeError,
+      "Queue: unknown option 'retry.backoff.initialDelay' (did you mean 'retry.backoff.initialDelayMs'?)",
+    ],
+    [
+      'Queue dedupe',
+      () => new Queue({ dedupe: { key: String, window: 5 } } as never),
+      TypeError,
+      "Queue: unknown option 'dedupe.window' (did you mean 'dedupe.windowMs'?)",
+    ],
+    [
+      'Queue rateLimit',
+      () => new Queue({ rateLimit: { ratePerSecond: 1, brust: 2 } } as never),
+      TypeError,
+      "Queue: unknown option 'rateLimit.brust' (did you mean 'rateLimit.burst'?)",
+    ],
+    [
+      'Queue.tryPush',
+      () => new Queue({ autoStart: false }).tryPush(1, { delay: 5 } as never),
+      TypeError,
+      "Queue: unknown option 'delay' (did you mean 'delayMs'?)",
+    ],
+    [
+      'Queue.process',
+      () => new Queue().process(noop, { concurrancy: 2 } as never),
+      TypeError,
+      "Queue: unknown option 'concurrancy' (did you mean 'concurrency'?)",
+    ],
+    [
+      'TokenBucket',
+      () => new TokenBucket({ ratePerSecond: 1, burts: 2 } as never),
+      TypeError,
+      "TokenBucket: unknown option 'burts' (did you mean 'burst'?)",
+    ],
+    [
+      'BatchAccumulator',
+      () => new BatchAccumulator({ maxItem: 3 } as never),
+      TypeError,
+      "BatchAccumulator: unknown option 'maxItem' (did you mean 'maxItems'?)",
+    ],
+    ['batch()', () => batch({ linger: 5 } as never), TypeError, "batch: unknown option 'linger' (did you mean 'lingerMs'?)"],
+    [
+      'DeadLetter',
+      () => new DeadLetter({ capasity: 3 } as never),
+      TypeError,
+      "DeadLetter: unknown option 'capasity' (did you mean 'capacity'?)",
+    ],
+    [
+      'DeadLetter.add',
+      () => new DeadLetter().add({ item: 1, reason: 'rejected', atempts: 2 } as never),
+      TypeError,
+      "DeadLetter: unknown option 'entry.atempts' (did you mean 'entry.attempts'?)",
+    ],
+    [
+      'DeadLetter.entries',
+      () => new DeadLetter().entries({ limt: 2 } as never),
+      TypeError,
+      "DeadLetter: unknown option 'limt' (did you mean 'limit'?)",
+    ],
+    ['Deduper', () => new Deduper({ maxKey: 3 } as never), TypeError, "Deduper: unknown option 'maxKey' (did you mean 'maxKeys'?)"],
+    ['backoff()', () => backoff({ jiter: 'full' } as never), TypeError, "backoff: unknown option 'jiter' (did you mean 'jitter'?)"],
+    [
+      'dedupe()',
+      () => dedupe({ key: String, windowMS: 5 } as never),
+      TypeError,
+      "dedupe: unknown option 'windowMS' (did you mean 'windowMs'?)",
+    ],
+    [
+      'dedupe() window through the deduper',
+      () => dedupe({ key: String, windowMs: -1 }),
+      RangeError,
+      'dedupe: windowMs must be a non-negative finite number, got -1',
+    ],
+    [
+      'throttle() limit',
+      () => throttle({ ratePerSecond: 1, burts: 1 } as never),
+      TypeError,
+      "throttle: unknown option 'limit.burts' (did you mean 'limit.burst'?)",
+    ],
+    [
+      'throttle() options',
+      () => throttle({ ratePerSecond: 1 }, { costs: 1 } as never),
+      TypeError,
+      "throttle: unknown option 'costs' (did you mean 'cost'?)",
+    ],
+    [
+      'mapConcurrent()',
+      () => mapConcurrent(noop, { concurrency: 2, order: false } as never),
+      TypeError,
+      "mapConcurrent: unknown option 'order' (did you mean 'ordered'?)",
+    ],
+    [
+      'mapConcurrent() retry.backoff range',
+      () => mapConcurrent(noop, { retry: { backoff: { maxDelayMs: -1 } } }),
+      RangeError,
+      'mapConcurrent: retry.backoff.maxDelayMs must be a non-negative finite number, got -1',
+    ],
+    [
+      'Queue rateLimit range',
+      () => new Queue({ rateLimit: { ratePerSecond: -1 } }),
+      RangeError,
+      'Queue: rateLimit.ratePerSecond must be a positive finite number, got -1',
+    ],
+    [
+      'Queue dedupe range',
+      () => new Queue({ dedupe: { key: String, maxKeys: 0 } }),
+      RangeError,
+      'Queue: dedupe.maxKeys must be a positive integer, got 0',
+    ],
+  ])('%s', (_label, make, type, message) => {
+    let error: unknown;
+    try {
+      make();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toBe(message);
+  });
+
+  it.each([
+    ['retry()', () => retry(() => 1, { maxAtempts: 2 } as never), "retry: unknown option 'maxAtempts' (did you mean 'maxAttempts'?)"],
+    [
+      'TokenBucket.acquire',
+      () => new TokenBucket({ ratePerSecond: 1 }).acquire(1, { maxWait: 5 } as never),
+      "TokenBucket: unknown option 'maxWait' (did you mean 'maxWaitMs'?)",
+    ],
+    [
+      'Queue.push',
+      () => new Queue({ autoStart: false }).push(1, { priorty: 1 } as never),
+      "Queue: unknown option 'priorty' (did you mean 'priority'?)",
+    ],
+    ['Queue.close', () => new Queue().close({ drian: false } as never), "Queue: unknown option 'drian' (did you mean 'drain'?)"],
+    [
+      'DeadLetter.redrive',
+      () => new DeadLetter().redrive(() => {}, { filtr: () => true } as never),
+      "DeadLetter: unknown option 'filtr' (did you mean 'filter'?)",
+    ],
+    [
+      'BatchAccumulator.addAll',
+      () => new BatchAccumulator().addAll([], { sigal: undefined } as never),
+      "BatchAccumulator: unknown option 'sigal' (did you mean 'signal'?)",
+    ],
+  ] as const)('%s rejects', async (_label, call, message) => {
+    const error = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe(message);
   });
 });

@@ -10,21 +10,35 @@ export interface ResolvedRetryPolicy {
   readonly retryIf: ((error: unknown, attempt: number) => boolean) | undefined;
 }
 
+const POLICY_KEYS = /* @__PURE__ */ v.knownKeys<RetryPolicy>({ maxAttempts: true, backoff: true, retryIf: true, random: true });
+
 /**
  * Checks a {@link RetryPolicy} and fills its defaults.
+ * @param path - where the policy sits in the part's options (`'retry'`: it is
+ *   checked as a bag of its own and errors say `retry.maxAttempts`), or
+ *   `null` when it is the call's own options, already checked (`retry()`'s).
  */
-export function resolveRetryPolicy(part: string, policy: RetryPolicy | undefined, defaultAttempts = 3): ResolvedRetryPolicy {
-  const o = v.options<RetryPolicy>(part, policy, 'retry');
-  const maxAttempts = v.number(part, 'maxAttempts', o.maxAttempts, 'positive-integer-or-infinity', defaultAttempts);
-  const random = v.fn<() => number>(part, 'random', o.random);
+export function resolveRetryPolicy(
+  part: string,
+  policy: RetryPolicy | undefined,
+  defaultAttempts = 3,
+  path: string | null = 'retry',
+): ResolvedRetryPolicy {
+  const o = path === null ? (policy ?? {}) : v.options<RetryPolicy>(part, policy, POLICY_KEYS, path);
+  const name = (key: string): string => (path === null ? key : `${path}.${key}`);
+  const maxAttempts = v.number(part, name('maxAttempts'), o.maxAttempts, 'positive-integer-or-infinity', defaultAttempts);
+  const random = v.fn<() => number>(part, name('random'), o.random);
   let backoff: BackoffFn;
   if (typeof o.backoff === 'function') backoff = o.backoff;
   else if (o.backoff === undefined || (typeof o.backoff === 'object' && o.backoff !== null)) {
-    backoff = makeBackoff(random && o.backoff?.random === undefined ? { ...o.backoff, random } : o.backoff);
+    const options = o.backoff;
+    backoff = v.within(part, name('backoff'), () =>
+      makeBackoff(random && options?.random === undefined ? { ...options, random } : options),
+    );
   } else {
-    throw new TypeError(`${part}: backoff must be a function or backoff options, got ${v.show(o.backoff)}`);
+    throw new TypeError(`${part}: ${name('backoff')} must be a function or backoff options, got ${v.show(o.backoff)}`);
   }
-  const retryIf = v.fn<(error: unknown, attempt: number) => boolean>(part, 'retryIf', o.retryIf);
+  const retryIf = v.fn<(error: unknown, attempt: number) => boolean>(part, name('retryIf'), o.retryIf);
   return { maxAttempts, backoff, retryIf };
 }
 

@@ -94,11 +94,87 @@ export function choice<C extends string>(part: string, name: string, value: unkn
   return value as C;
 }
 
-/** Checks that an options argument is an object (or absent). */
-export function options<O extends object>(part: string, value: unknown, name = 'options'): O {
+/**
+ * The names an options bag may hold. Written as a record of every key of `O`
+ * so that the compiler checks the list is complete and holds nothing else.
+ */
+export function knownKeys<O>(keys: { readonly [K in keyof Required<O>]: true }): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+
+/**
+ * Checks that an options argument is an object (or absent) holding only
+ * `known` keys: a misspelt option is a TypeError naming the nearest known
+ * one, not an option silently ignored.
+ * @param name - how the bag is named in messages: `'options'` for the call's own; `'retry'` makes `retry.maxAttempt`.
+ */
+export function options<O extends object>(part: string, value: unknown, known: ReadonlySet<string>, name = 'options'): O {
   if (value === undefined) return {} as O;
   if (typeof value !== 'object' || value === null) throw typeError(part, name, 'an object', value);
+  for (const key in value) if (!known.has(key)) throw unknownOption(part, name, key, known);
   return value as O;
+}
+
+function unknownOption(part: string, name: string, key: string, known: ReadonlySet<string>): TypeError {
+  const path = (k: string): string => (name === 'options' ? k : `${name}.${k}`);
+  let nearest = '';
+  let best = Infinity;
+  for (const candidate of known) {
+    const d = distance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < best) {
+      best = d;
+      nearest = candidate;
+    }
+  }
+  const hint =
+    best <= Math.max(2, Math.ceil(key.length / 3))
+      ? `did you mean '${path(nearest)}'?`
+      : `known: ${[...known].map((k) => `'${k}'`).join(', ')}`;
+  return new TypeError(`${part}: unknown option '${path(key)}' (${hint})`);
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), with a swap of two neighbours counted as one edit. */
+function distance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        rows[0]![j] = j;
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Runs `make`, which builds a part from options the user gave to another
+ * (a queue's `rateLimit` becomes a TokenBucket): a TypeError or RangeError
+ * it throws is renamed to the part the user called, the option's path in
+ * front (`TokenBucket: ratePerSecond …` → `Queue: rateLimit.ratePerSecond …`;
+ * with `path` `''`, `BatchAccumulator: maxItems …` → `batch: maxItems …`).
+ */
+export function within<R>(part: string, path: string, make: () => R): R {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+    const match = /^[A-Za-z]+: (.*)$/s.exec(error.message);
+    if (match === null) throw error;
+    const rest = match[1]!;
+    let message: string;
+    if (path === '') message = rest;
+    else if (rest.startsWith('unknown option ')) {
+      message = rest.replace("unknown option '", `unknown option '${path}.`).replace("did you mean '", `did you mean '${path}.`);
+    } else if (rest.startsWith('options ')) message = `${path}${rest.slice('options'.length)}`;
+    else message = `${path}.${rest}`;
+    throw error instanceof RangeError ? new RangeError(`${part}: ${message}`) : new TypeError(`${part}: ${message}`);
+  }
 }
 
 /** Checks an optional `AbortSignal`. */

@@ -11,6 +11,25 @@ import { type RateLimiter, TokenBucket } from '../token-bucket.js';
 export const PART = 'Queue';
 
 const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
+const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
+  handler: true,
+  concurrency: true,
+  capacity: true,
+  overflow: true,
+  retry: true,
+  deadLetter: true,
+  visibilityTimeoutMs: true,
+  ttlMs: true,
+  groupBy: true,
+  groupConcurrency: true,
+  dedupe: true,
+  rateLimit: true,
+  autoStart: true,
+  name: true,
+  clock: true,
+});
+const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true });
+const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({ priority: true, delayMs: true, ttlMs: true, id: true, signal: true, history: true });
 
 /** No retries: one attempt. */
 const ONE_ATTEMPT: ResolvedRetryPolicy = { maxAttempts: 1, backoff: () => 0, retryIf: undefined };
@@ -53,7 +72,7 @@ export interface QueueConfig<T, R> {
  */
 export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): QueueConfig<T, R> {
   // Checked in the order the options are documented, so the first bad one is the one reported.
-  const o = v.options<QueueOptions<T, R>>(PART, options);
+  const o = v.options<QueueOptions<T, R>>(PART, options, QUEUE_KEYS);
   const clock = v.clock(PART, o.clock, systemClock);
   const handler = v.fn<Handler<T, R>>(PART, 'handler', o.handler);
   const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
@@ -72,9 +91,9 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const dedupe = o.dedupe;
   if (isDedupeStore(dedupe)) dedupeStore = dedupe;
   else if (typeof dedupe === 'object' && dedupe !== null) {
-    const d = dedupe as QueueDedupeOptions<T>;
+    const d = v.options<QueueDedupeOptions<T>>(PART, dedupe, DEDUPE_KEYS, 'dedupe');
     dedupeKey = v.requiredFn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
-    dedupeStore = makeDeduper(d, clock);
+    dedupeStore = makeDeduper(PART, 'dedupe', d, clock);
   } else if (dedupe !== undefined) {
     throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
   }
@@ -137,7 +156,7 @@ export const NO_OPTIONS: CheckedPush = {
  */
 export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: PushOptions | undefined): CheckedPush {
   if (options === undefined && config.plainPushes) return NO_OPTIONS;
-  const o = v.options<PushOptions>(PART, options);
+  const o = v.options<PushOptions>(PART, options, PUSH_KEYS);
   const priority = o.priority === undefined ? 0 : o.priority;
   if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
   if (!Number.isFinite(priority)) throw new RangeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);

@@ -4,6 +4,8 @@ import type { Delivery, NackOptions } from '../queue-types.js';
 import type { AttemptContext, Job } from './job.js';
 import { PART } from './options.js';
 
+const NACK_KEYS = /* @__PURE__ */ v.knownKeys<NackOptions>({ delayMs: true });
+
 /** One `for await` over a pull-mode queue. */
 export interface PullIterator<T, R> {
   done: boolean;
@@ -98,7 +100,7 @@ export class PullMode<T, R> {
       key: job.groupKey,
       ack: () => host.ack(job, generation),
       nack: (error?: unknown, options?: NackOptions) => {
-        const o = v.options<NackOptions>(PART, options);
+        const o = v.options<NackOptions>(PART, options, NACK_KEYS);
         const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative');
         const failure = error === undefined ? new Error(`${PART}: delivery of item ${job.id} was nacked`) : error;
         return host.nack(job, generation, failure, delayMs);

@@ -1,6 +1,6 @@
 import type { BackoffFn, BackoffOptions } from './backoff.js';
 import { type Clock, systemClock } from './clock.js';
-import { RetryExhaustedError, TimeoutError } from './errors.js';
+import { isRejectError, RetryExhaustedError, TimeoutError } from './errors.js';
 import { whenAborted } from './internal/abort.js';
 import { setLongTimeout } from './internal/long-timer.js';
 import { resolveRetryPolicy, retryDelay, retryVerdict } from './internal/retry-policy.js';
@@ -41,8 +41,12 @@ export interface RetryPolicy {
   /**
    * Decides whether a failure is worth another attempt. When it returns
    * false the failure is passed on unchanged (not wrapped). A `RejectError`
-   * is never retried.
-   * @default every failure is retried
+   * is never retried, whatever this says.
+   * @default every failure is retried but a `TypeError` that is not a
+   *   network error (`fetch failed`, `Failed to fetch`, `Load failed`, a
+   *   `cause.code` such as `ECONNRESET`): that is a bug (`Invalid URL`,
+   *   `x is not a function`), and retrying it only repeats it (p-retry's
+   *   rule). Give `retryIf` to decide otherwise.
    */
   readonly retryIf?: (error: unknown, attempt: number) => boolean;
   /** Random source in `[0, 1)` for the default backoff's jitter. @default Math.random */
@@ -74,13 +78,18 @@ export interface RetryOptions extends RetryPolicy {
  *   aborts when the attempt times out (`timeoutMs`) or `options.signal` aborts.
  * - An error with a numeric `retryAfterMs` makes the next wait at least that
  *   long (HTTP 429 `Retry-After`).
- * - `retryIf` returning false, or a `RejectError`, passes the error on unchanged.
+ * - `retryIf` returning false (by default: a `TypeError` that is not a
+ *   network error, as p-retry) passes the error on unchanged; a
+ *   `RejectError` passes on its `cause` (itself when it has none), as
+ *   `Queue.submit` does.
  *
  * @param fn - the operation; may return a value or a promise.
  * @param options - see {@link RetryOptions}.
  * @returns the first successful result.
  * @throws RetryExhaustedError (rejects) after `maxAttempts` failures, with
  *   `attempts`, `errors` (every failure) and `cause` (the last).
+ * @throws (rejects) the error itself when it is not to be retried; a
+ *   `RejectError`'s cause.
  * @throws the abort `signal.reason` (rejects) when `options.signal` aborts.
  * @throws TypeError or RangeError (rejects) for bad options.
  *
@@ -113,7 +122,8 @@ export async function retry<R>(fn: (attempt: number, signal: AbortSignal) => R |
     signal?.throwIfAborted();
     errors.push(error);
     const verdict = retryVerdict(policy, error, attempt);
-    if (verdict === 'stop') throw error;
+    // A RejectError rejects with its cause, as `submit` does (the RejectError itself when it has none).
+    if (verdict === 'stop') throw isRejectError(error) && error.cause !== undefined ? error.cause : error;
     if (verdict === 'exhausted') throw new RetryExhaustedError(attempt, errors);
     const delayMs = retryDelay(policy, error, attempt, previousDelay);
     previousDelay = delayMs;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RejectError, RetryExhaustedError, TimeoutError, retry } from '../src/index.js';
+import { Queue, RejectError, RetryExhaustedError, TimeoutError, retry } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { track } from './helpers.js';
 
@@ -102,11 +102,64 @@ describe('retry', () => {
     expect(retryIf.mock.calls[1]).toEqual([fatal, 2]);
   });
 
-  it('never retries a RejectError', async () => {
-    const reject = new RejectError(new Error('poison'));
-    const fn = vi.fn(() => Promise.reject(reject));
-    await expect(retry(fn, { clock: new TestClock() })).rejects.toBe(reject);
+  it('never retries a RejectError, and rejects with its cause as submit does (itself when it has none)', async () => {
+    const poison = new Error('poison');
+    const fn = vi.fn(() => Promise.reject(new RejectError(poison)));
+    await expect(retry(fn, { clock: new TestClock(), retryIf: () => true })).rejects.toBe(poison);
     expect(fn).toHaveBeenCalledOnce();
+    const bare = new RejectError();
+    await expect(retry(() => Promise.reject(bare), { clock: new TestClock() })).rejects.toBe(bare);
+  });
+
+  it('does not retry a TypeError that is a bug (p-retry’s rule), but does retry network TypeErrors', async () => {
+    const clock = new TestClock();
+    const invalid = new TypeError('Invalid URL');
+    const bug = vi.fn(() => Promise.reject(invalid));
+    await expect(retry(bug, { clock, maxAttempts: 5 })).rejects.toBe(invalid);
+    expect(bug).toHaveBeenCalledOnce();
+    const network = [
+      new TypeError('fetch failed'),
+      new TypeError('Failed to fetch'),
+      new TypeError('Load failed'),
+      new TypeError('NetworkError when attempting to fetch resource.'),
+      new TypeError('socket hang up', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) }),
+      Object.assign(new TypeError('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    ];
+    for (const error of network) {
+      let calls = 0;
+      const flaky = () => (++calls < 3 ? Promise.reject(error) : Promise.resolve('ok'));
+      const result = retry(flaky, { clock, maxAttempts: 3, backoff: { initialDelayMs: 0 } });
+      await clock.runAll();
+      await expect(result).resolves.toBe('ok');
+      expect(calls).toBe(3);
+    }
+    // retryIf decides when given: it may retry a TypeError.
+    let calls = 0;
+    const opted = retry(() => (++calls < 2 ? Promise.reject(invalid) : 'ok'), {
+      clock,
+      retryIf: () => true,
+      backoff: { initialDelayMs: 0 },
+    });
+    await clock.runAll();
+    await expect(opted).resolves.toBe('ok');
+    // Other errors, and values that are not errors, are retried as before.
+    const other = retry(() => Promise.reject(new RangeError('x')), { clock, maxAttempts: 2, backoff: { initialDelayMs: 0 } });
+    const settled = other.catch((e: unknown) => e);
+    await clock.runAll();
+    expect(await settled).toBeInstanceOf(RetryExhaustedError);
+  });
+
+  it('a Queue follows the same rule: a TypeError bug is dead-lettered after one attempt', async () => {
+    const queue = new Queue<number>({
+      clock: new TestClock(),
+      retry: { maxAttempts: 4 },
+      handler: () => {
+        throw new TypeError('x.y is not a function');
+      },
+    });
+    await queue.push(1);
+    await queue.onIdle();
+    expect(queue.stats).toMatchObject({ failed: 1, retried: 0, deadLettered: 1 });
   });
 
   it('timeoutMs aborts the attempt’s signal with a TimeoutError and counts it as a failure', async () => {

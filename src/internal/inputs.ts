@@ -7,7 +7,10 @@ import * as v from './validate.js';
 // Options that name a part or its settings, turned into the part: shared by every part that takes them.
 
 /** The keys of a rate limit given as options: `{ ratePerSecond, burst }`. */
-const RATE_LIMIT_KEYS = /* @__PURE__ */ v.knownKeys<Omit<TokenBucketOptions, 'clock' | 'initialTokens'>>({ ratePerSecond: true, burst: true });
+const RATE_LIMIT_KEYS = /* @__PURE__ */ v.knownKeys<Omit<TokenBucketOptions, 'clock' | 'initialTokens'>>({
+  ratePerSecond: true,
+  burst: true,
+});
 
 /**
  * Turns a {@link RateLimitInput} into a limiter. Options are checked as the

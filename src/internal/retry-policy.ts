@@ -69,9 +69,42 @@ function retryAfterOf(error: unknown): number | undefined {
 /**
  * Whether a failure may be retried under `policy` after `attempt`.
  * `'stop'` passes the error on unchanged; `'exhausted'` means out of attempts.
+ * Without `retryIf`, a `TypeError` that is not a network error is a bug, not
+ * a passing fault, and is not retried (p-retry's rule).
  */
 export function retryVerdict(policy: ResolvedRetryPolicy, error: unknown, attempt: number): 'retry' | 'stop' | 'exhausted' {
   if (isRejectError(error)) return 'stop';
-  if (policy.retryIf && !policy.retryIf(error, attempt)) return 'stop';
+  if (policy.retryIf ? !policy.retryIf(error, attempt) : isProgrammingError(error)) return 'stop';
   return attempt >= policy.maxAttempts ? 'exhausted' : 'retry';
+}
+
+/** What `fetch` rejects with when the network failed (is-network-error's list: Chrome, Firefox, Safari, undici, cross-fetch). */
+const NETWORK_MESSAGES = new Set([
+  'network error',
+  'Failed to fetch',
+  'NetworkError when attempting to fetch resource.',
+  'The Internet connection appears to be offline.',
+  'Load failed',
+  'Network request failed',
+  'fetch failed',
+  'terminated',
+]);
+
+/** System error codes of a connection that failed (Node's `code`, on the error or its `cause`). */
+const NETWORK_CODE = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|UND_ERR_\w+)$/;
+
+/** Whether `error` is a TypeError that no network fault explains. Never throws (a value that cannot be read is not one). */
+export function isProgrammingError(error: unknown): boolean {
+  try {
+    if (!(error instanceof TypeError)) return false;
+    if (NETWORK_MESSAGES.has(error.message)) return false;
+    const cause = (error as { cause?: unknown }).cause;
+    for (const e of [error, cause]) {
+      const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+      if (typeof code === 'string' && NETWORK_CODE.test(code)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -29,7 +29,14 @@ const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   clock: true,
 });
 const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true });
-const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({ priority: true, delayMs: true, ttlMs: true, id: true, signal: true, history: true });
+const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
+  priority: true,
+  delayMs: true,
+  ttlMs: true,
+  id: true,
+  signal: true,
+  history: true,
+});
 
 /** No retries: one attempt. */
 const ONE_ATTEMPT: ResolvedRetryPolicy = { maxAttempts: 1, backoff: () => 0, retryIf: undefined };

@@ -353,6 +353,21 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#startWork();
   }
 
+  /**
+   * Hands back every waiting item (delayed and retry-pending included)
+   * without closing, as p-queue's `clear()`: they are counted `returned`,
+   * and the `submit` of each rejects with `QueueClosedError` ("handed back
+   * by clear()"). Attempts in flight go on; pushes waiting for room may then
+   * get it. The queue takes new items as before.
+   * @returns the items handed back, in the order they would have run.
+   */
+  clear(): T[] {
+    const items = this.#attempts.handBackWaiting('clear');
+    this.#startWork(); // waiting pushes may fit now; watchers (onEmpty, onSizeBelow) may be met
+    this.#idleEvent();
+    return items;
+  }
+
   /** Resolves when nothing waits and nothing is in flight; at once if so already. */
   onIdle(): Promise<void> {
     return this.#watchers.watch(1, () => this.#room.size === 0 && this.#attempts.running === 0);

@@ -145,6 +145,16 @@ class AdvanceCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => `advance(${this.ms})`;
 }
 
+class ClearCommand implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(_model: Model, real: Real): Promise<void> {
+    real.returned.push(...real.queue.clear());
+    await collect(real);
+    checkInvariants(real);
+  }
+  toString = () => 'clear';
+}
+
 class CloseCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly how: 'drain' | 'no-drain' | 'aborted') {}
   check = (model: Readonly<Model>) => !model.closed;
@@ -175,6 +185,7 @@ const commands = [
   fc.constant(new BreakCommand()),
   fc.integer({ min: 0, max: 120 }).map((ms) => new AdvanceCommand(ms)),
   fc.constantFrom('drain', 'no-drain', 'aborted').map((how) => new CloseCommand(how as 'drain')),
+  fc.constant(new ClearCommand()),
 ];
 
 const runs = Number(process.env.SLUICE_PROPERTY_RUNS ?? 300);

@@ -234,6 +234,16 @@ class RedriveCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => 'redrive';
 }
 
+class ClearCommand implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    real.returned.push(...real.queue.clear().map((i) => i.n));
+    await Promise.resolve();
+    checkInvariants(model, real);
+  }
+  toString = () => 'clear';
+}
+
 class CloseCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly drain: boolean) {}
   check = (model: Readonly<Model>) => !model.closed;
@@ -262,6 +272,7 @@ const commands = [
   fc.constantFrom(64, 1_024).map((count) => new PushManyDelayedCommand(count)),
   fc.constant(new RedriveCommand()),
   fc.constant(new RedriveCommand()),
+  fc.constant(new ClearCommand()),
 ];
 
 const setupArb: fc.Arbitrary<Setup> = fc.record({

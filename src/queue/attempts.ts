@@ -201,20 +201,25 @@ export class Attempts<T, R> {
     this.#host.settled();
   }
 
-  /** Hands back every waiting item (close without drain); returns them in the order they would have run. */
-  handBackWaiting(): T[] {
+  /**
+   * Hands back every waiting item (close without drain, or `clear()`); returns them in the order they would
+   * have run. Every one is counted before anyone hears of the first.
+   */
+  handBackWaiting(by: 'close' | 'clear' = 'close'): T[] {
+    const jobs = this.#room.takeAll();
     const items: T[] = [];
-    for (const job of this.#room.takeAll()) {
+    for (const job of jobs) {
       items.push(job.item);
-      this.handBack(job);
+      this.#countHandedBack(job);
     }
+    for (const job of jobs) this.#rejectHandedBack(job, by);
     return items;
   }
 
   /** Hands an item back (close without drain) and rejects whoever awaits it. */
   handBack(job: Job<T, R>): void {
     this.#countHandedBack(job);
-    this.#rejectHandedBack(job);
+    this.#rejectHandedBack(job, 'close');
   }
 
   /** The books of a handed-back item, counted before anyone hears of it (so listeners see them balanced). */
@@ -224,10 +229,10 @@ export class Attempts<T, R> {
     this.#release(job);
   }
 
-  #rejectHandedBack(job: Job<T, R>): void {
+  #rejectHandedBack(job: Job<T, R>, by: 'close' | 'clear'): void {
     const settlers = job.settlers;
     if (settlers !== undefined) {
-      const error = handedBackError(job);
+      const error = handedBackError(job, by);
       for (const s of settlers) s.reject(error);
     }
   }
@@ -246,7 +251,7 @@ export class Attempts<T, R> {
       this.#countHandedBack(job);
       this.returning!.push(job.item);
       this.#emitFailed(job, error, false);
-      this.#rejectHandedBack(job);
+      this.#rejectHandedBack(job, 'close');
     } else {
       this.#countDeadLettered(job);
       this.#emitFailed(job, error, false);

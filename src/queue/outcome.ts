@@ -80,7 +80,9 @@ export function deadLetterError<T, R>(config: QueueConfig<T, R>, job: Job<T, R>,
   return error;
 }
 
-/** What a `submit` of an item handed back by `close({ drain: false })` rejects with. */
-export function handedBackError<T, R>(job: Job<T, R>): QueueClosedError {
-  return new QueueClosedError(`${PART}: closed; item ${job.id} was handed back by close({ drain: false })`);
+/** What a `submit` of an item handed back by `close({ drain: false })` or `clear()` rejects with. */
+export function handedBackError<T, R>(job: Job<T, R>, by: 'close' | 'clear'): QueueClosedError {
+  return by === 'close'
+    ? new QueueClosedError(`${PART}: closed; item ${job.id} was handed back by close({ drain: false })`)
+    : new QueueClosedError(`${PART}: item ${job.id} was handed back by clear()`);
 }

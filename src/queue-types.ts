@@ -110,6 +110,14 @@ export interface PushOptions {
   readonly ttlMs?: number;
   /** The item's id; also its dedupe key when the queue dedupes. @default generated */
   readonly id?: string;
+  /**
+   * Time limit per attempt of this item in ms (a positive number),
+   * overriding the queue's `visibilityTimeoutMs`: at the limit the attempt's
+   * `signal` aborts with a `TimeoutError` and the attempt counts as failed
+   * (retried or dead-lettered as any failure). p-queue's per-task `timeout`.
+   * @default the queue's `visibilityTimeoutMs` (none unless given)
+   */
+  readonly timeoutMs?: number;
   /** Cancels only the wait for room (`overflow: 'block'`); rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**

@@ -503,7 +503,14 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     // Plain: nothing but a priority to keep. NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs.
     if (settler === undefined && this.#room.size < this.#capacity) {
       if (o === NO_OPTIONS) return this.#acceptPlain(item, 0);
-      if (this.#plainPushes && o.delayMs === 0 && o.ttlMs === undefined && o.id === undefined && o.history === undefined) {
+      if (
+        this.#plainPushes &&
+        o.delayMs === 0 &&
+        o.ttlMs === undefined &&
+        o.id === undefined &&
+        o.timeoutMs === undefined &&
+        o.history === undefined
+      ) {
         return this.#acceptPlain(item, o.priority);
       }
     }
@@ -511,6 +518,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const job = new Job<T, R>(item, o.id, this.#nextSeq++, o.priority, this.#timers.turnNow(), o.groupKey, key);
     if (settler) job.settlers = [settler];
     if (o.history !== undefined) job.history = o.history;
+    if (o.timeoutMs !== undefined) job.timeoutMs = o.timeoutMs;
     this.#accepted++;
     const full = this.#room.size >= this.#capacity;
     if (full && overflow === 'drop-newest') {

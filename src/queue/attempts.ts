@@ -82,12 +82,12 @@ export class Attempts<T, R> {
     this.running++;
     const attempt = ++job.attempt;
     const generation = ++job.generation;
-    const visibilityTimeoutMs = this.#config.visibilityTimeoutMs;
-    if (visibilityTimeoutMs !== undefined || !this.pushMode) {
+    const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
+    if (timeoutMs !== undefined || !this.pushMode) {
       // Attempts that can time out (and deliveries) get a context of their own, with a signal that can abort.
       job.context = new AttemptContext(job.id, attempt, job.groupKey);
-      if (visibilityTimeoutMs !== undefined) {
-        job.timer = this.#timers.add(this.#timers.now() + visibilityTimeoutMs, () => this.#lapse(job, generation));
+      if (timeoutMs !== undefined) {
+        job.timer = this.#timers.add(this.#timers.now() + timeoutMs, () => this.#lapse(job, generation, timeoutMs));
       }
     }
     if (this.#host.listens('active')) this.#host.emit('active', job.item, { id: job.id, attempt });
@@ -260,12 +260,12 @@ export class Attempts<T, R> {
     this.#host.settled();
   }
 
-  /** An attempt passed `visibilityTimeoutMs`: its signal aborts and it fails with a TimeoutError. */
-  #lapse(job: Job<T, R>, generation: number): void {
+  /** An attempt passed its time limit (`visibilityTimeoutMs`, or the push's `timeoutMs`): its signal aborts and it fails with a TimeoutError. */
+  #lapse(job: Job<T, R>, generation: number, ms: number): void {
     job.timer = undefined;
     if (!job.isCurrent(generation)) return;
-    const ms = this.#config.visibilityTimeoutMs!;
-    const error = new TimeoutError(ms, `${PART}: attempt ${job.attempt} of item ${job.id} passed visibilityTimeoutMs (${ms} ms)`);
+    const limit = job.timeoutMs === undefined ? 'visibilityTimeoutMs' : 'timeoutMs';
+    const error = new TimeoutError(ms, `${PART}: attempt ${job.attempt} of item ${job.id} passed ${limit} (${ms} ms)`);
     job.context?.abort(error);
     // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
     if (this.pushMode) this.#host.lapsed();

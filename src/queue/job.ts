@@ -55,6 +55,8 @@ export class Job<T, R> implements HandlerContext {
   puller: PullIterator<T, R> | undefined = undefined;
   /** Its earlier death history (pushed by a redrive), continued if it dies again. */
   history: DeathHistory | undefined = undefined;
+  /** Its attempts' time limit (push `timeoutMs`), overriding the queue's `visibilityTimeoutMs`. */
+  timeoutMs: number | undefined = undefined;
   /** Its place in the waiting room's heap by push order (a `'drop-oldest'` queue's); -1 while it is not in it. */
   index = -1;
 

@@ -34,6 +34,7 @@ const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
   delayMs: true,
   ttlMs: true,
   id: true,
+  timeoutMs: true,
   signal: true,
   history: true,
 });
@@ -138,6 +139,8 @@ export interface CheckedPush {
   readonly delayMs: number;
   readonly ttlMs: number | undefined;
   readonly id: string | undefined;
+  /** Its attempts' time limit, when it has one of its own. */
+  readonly timeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly groupKey: GroupKey | undefined;
   readonly dedupeKey: DedupeKey | undefined;
@@ -151,6 +154,7 @@ export const NO_OPTIONS: CheckedPush = {
   delayMs: 0,
   ttlMs: undefined,
   id: undefined,
+  timeoutMs: undefined,
   signal: undefined,
   groupKey: undefined,
   dedupeKey: undefined,
@@ -170,6 +174,7 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
   const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative', 0);
   const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive') ?? config.ttlMs;
   const id = v.string(PART, 'id', o.id);
+  const timeoutMs = v.number(PART, 'timeoutMs', o.timeoutMs, 'positive');
   const signal = v.signal(PART, 'signal', o.signal);
   const groupKey = config.groupBy === undefined ? undefined : v.key(PART, 'groupBy', config.groupBy(item), true);
   // A push `id` is its dedupe key; otherwise `dedupe.key`'s, which must be one (as groupBy's and the dedupe()
@@ -180,7 +185,7 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
     dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(PART, 'dedupe.key', config.dedupeKey(item), true));
   }
   const history = checkHistory(o.history);
-  return { priority, delayMs, ttlMs, id, signal, groupKey, dedupeKey, history };
+  return { priority, delayMs, ttlMs, id, timeoutMs, signal, groupKey, dedupeKey, history };
 }
 
 /** Checks a push's `history`: `{ deaths: DeathRecord[], firstSeenAt: finite number }`, or `undefined`. */

@@ -108,4 +108,72 @@ describe('Queue: visibility timeout and TTL', () => {
     expect(queue.stats).toMatchObject({ deadLettered: 1, completed: 0, waiting: 0 });
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('a push timeoutMs limits that item’s attempts, overriding visibilityTimeoutMs either way', async () => {
+    const clock = new TestClock();
+    const reasons = new Map<string, unknown>();
+    const ended = new Map<string, number>();
+    const queue = new Queue<string>({
+      clock,
+      concurrency: 3,
+      visibilityTimeoutMs: 1_000,
+      handler: (s, { signal }) =>
+        new Promise<void>((_, reject) =>
+          signal.addEventListener('abort', () => {
+            reasons.set(s, signal.reason);
+            ended.set(s, clock.now());
+            reject(signal.reason);
+          }),
+        ),
+    });
+    const short = track(queue.submit('short', { timeoutMs: 50 }));
+    const long = track(queue.submit('long', { timeoutMs: 5_000 }));
+    const plain = track(queue.submit('queue default'));
+    await clock.advance(10_000);
+    expect(ended).toEqual(
+      new Map([
+        ['short', 50],
+        ['queue default', 1_000],
+        ['long', 5_000],
+      ]),
+    );
+    expect(reasons.get('short')).toBeInstanceOf(TimeoutError);
+    expect((reasons.get('short') as TimeoutError).timeoutMs).toBe(50);
+    expect((reasons.get('short') as Error).message).toMatch(/passed timeoutMs \(50 ms\)/);
+    expect((reasons.get('queue default') as Error).message).toMatch(/passed visibilityTimeoutMs \(1000 ms\)/);
+    for (const t of [short, long, plain]) expect(t.error).toBeInstanceOf(TimeoutError);
+    expect(queue.stats).toMatchObject({ failed: 3, deadLettered: 3 });
+  });
+
+  it('a push timeoutMs works in a queue without visibilityTimeoutMs, fast lane or not, and a timed-out attempt is retried', async () => {
+    const clock = new TestClock();
+    const attempts: number[] = [];
+    const queue = new Queue<number, string>({
+      clock,
+      concurrency: 2,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 0, maxDelayMs: 0 } },
+      handler: (_n, { attempt }) => {
+        attempts.push(attempt);
+        return attempt === 1 ? new Promise<string>(() => {}) : 'second try';
+      },
+    });
+    const result = track(queue.submit(1, { timeoutMs: 200 }));
+    queue.tryPush(2); // a plain item behind it, on the fast lane, with no limit of its own
+    await clock.advance(199);
+    expect(result.settled).toBe(false);
+    await clock.advance(1);
+    await clock.advance(0);
+    expect(result.value).toBe('second try');
+    expect(attempts).toEqual([1, 1, 2]);
+    expect(queue.stats).toMatchObject({ failed: 1, retried: 1, completed: 1, inFlight: 1 }); // 2 hangs with no limit
+  });
+
+  it('refuses a bad push timeoutMs', () => {
+    const queue = new Queue<number>({ autoStart: false, clock: new TestClock() });
+    expect(() => queue.tryPush(1, { timeoutMs: 0 })).toThrow(new RangeError('Queue: timeoutMs must be a positive finite number, got 0'));
+    expect(() => queue.tryPush(1, { timeoutMs: Number.NaN })).toThrow(RangeError);
+    expect(() => queue.tryPush(1, { timeoutMs: '5' as never })).toThrow(
+      new TypeError('Queue: timeoutMs must be a positive finite number, got "5"'),
+    );
+  });
 });

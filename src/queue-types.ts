@@ -118,7 +118,14 @@ export interface PushOptions {
    * @default the queue's `visibilityTimeoutMs` (none unless given)
    */
   readonly timeoutMs?: number;
-  /** Cancels only the wait for room (`overflow: 'block'`); rejects with `signal.reason`. */
+  /**
+   * Cancels the push and then the item, as `cancel(id, signal.reason)`
+   * would: while the push waits for room (`overflow: 'block'`) it rejects
+   * with `signal.reason`; once accepted, an item that waits leaves and one
+   * that runs has its `signal` aborted and is not retried (counted
+   * `cancelled`; its `submit` rejects with the reason). Watched until the
+   * item ends (p-queue's per-task `signal`).
+   */
   readonly signal?: AbortSignal;
   /**
    * The item's earlier death history (what `DeadLetter.redrive` passes): if
@@ -140,7 +147,7 @@ export interface Receipt {
 
 /**
  * Counters of a {@link Queue}. At every moment
- * `accepted = completed + deadLettered + returned + waiting + inFlight`,
+ * `accepted = completed + deadLettered + returned + cancelled + waiting + inFlight`,
  * and pushes = `accepted + duplicates`.
  */
 export interface QueueStats {
@@ -168,8 +175,10 @@ export interface QueueStats {
    * 0 for a dead letter given in the options, whose own `stats.evicted` counts them.
    */
   readonly deadLetterEvicted: number;
-  /** Items handed back by `close({ drain: false })`. */
+  /** Items handed back by `close({ drain: false })` or `clear()`. */
   readonly returned: number;
+  /** Items cancelled (`cancel(id)`, or an aborted push `signal`): ones that waited, and ones that ran once their attempt settled. */
+  readonly cancelled: number;
   /** Items waiting, delayed and retry-pending included. */
   readonly waiting: number;
   /** Attempts running (or deliveries unacked). */
@@ -204,6 +213,12 @@ export interface QueueEvents<T, R> {
   failed: [item: T, error: unknown, info: FailedInfo];
   /** An item was dead-lettered. */
   'dead-lettered': [entry: DeadLetterEntry<T>];
+  /**
+   * An item was cancelled (`cancel(id)`, or its push's `signal` aborted):
+   * at once when it waited, when its attempt settled when it ran.
+   * `attempt` is 0 for an item that never started.
+   */
+  cancelled: [item: T, reason: unknown, info: AttemptInfo];
   /** Nothing is waiting or in flight any more. */
   idle: [];
   /**
@@ -251,12 +266,17 @@ export interface Delivery<T> {
   readonly signal: AbortSignal;
   /** The item's message group, when the queue groups. */
   readonly key: GroupKey | undefined;
-  /** Completes the item. Returns false when the delivery already lapsed or was settled. */
+  /**
+   * Completes the item. Returns false when the delivery already lapsed or
+   * was settled; also when the item was cancelled meanwhile (the ack then
+   * ends it as cancelled).
+   */
   ack(): boolean;
   /**
    * Fails this attempt: the item is retried (after `delayMs`, or the backoff)
    * or dead-lettered when out of attempts (`RejectError` dead-letters at once).
-   * Returns false when the delivery already lapsed or was settled.
+   * Returns false when the delivery already lapsed or was settled; also when
+   * the item was cancelled meanwhile (the nack then ends it as cancelled).
    */
   nack(error?: unknown, options?: NackOptions): boolean;
 }

@@ -41,7 +41,7 @@ const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, sign
  * Nothing accepted is lost: every item ends completed, dead-lettered (with a
  * reason), handed back by `close({ drain: false })`, or was refused as a
  * duplicate. {@link Queue.stats} makes it checkable:
- * `accepted = completed + deadLettered + returned + waiting + inFlight`.
+ * `accepted = completed + deadLettered + returned + cancelled + waiting + inFlight`.
  *
  * Push mode runs a handler; pull mode (`for await (const d of queue)`) lends
  * deliveries to be `ack`ed or `nack`ed. A queue uses one or the other.
@@ -88,7 +88,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   /** Whether an error with no `'error'` listener was shown on the console (see #reportError). */
   #unheardErrorShown = false;
 
-  // The books: accepted = completed + deadLettered + returned + waiting + inFlight, at every moment a
+  // The books: accepted = completed + deadLettered + returned + cancelled + waiting + inFlight, at every moment a
   // listener or a caller can observe. The queue counts what comes in; the room counts what waits
   // (WaitingRoom.size); the attempts count what runs and what has left (Attempts).
   #nextSeq = 1;
@@ -159,7 +159,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     holdShapes(Queue, () => [
       new Queue<unknown, unknown>({ handler: noop }),
       Job.plain(undefined, 1, 0.5, 0),
-      new PlainContext(1),
+      new PlainContext(1, new PlainInFlight()),
       new PlainInFlight(),
       new AttemptContext('1', 1, undefined),
     ]);
@@ -246,6 +246,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       deadLetterRefused: this.#attempts.deadLetterRefused,
       deadLetterEvicted: this.#deadLetterEvicted,
       returned: this.#attempts.returned,
+      cancelled: this.#attempts.cancelled,
       waiting: this.#room.size,
       inFlight: this.#attempts.running,
     };
@@ -269,7 +270,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   /**
    * Offers an item without waiting.
    * @param item - the item.
-   * @param options - see {@link PushOptions} (`signal` is ignored: nothing waits).
+   * @param options - see {@link PushOptions} (a `signal` cancels the item once accepted: nothing else waits).
    * @returns the {@link Receipt}, or `undefined` when the item would have to
    *   wait for room (`overflow: 'block'` and full, or earlier pushes waiting).
    * @throws QueueClosedError after `close()`; QueueFullError when full with
@@ -351,6 +352,52 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (!this.#dispatch.paused) return;
     this.#dispatch.paused = false;
     this.#startWork();
+  }
+
+  /**
+   * Cancels an item by id (its push `id`, or the receipt's): one that waits
+   * (delayed and retry-pending included) leaves at once; one that runs has
+   * its handler's `signal` aborted with `reason` and is not retried, and is
+   * counted when its attempt settles, whatever the outcome (a pull-mode
+   * delivery, when it is acked, nacked or lapses). Counted in
+   * `stats.cancelled`, told by the `'cancelled'` event; the item's `submit`
+   * rejects with `reason`. BullMQ's `job.remove()`, p-queue's task `signal`.
+   *
+   * O(1) for an item pushed with any option (an `id`, a `signal`, a
+   * priority…) or into a queue that keeps a record of every item (`groupBy`,
+   * `dedupe`, `ttlMs`, `'drop-oldest'`); an item pushed with nothing is found
+   * by a scan of the waiting items. Ids should be unique among live items:
+   * when two share one, the newer is cancelled.
+   * @param id - the item's id.
+   * @param reason - what the signal aborts with and `submit` rejects with;
+   *   `undefined` gives a `DOMException` named `'AbortError'`, as `AbortController.abort()` does.
+   * @returns true when the item was live and is now cancelled (or will be,
+   *   when its attempt settles); false when no live item has that id, or it
+   *   was cancelled already.
+   * @throws TypeError when `id` is not a string.
+   */
+  cancel(id: string, reason?: unknown): boolean {
+    if (typeof id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(id)}`);
+    const why = reason === undefined ? new DOMException(`${PART}: item ${id} was cancelled`, 'AbortError') : reason;
+    const job = this.#attempts.byId.get(id);
+    if (job !== undefined) return this.#attempts.cancel(job, why);
+    // An item pushed with nothing has no record: its id is its sequence number.
+    if (!/^[1-9][0-9]*$/.test(id)) return false;
+    const seq = Number(id);
+    if (seq >= this.#nextSeq) return false;
+    const waiting = this.#room.takePlain(seq);
+    if (waiting !== undefined) {
+      this.#attempts.cancelledWaitingPlain(waiting, why);
+      return true;
+    }
+    for (const loop of this.#dispatch.loops) {
+      if (loop.seq === seq) {
+        if (loop.cancelled) return false;
+        loop.cancel(why);
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -505,6 +552,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       if (o === NO_OPTIONS) return this.#acceptPlain(item, 0);
       if (
         this.#plainPushes &&
+        o.signal === undefined &&
         o.delayMs === 0 &&
         o.ttlMs === undefined &&
         o.id === undefined &&
@@ -520,6 +568,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (o.history !== undefined) job.history = o.history;
     if (o.timeoutMs !== undefined) job.timeoutMs = o.timeoutMs;
     this.#accepted++;
+    this.#attempts.byId.set(job.id, job);
     const full = this.#room.size >= this.#capacity;
     if (full && overflow === 'drop-newest') {
       this.#attempts.deadLetter(job, 'maxlen', undefined);
@@ -529,6 +578,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const ttlMs = o.ttlMs;
     if (ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + ttlMs, () => this.#attempts.expire(job, ttlMs));
     this.#room.enter(job, o.delayMs);
+    const signal = o.signal;
+    if (signal !== undefined) job.detach = whenAborted(signal, () => this.#attempts.cancel(job, signal.reason));
     if (full) {
       // drop-oldest: the new item is in, so listeners of the drop see the books balanced; it is the newest, so never the oldest.
       const oldest = this.#room.takeOldest();
@@ -586,8 +637,15 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       startWork: () => this.#startWork(),
       // A pull-mode queue has no handler, so nothing produces an R: an ack completes the item with
       // `undefined` (what 'completed' listeners and `submit` then get, as QueueEvents documents).
-      ack: (job, generation) => this.#attempts.succeed(job, generation, undefined as R),
-      nack: (job, generation, error, delayMs) => this.#attempts.fail(job, generation, error, delayMs),
+      // A cancelled delivery is settled by its ack or nack too (counted cancelled), but neither completed nor failed it.
+      ack: (job, generation) => {
+        const cancelled = job.cancelled;
+        return this.#attempts.succeed(job, generation, undefined as R) && !cancelled;
+      },
+      nack: (job, generation, error, delayMs) => {
+        const cancelled = job.cancelled;
+        return this.#attempts.fail(job, generation, error, delayMs) && !cancelled;
+      },
       giveBack: (job) => this.#attempts.giveBack(job),
     };
   }

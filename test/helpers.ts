@@ -22,7 +22,7 @@ export function deferred<V = void>() {
   return { promise, resolve, reject };
 }
 
-/** The conservation law: `accepted = completed + deadLettered + returned + waiting + inFlight`. */
+/** The conservation law: `accepted = completed + deadLettered + returned + cancelled + waiting + inFlight`. */
 export function balanced(s: QueueStats): boolean {
-  return s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight;
+  return s.accepted === s.completed + s.deadLettered + s.returned + s.cancelled + s.waiting + s.inFlight;
 }

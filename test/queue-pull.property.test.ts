@@ -15,6 +15,10 @@ interface Real {
   /** Items acked (ack returned true). */
   readonly acked: number[];
   readonly returned: number[];
+  /** Items the queue told were cancelled. */
+  readonly cancelled: number[];
+  /** Receipt ids, for cancels. */
+  readonly ids: string[];
   /** Deliveries held by the consumer, not yet acked or nacked. */
   readonly held: Delivery<number>[];
   /** The consumer's iterator, and a `next()` of it still waiting for a delivery. */
@@ -28,13 +32,14 @@ interface Real {
 
 function lawBroken(queue: Queue<number>): string | undefined {
   const s = queue.stats;
-  if (s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight) return undefined;
+  if (s.accepted === s.completed + s.deadLettered + s.returned + s.cancelled + s.waiting + s.inFlight) return undefined;
   return JSON.stringify(s);
 }
 
 function checkInvariants(real: Real): void {
   const s = real.queue.stats;
-  expect(s.accepted).toBe(s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight);
+  expect(s.accepted).toBe(s.completed + s.deadLettered + s.returned + s.cancelled + s.waiting + s.inFlight);
+  expect(s.cancelled).toBe(real.cancelled.length);
   expect(s.waiting).toBe(real.queue.size);
   expect(s.inFlight).toBe(real.queue.inFlight);
   expect(s.completed).toBe(real.acked.length);
@@ -69,7 +74,11 @@ class PushCommand implements fc.AsyncCommand<Model, Real> {
   async run(model: Model, real: Real): Promise<void> {
     const n = model.nextN++;
     try {
-      real.queue.tryPush(n, this.delayMs === 0 && this.priority === 0 ? undefined : { delayMs: this.delayMs, priority: this.priority });
+      const receipt = real.queue.tryPush(
+        n,
+        this.delayMs === 0 && this.priority === 0 ? undefined : { delayMs: this.delayMs, priority: this.priority },
+      );
+      if (receipt) real.ids.push(receipt.id);
     } catch {
       // closed
     }
@@ -145,6 +154,18 @@ class AdvanceCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => `advance(${this.ms})`;
 }
 
+class CancelCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly pick: number) {}
+  check = () => true;
+  async run(_model: Model, real: Real): Promise<void> {
+    const id = real.ids[this.pick % Math.max(1, real.ids.length)];
+    if (id !== undefined) real.queue.cancel(id);
+    await collect(real);
+    checkInvariants(real);
+  }
+  toString = () => `cancel(#${this.pick})`;
+}
+
 class ClearCommand implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_model: Model, real: Real): Promise<void> {
@@ -186,6 +207,7 @@ const commands = [
   fc.integer({ min: 0, max: 120 }).map((ms) => new AdvanceCommand(ms)),
   fc.constantFrom('drain', 'no-drain', 'aborted').map((how) => new CloseCommand(how as 'drain')),
   fc.constant(new ClearCommand()),
+  fc.nat(30).map((pick) => new CancelCommand(pick)),
 ];
 
 const runs = Number(process.env.SLUICE_PROPERTY_RUNS ?? 300);
@@ -211,7 +233,10 @@ describe('Queue model, pull mode', () => {
             const broken = lawBroken(queue);
             if (broken !== undefined) listenerViolations.push(`${where}: ${broken}`);
           };
-          for (const event of ['active', 'completed', 'failed', 'dead-lettered', 'idle'] as const) queue.on(event, watch(event));
+          for (const event of ['active', 'completed', 'failed', 'dead-lettered', 'cancelled', 'idle'] as const)
+            queue.on(event, watch(event));
+          const cancelled: number[] = [];
+          queue.on('cancelled', (item) => cancelled.push(item));
           const model: Model = { nextN: 0, closed: false };
           const real: Real = {
             queue,
@@ -219,6 +244,8 @@ describe('Queue model, pull mode', () => {
             deadLetter,
             acked: [],
             returned: [],
+            cancelled,
+            ids: [],
             held: [],
             iterator: undefined,
             pending: undefined,
@@ -247,7 +274,7 @@ describe('Queue model, pull mode', () => {
           await Promise.all(real.closing);
           checkInvariants(real);
           const s = queue.stats;
-          const places = [...real.acked, ...deadLetter.entries().map((e) => e.item), ...real.returned];
+          const places = [...real.acked, ...deadLetter.entries().map((e) => e.item), ...real.returned, ...cancelled];
           expect(new Set(places).size, 'an item ended in two places').toBe(places.length);
           expect(places.length).toBe(s.accepted);
           expect(clock.pendingTimers).toBe(0);

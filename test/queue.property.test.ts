@@ -40,11 +40,15 @@ interface Real {
   readonly deadLetter: DeadLetter<Item>;
   readonly completed: number[];
   readonly returned: number[];
+  /** Items the queue told were cancelled. */
+  readonly cancelled: number[];
   /** Every push's settlement; `controller` only for pushes given a signal. */
   readonly blocked: { controller: AbortController | undefined; done: Promise<unknown> }[];
   /** Every submit's outcome, settled or not. */
   readonly submits: Promise<{ ok: boolean; item: Item }>[];
   closing: Promise<unknown> | undefined;
+  /** Receipt ids, for cancels. */
+  readonly ids: string[];
   /** Times each item was redriven back into the queue. */
   readonly redrives: Map<number, number>;
   /** What a listener saw wrong with the books when it was called. */
@@ -91,14 +95,15 @@ type ItemSpec = typeof itemSpec extends fc.Arbitrary<infer S> ? S : never;
 /** The law as a listener sees it: `undefined` when the books balance. */
 function lawBroken(queue: Queue<Item, number>): string | undefined {
   const s = queue.stats;
-  if (s.accepted === s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight) return undefined;
+  if (s.accepted === s.completed + s.deadLettered + s.returned + s.cancelled + s.waiting + s.inFlight) return undefined;
   return JSON.stringify(s);
 }
 
 /** The law, checked after every command. */
 function checkInvariants(_model: Model, real: Real): void {
   const s = real.queue.stats;
-  expect(s.accepted).toBe(s.completed + s.deadLettered + s.returned + s.waiting + s.inFlight);
+  expect(s.accepted).toBe(s.completed + s.deadLettered + s.returned + s.cancelled + s.waiting + s.inFlight);
+  expect(s.cancelled).toBe(real.cancelled.length);
   expect(s.waiting).toBe(real.queue.size);
   expect(s.inFlight).toBe(real.queue.inFlight);
   expect(s.completed).toBe(real.completed.length);
@@ -110,8 +115,9 @@ function checkInvariants(_model: Model, real: Real): void {
   expect(real.listenerViolations).toEqual([]);
 }
 
-function remember(model: Model, item: Item, receipt: Receipt | undefined): void {
+function remember(model: Model, item: Item, receipt: Receipt | undefined, real?: Real): void {
   if (receipt && !receipt.duplicate) model.accepted.add(item.n);
+  if (receipt && real) real.ids.push(receipt.id);
 }
 
 class PushCommand implements fc.AsyncCommand<Model, Real> {
@@ -134,14 +140,14 @@ class PushCommand implements fc.AsyncCommand<Model, Real> {
       await Promise.resolve();
     } else if (this.how === 'tryPush' || this.how === 'tryPush-plain') {
       try {
-        remember(model, item, plain ? real.queue.tryPush(item) : real.queue.tryPush(item, options));
+        remember(model, item, plain ? real.queue.tryPush(item) : real.queue.tryPush(item, options), real);
       } catch {
         // QueueFullError or QueueClosedError: not accepted.
       }
     } else {
       const controller = new AbortController();
       const pushed = (plain ? real.queue.push(item) : real.queue.push(item, { ...options, signal: controller.signal })).then(
-        (receipt) => remember(model, item, receipt),
+        (receipt) => remember(model, item, receipt, real),
         () => {},
       );
       real.blocked.push({ controller: plain ? undefined : controller, done: pushed });
@@ -234,6 +240,19 @@ class RedriveCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => 'redrive';
 }
 
+/** Cancels a live item by id (some ids name items long gone, or never seen). */
+class CancelCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly pick: number) {}
+  check = () => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const id = real.ids[this.pick % Math.max(1, real.ids.length)];
+    if (id !== undefined) real.queue.cancel(id, new Error(`cancelled ${id}`));
+    await Promise.resolve();
+    checkInvariants(model, real);
+  }
+  toString = () => `cancel(#${this.pick})`;
+}
+
 class ClearCommand implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
@@ -273,6 +292,8 @@ const commands = [
   fc.constant(new RedriveCommand()),
   fc.constant(new RedriveCommand()),
   fc.constant(new ClearCommand()),
+  fc.nat(40).map((pick) => new CancelCommand(pick)),
+  fc.nat(40).map((pick) => new CancelCommand(pick)),
 ];
 
 const setupArb: fc.Arbitrary<Setup> = fc.record({
@@ -356,13 +377,15 @@ describe('Queue model', () => {
           },
         });
         queue.on('completed', (item) => completed.push(item.n));
+        const cancelled: number[] = [];
+        queue.on('cancelled', (item) => cancelled.push(item.n));
         // Listeners read the books at every moment they are called: the law must hold there too.
         const listenerViolations: string[] = [];
         const watch = (where: string) => () => {
           const broken = lawBroken(queue);
           if (broken !== undefined) listenerViolations.push(`${where}: ${broken}`);
         };
-        for (const event of ['active', 'completed', 'failed', 'dead-lettered', 'idle'] as const) queue.on(event, watch(event));
+        for (const event of ['active', 'completed', 'failed', 'dead-lettered', 'cancelled', 'idle'] as const) queue.on(event, watch(event));
         deadLetter.on('added', watch("DeadLetter 'added'"));
         const redrives = new Map<number, number>();
         deadLetter.on('redriven', (entry) => redrives.set(entry.item.n, (redrives.get(entry.item.n) ?? 0) + 1));
@@ -373,6 +396,8 @@ describe('Queue model', () => {
           scheduler,
           deadLetter,
           completed,
+          cancelled,
+          ids: [],
           returned: [],
           blocked: [],
           submits: [],
@@ -400,7 +425,7 @@ describe('Queue model', () => {
         const s = queue.stats;
         expect(s.waiting + s.inFlight).toBe(0);
         const dead = deadLetter.entries().map((e) => e.item.n);
-        const places = [...completed, ...dead, ...real.returned];
+        const places = [...completed, ...dead, ...real.returned, ...cancelled];
         // Each item ends in one place at most, and the places account for every acceptance (a redrive is one more
         // acceptance of an item whose earlier death left the dead letter).
         expect(new Set(places).size, 'an item ended in two places').toBe(places.length);

@@ -103,6 +103,24 @@ export class EntryRing<E> {
     return entry;
   }
 
+  /**
+   * Finds the entry with sequence number `seq` (O(n)) and puts what
+   * `replace(entry, time)` returns in its place; an `undefined` answer
+   * leaves it. Returns whether an entry was replaced.
+   */
+  replace(seq: number, replace: (entry: E, time: number) => E | undefined): boolean {
+    for (let chunk: Chunk<E> | undefined = this.#first; chunk !== undefined; chunk = chunk.next) {
+      for (let i = chunk.head; i < chunk.tail; i++) {
+        if (chunk.seqs[i] !== seq) continue;
+        const replacement = replace(chunk.entries[i]!, chunk.times[i]!);
+        if (replacement === undefined) return false;
+        chunk.entries[i] = replacement;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Calls `visit` for every entry, head first. */
   forEach(visit: (entry: E, seq: number, time: number) => void): void {
     if (this.#size === 0) return;

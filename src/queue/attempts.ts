@@ -45,6 +45,9 @@ export class Attempts<T, R> {
   /** Of `deadLettered`, items the dead letter refused. */
   deadLetterRefused = 0;
   returned = 0;
+  cancelled = 0;
+  /** Every live record by id (the newest, when ids repeat): where `cancel(id)` looks first. */
+  readonly byId = new Map<string, Job<T, R>>();
   /** Set by `close({ drain: false })`: an item that would retry is handed back into it instead. */
   returning: T[] | undefined = undefined;
   /** Whether a handler runs the attempts (push mode); deliveries otherwise. */
@@ -81,6 +84,8 @@ export class Attempts<T, R> {
     job.state = RUNNING;
     this.running++;
     const attempt = ++job.attempt;
+    // A plain item that got its record only now (taken by priority, or delivered in pull mode): cancel(id) finds it.
+    if (attempt === 1 && !this.byId.has(job.id)) this.byId.set(job.id, job);
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
     if (timeoutMs !== undefined || !this.pushMode) {
@@ -97,6 +102,11 @@ export class Attempts<T, R> {
   /** Completes attempt `generation`; false (nothing done) when it is no longer current. */
   succeed(job: Job<T, R>, generation: number, value: R): boolean {
     if (!job.isCurrent(generation)) return false;
+    if (job.cancelled) {
+      this.#end(job);
+      this.#finishCancelled(job);
+      return true;
+    }
     this.#end(job);
     job.state = DONE;
     this.completed++;
@@ -114,8 +124,58 @@ export class Attempts<T, R> {
    */
   fail(job: Job<T, R>, generation: number, error: unknown, delayOverride: number | undefined): boolean {
     if (!job.isCurrent(generation)) return false;
+    if (job.cancelled) {
+      this.#end(job);
+      this.#finishCancelled(job);
+      return true;
+    }
     this.#failAttempt(job, error, delayOverride);
     return true;
+  }
+
+  /**
+   * Cancels an item: one that waits leaves at once; one that runs has its
+   * signal aborted with `reason` and is counted cancelled when its attempt
+   * settles, whatever the outcome (no retry). Whoever awaits it gets `reason`.
+   * @returns false when it had already ended (or was cancelled before).
+   */
+  cancel(job: Job<T, R>, reason: unknown): boolean {
+    if (job.state === RUNNING) {
+      if (job.cancelled) return false;
+      job.cancelled = true;
+      job.cancelReason = reason;
+      job.abortAttempt(reason);
+      return true;
+    }
+    if (!this.#room.unlink(job)) return false;
+    job.cancelReason = reason;
+    this.#finishCancelled(job);
+    return true;
+  }
+
+  /** A plain item's attempt settled after `cancel()`: counted cancelled. */
+  cancelledPlain(item: T, seq: number, reason: unknown): void {
+    this.running--;
+    this.cancelled++;
+    if (this.#host.listens('cancelled')) this.#host.emit('cancelled', item, reason, { id: seqId(seq), attempt: 1 });
+  }
+
+  /** A plain item that waited was cancelled (its record made for it, its entry taken out of its ring). */
+  cancelledWaitingPlain(job: Job<T, R>, reason: unknown): void {
+    job.cancelReason = reason;
+    this.#finishCancelled(job);
+  }
+
+  /** The books of a cancelled item, then whoever awaits it and the listeners. */
+  #finishCancelled(job: Job<T, R>): void {
+    job.state = DONE;
+    this.cancelled++;
+    this.#release(job);
+    const reason = job.cancelReason;
+    const settlers = job.settlers;
+    if (settlers !== undefined) for (const s of settlers) s.reject(reason);
+    if (this.#host.listens('cancelled')) this.#host.emit('cancelled', job.item, reason, { id: job.id, attempt: job.attempt });
+    this.#host.settled();
   }
 
   /** The plain lane's start: only the books (the room counted the item out). */
@@ -137,6 +197,7 @@ export class Attempts<T, R> {
     job.state = RUNNING;
     job.attempt = 1;
     job.generation = 1;
+    this.byId.set(job.id, job); // it may wait for a retry now: cancel(id) finds it
     this.#failAttempt(job, error, undefined);
   }
 
@@ -148,6 +209,10 @@ export class Attempts<T, R> {
     this.#end(job);
     job.attempt--;
     job.generation++;
+    if (job.cancelled) {
+      this.#finishCancelled(job);
+      return;
+    }
     if (this.returning === undefined) {
       this.#room.giveBack(job);
       return;
@@ -269,6 +334,11 @@ export class Attempts<T, R> {
     job.context?.abort(error);
     // Its worker stays stuck on the handler's promise: this frees the slot, and the worker leaves once that settles.
     if (this.pushMode) this.#host.lapsed();
+    if (job.cancelled) {
+      this.#end(job);
+      this.#finishCancelled(job);
+      return;
+    }
     this.#failAttempt(job, error, this.pushMode ? undefined : 0);
   }
 
@@ -289,8 +359,13 @@ export class Attempts<T, R> {
     if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
   }
 
-  /** Releases what a finished item held: its dedupe key, group slot and timers. */
+  /** Releases what a finished item held: its id, signal watch, dedupe key, group slot and timers. */
   #release(job: Job<T, R>): void {
+    if (this.byId.get(job.id) === job) this.byId.delete(job.id);
+    if (job.detach !== undefined) {
+      job.detach();
+      job.detach = undefined;
+    }
     this.#dedupe?.release(job);
     if (job.ttlTimer !== undefined) {
       this.#timers.cancel(job.ttlTimer);

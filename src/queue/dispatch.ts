@@ -32,6 +32,8 @@ export class Dispatcher<T, R> {
   workers = 0;
   /** Pull mode, once the queue is iterated. */
   pull: PullMode<T, R> | undefined = undefined;
+  /** Each worker loop's plain item in flight (one entry per loop, not per item): where `cancel()` finds a plain item that runs. */
+  readonly loops = new Set<PlainInFlight>();
 
   readonly #room: WaitingRoom<T, R>;
   readonly #attempts: Attempts<T, R>;
@@ -97,10 +99,9 @@ export class Dispatcher<T, R> {
    * (`'drop-oldest'`: taking must go through `WaitingRoom.pop`).
    */
   #work(handler: Handler<T, R>): void {
-    // The attempt in flight: a plain item or a record.
+    // The attempt in flight: a plain item (`plain.seq` > 0) or a record.
     let job: Job<T, R> | undefined;
     let item!: T;
-    let seq = 0;
     let generation = 0;
     // A push time stored in a closure's variable would box a new number per item; a double field reuses its box.
     const plain = new PlainInFlight();
@@ -108,6 +109,8 @@ export class Dispatcher<T, R> {
     const ready = room.ready;
     const attempts = this.#attempts;
     const host = this.#host;
+    const loops = this.loops;
+    loops.add(plain);
     const run = (): void => {
       // `ready.count` counts live items only: while it is above 0 there is one to start, so a token
       // taken here is never spent on an item that expired or was dropped while it waited.
@@ -125,7 +128,7 @@ export class Dispatcher<T, R> {
             job = entry;
           } else {
             item = entry;
-            seq = ring.shiftedSeq;
+            plain.seq = ring.shiftedSeq;
             plain.pushedAt = ring.shiftedTime;
           }
         } else {
@@ -137,14 +140,15 @@ export class Dispatcher<T, R> {
           // The plain lane's start.
           ready.count--;
           room.size--;
+          const seq = plain.seq;
           attempts.startPlain(item, seq);
           host.took();
           try {
             // The context goes to the handler only (events name the item by seq): where the handler is
             // inlined and ignores its context, V8 need not make one at all.
-            result = handler(item, new PlainContext(seq));
+            result = handler(item, new PlainContext(seq, plain));
           } catch (error) {
-            attempts.failPlain(item, seq, plain.pushedAt, error);
+            settlePlain(false, error);
             continue;
           }
         } else {
@@ -153,7 +157,10 @@ export class Dispatcher<T, R> {
           try {
             result = handler(job.item, job.context ?? job);
           } catch (error) {
-            if (!attempts.fail(job, generation, error, undefined)) return;
+            if (!attempts.fail(job, generation, error, undefined)) {
+              loops.delete(plain);
+              return;
+            }
             continue;
           }
         }
@@ -161,18 +168,38 @@ export class Dispatcher<T, R> {
         return;
       }
       this.workers--;
+      loops.delete(plain);
       host.left();
+    };
+    /** A plain item's attempt ended: the books, then the loop's holder is ready for the next item. */
+    const settlePlain = (ok: boolean, outcome: unknown): void => {
+      const seq = plain.seq;
+      plain.seq = 0;
+      if (plain.controller !== undefined) plain.controller = undefined;
+      if (plain.cancelled) {
+        plain.cancelled = false;
+        const reason = plain.cancelReason;
+        plain.cancelReason = undefined;
+        attempts.cancelledPlain(item, seq, reason);
+      } else if (ok) attempts.completePlain(item, seq, outcome as R);
+      else attempts.failPlain(item, seq, plain.pushedAt, outcome);
     };
     const done = (value: R): void => {
       if (job === undefined) {
-        attempts.completePlain(item, seq, value);
+        settlePlain(true, value);
         host.completedPlain();
-      } else if (!attempts.succeed(job, generation, value)) return; // it lapsed: the lapse freed this loop's slot
+      } else if (!attempts.succeed(job, generation, value)) {
+        loops.delete(plain); // it lapsed: the lapse freed this loop's slot, and the loop ends here
+        return;
+      }
       run();
     };
     const fail = (error: unknown): void => {
-      if (job === undefined) attempts.failPlain(item, seq, plain.pushedAt, error);
-      else if (!attempts.fail(job, generation, error, undefined)) return;
+      if (job === undefined) settlePlain(false, error);
+      else if (!attempts.fail(job, generation, error, undefined)) {
+        loops.delete(plain);
+        return;
+      }
       run();
     };
     run();

@@ -57,6 +57,13 @@ export class Job<T, R> implements HandlerContext {
   history: DeathHistory | undefined = undefined;
   /** Its attempts' time limit (push `timeoutMs`), overriding the queue's `visibilityTimeoutMs`. */
   timeoutMs: number | undefined = undefined;
+  /** Set by `cancel()` while it runs: when the attempt settles, the item is counted cancelled, whatever the outcome. */
+  cancelled = false;
+  cancelReason: unknown = undefined;
+  /** Stops watching the push's `signal` (which cancels the item while it is live). */
+  detach: (() => void) | undefined = undefined;
+  /** The signal of its attempts when the record is their context (push mode, no time limit): made on first use. */
+  #controller: AbortController | undefined = undefined;
   /** Its place in the waiting room's heap by push order (a `'drop-oldest'` queue's); -1 while it is not in it. */
   index = -1;
 
@@ -93,15 +100,26 @@ export class Job<T, R> implements HandlerContext {
     return this.groupKey;
   }
 
+  /** Aborts only by `cancel()` (or the push's `signal`): a record is the context of attempts with no time limit. */
   get signal(): AbortSignal {
-    return neverAborted();
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** Aborts the running attempt's signal, whichever context it has. */
+  abortAttempt(reason: unknown): void {
+    if (this.context !== undefined) this.context.abort(reason);
+    else (this.#controller ??= new AbortController()).abort(reason);
   }
 }
 
 /** The context of a plain item's first attempt: no record, the id made only if asked for. */
 export class PlainContext implements HandlerContext {
-  // One field, so making one per item costs next to nothing; the rest lives on the prototype.
-  constructor(readonly seq: number) {}
+  // Two fields, so making one per item costs next to nothing; the rest lives on the prototype.
+  constructor(
+    readonly seq: number,
+    /** The worker loop running it, which holds its signal if one is asked for. */
+    readonly inFlight: PlainInFlight,
+  ) {}
 
   get id(): string {
     return seqId(this.seq);
@@ -115,15 +133,35 @@ export class PlainContext implements HandlerContext {
     return undefined;
   }
 
+  /** Aborts only by `cancel()`; made on first use (while the item runs). */
   get signal(): AbortSignal {
-    return neverAborted();
+    const inFlight = this.inFlight;
+    if (inFlight.seq !== this.seq) return neverAborted(); // asked after the attempt ended
+    return (inFlight.controller ??= new AbortController()).signal;
   }
 }
 
-/** What a worker loop keeps of the plain item it runs, for the record it gets if it fails. */
+/**
+ * What a worker loop keeps of the plain item it runs: its sequence number
+ * (0 while none runs) and push time, for the record it gets if it fails,
+ * and what `cancel()` needs to find and stop it.
+ */
 export class PlainInFlight {
+  seq = 0;
   /** The push time (ms); NaN to start with, so the field holds a double from the first. */
   pushedAt = Number.NaN;
+  /** The running item's signal, once its handler asked for it. */
+  controller: AbortController | undefined = undefined;
+  /** Set by `cancel()`: the item is counted cancelled when it settles. */
+  cancelled = false;
+  cancelReason: unknown = undefined;
+
+  /** Cancels the item running now: its signal aborts with `reason`. */
+  cancel(reason: unknown): void {
+    this.cancelled = true;
+    this.cancelReason = reason;
+    (this.controller ??= new AbortController()).abort(reason);
+  }
 }
 
 /** The context of an attempt whose signal can abort (visibility timeout, pull mode); the signal is made on first use. */

@@ -1,6 +1,6 @@
 import { EntryRing } from '../internal/entry-ring.js';
 import { IndexedHeap } from '../internal/indexed-heap.js';
-import { Job, READY } from './job.js';
+import { DONE, Job, READY } from './job.js';
 
 /**
  * The ready items of one priority, in push order: an item pushed with nothing
@@ -96,6 +96,28 @@ export class ReadyLevels<T, R> {
         return Job.plain<T, R>(entry, ring.shiftedSeq, ring.shiftedTime, top.priority);
       }
       this.#remove(top); // ran dry (or held only tombstones)
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes out the plain item (one with no record) of sequence number `seq`,
+   * if it is ready: a tombstone takes its place. Returns its record, made
+   * now (state DONE), or `undefined`. O(n): `cancel()` of a plain item.
+   */
+  takePlain(seq: number): Job<T, R> | undefined {
+    let taken: Job<T, R> | undefined;
+    for (const level of this.#heap.elements) {
+      const found = level.ring.replace(seq, (entry, time) => {
+        if (entry instanceof Job) return undefined; // a record is found by its id, not here
+        taken = Job.plain<T, R>(entry, seq, time, level.priority);
+        taken.state = DONE; // the tombstone where it sat
+        return taken;
+      });
+      if (found) {
+        this.count--;
+        return taken;
+      }
     }
     return undefined;
   }

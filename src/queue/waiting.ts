@@ -88,6 +88,13 @@ export class WaitingRoom<T, R> {
     return job;
   }
 
+  /** Takes out the ready plain item of sequence number `seq` (see ReadyLevels.takePlain); its record, or `undefined`. */
+  takePlain(seq: number): Job<T, R> | undefined {
+    const job = this.ready.takePlain(seq);
+    if (job !== undefined) this.size--;
+    return job;
+  }
+
   /** Takes a waiting item out of wherever it waits (READY/GROUP_WAIT/DELAYED → DONE); false when it was not waiting. */
   unlink(job: Job<T, R>): boolean {
     switch (job.state) {

@@ -52,7 +52,7 @@ describe('Queue: overflow', () => {
     }
   });
 
-  it('a push signal cancels only the wait for room', async () => {
+  it('a push signal aborted while the push waits for room rejects it; after acceptance it cancels the item', async () => {
     const queue = new Queue<number>({ capacity: 1, autoStart: false, handler: () => {}, clock: new TestClock() });
     await queue.push(1);
     const controller = new AbortController();
@@ -64,12 +64,19 @@ describe('Queue: overflow', () => {
     await queue.onIdle();
     expect(behind.settled).toBe(true);
     expect(queue.stats).toMatchObject({ accepted: 2, completed: 2 });
-    // Aborting after acceptance changes nothing.
+    // Aborting after acceptance cancels the item (see cancel.test.ts); after it ended, changes nothing.
+    queue.pause();
     const late = new AbortController();
     await queue.push(4, { signal: late.signal });
-    late.abort();
+    late.abort(new Error('changed my mind'));
+    queue.resume();
     await queue.onIdle();
-    expect(queue.stats.completed).toBe(3);
+    expect(queue.stats).toMatchObject({ completed: 2, cancelled: 1 });
+    const done = new AbortController();
+    await queue.push(5, { signal: done.signal });
+    await queue.onIdle();
+    done.abort();
+    expect(queue.stats).toMatchObject({ completed: 3, cancelled: 1 });
   });
 
   it("'reject' refuses with QueueFullError: push rejects, tryPush throws", async () => {

@@ -84,8 +84,12 @@ export interface QueueOptions<T, R> {
    * @default none: items wait as long as it takes
    */
   readonly ttlMs?: number;
-  /** The item's message group: FIFO per group, at most `groupConcurrency` in flight per group. */
-  readonly groupBy?: (item: T) => GroupKey;
+  /**
+   * The item's message group: FIFO per group, at most `groupConcurrency` in
+   * flight per group (SQS FIFO's `MessageGroupId`). `undefined` puts the item
+   * in no group (it runs as in a queue without `groupBy`).
+   */
+  readonly groupBy?: (item: T) => GroupKey | undefined;
   /** Items of one group in flight at once. @default 1 */
   readonly groupConcurrency?: number;
   /** Drop duplicates: key options, or a `Deduper` (then only pushes with an `id` are checked). */

@@ -342,6 +342,22 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#startWork();
   }
 
+  /**
+   * Attempts (or unacked deliveries) at once: a positive integer or
+   * `Infinity`. Live, as p-queue's: raising it starts more at once; lowering
+   * it lets the attempts running finish, and starts no more until fewer run.
+   * @throws RangeError or TypeError (setting) for a bad value.
+   */
+  get concurrency(): number {
+    return this.#dispatch.concurrency;
+  }
+
+  /** Sets it (live); see the getter. @throws TypeError or RangeError for a bad value. */
+  set concurrency(value: number) {
+    this.#dispatch.concurrency = v.number(PART, 'concurrency', value, 'positive-integer-or-infinity', 1);
+    this.#startWork();
+  }
+
   /** Stops starting attempts; running ones go on. */
   pause(): void {
     this.#dispatch.paused = true;

@@ -114,7 +114,8 @@ export class Dispatcher<T, R> {
     const run = (): void => {
       // `ready.count` counts live items only: while it is above 0 there is one to start, so a token
       // taken here is never spent on an item that expired or was dropped while it waited.
-      while (ready.count > 0 && !this.paused) {
+      // A loop over `concurrency` (lowered while it ran) leaves rather than start another.
+      while (ready.count > 0 && !this.paused && this.workers <= this.concurrency) {
         if (this.#gate !== undefined && !this.#gate.take()) break;
         const ring = ready.level0.ring;
         job = undefined;

@@ -10,6 +10,22 @@ import { type RateLimiter, TokenBucket } from '../token-bucket.js';
 /** The name errors and dead-letter messages give the part. */
 export const PART = 'Queue';
 
+/** The part whose options are being checked: `Queue`, or a part built on one (`TaskQueue`). */
+let constructing = PART;
+
+/**
+ * Makes a queue on behalf of another part: its option and push errors name
+ * that part (`TaskQueue: priority must be …`), as the user called it.
+ */
+export function constructAs<Q>(part: string, make: () => Q): Q {
+  constructing = part;
+  try {
+    return v.within(part, '', make);
+  } finally {
+    constructing = PART;
+  }
+}
+
 const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
 const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   handler: true,
@@ -55,7 +71,7 @@ export interface QueueConfig<T, R> {
   readonly ownDeadLetter: DeadLetter<T> | undefined;
   readonly visibilityTimeoutMs: number | undefined;
   readonly ttlMs: number | undefined;
-  readonly groupBy: ((item: T) => GroupKey) | undefined;
+  readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
   readonly groupConcurrency: number;
   /** Where dedupe keys are remembered, when the queue dedupes. */
   readonly dedupeStore: DedupeStore | undefined;
@@ -64,6 +80,8 @@ export interface QueueConfig<T, R> {
   readonly rateLimit: RateLimiter | undefined;
   readonly autoStart: boolean;
   readonly name: string;
+  /** The part the user called (`Queue`, or `TaskQueue`), named in push errors. */
+  readonly part: string;
   /** Whether a push without options needs no record: no `groupBy`, `dedupe` or `ttlMs`, and not {@link QueueConfig.tracksOldest}. */
   readonly plainPushes: boolean;
   /**
@@ -92,7 +110,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const deadLetter = given ?? ownDeadLetter!;
   const visibilityTimeoutMs = v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive');
   const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive');
-  const groupBy = v.fn<(item: T) => GroupKey>(PART, 'groupBy', o.groupBy);
+  const groupBy = v.fn<(item: T) => GroupKey | undefined>(PART, 'groupBy', o.groupBy);
   const groupConcurrency = v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer', 1);
   let dedupeStore: DedupeStore | undefined;
   let dedupeKey: ((item: T) => DedupeKey) | undefined;
@@ -111,6 +129,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   }
   const tracksOldest = overflow === 'drop-oldest' && capacity !== Infinity;
   return {
+    part: constructing,
     clock,
     handler,
     concurrency,
@@ -167,22 +186,26 @@ export const NO_OPTIONS: CheckedPush = {
  */
 export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: PushOptions | undefined): CheckedPush {
   if (options === undefined && config.plainPushes) return NO_OPTIONS;
-  const o = v.options<PushOptions>(PART, options, PUSH_KEYS);
+  const o = v.options<PushOptions>(config.part, options, PUSH_KEYS);
   const priority = o.priority === undefined ? 0 : o.priority;
-  if (typeof priority !== 'number') throw new TypeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
-  if (!Number.isFinite(priority)) throw new RangeError(`${PART}: priority must be a finite number, got ${v.show(priority)}`);
-  const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative', 0);
-  const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive') ?? config.ttlMs;
-  const id = v.string(PART, 'id', o.id);
-  const timeoutMs = v.number(PART, 'timeoutMs', o.timeoutMs, 'positive');
-  const signal = v.signal(PART, 'signal', o.signal);
-  const groupKey = config.groupBy === undefined ? undefined : v.key(PART, 'groupBy', config.groupBy(item), true);
+  if (typeof priority !== 'number') throw new TypeError(`${config.part}: priority must be a finite number, got ${v.show(priority)}`);
+  if (!Number.isFinite(priority)) throw new RangeError(`${config.part}: priority must be a finite number, got ${v.show(priority)}`);
+  const delayMs = v.number(config.part, 'delayMs', o.delayMs, 'non-negative', 0);
+  const ttlMs = v.number(config.part, 'ttlMs', o.ttlMs, 'positive') ?? config.ttlMs;
+  const id = v.string(config.part, 'id', o.id);
+  const timeoutMs = v.number(config.part, 'timeoutMs', o.timeoutMs, 'positive');
+  const signal = v.signal(config.part, 'signal', o.signal);
+  let groupKey: GroupKey | undefined;
+  if (config.groupBy !== undefined) {
+    const key = config.groupBy(item);
+    if (key !== undefined) groupKey = v.key(config.part, 'groupBy', key, true);
+  }
   // A push `id` is its dedupe key; otherwise `dedupe.key`'s, which must be one (as groupBy's and the dedupe()
   // operator's): a key function that returns nothing would turn dedupe off unseen. A Deduper given as `dedupe`
   // checks only pushes with an id.
   let dedupeKey: DedupeKey | undefined;
   if (config.dedupeStore !== undefined) {
-    dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(PART, 'dedupe.key', config.dedupeKey(item), true));
+    dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(config.part, 'dedupe.key', config.dedupeKey(item), true));
   }
   const history = checkHistory(o.history);
   return { priority, delayMs, ttlMs, id, timeoutMs, signal, groupKey, dedupeKey, history };

@@ -6,7 +6,7 @@ import async from 'async';
 import fastq from 'fastq';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
-import { Queue } from './sluice.js';
+import { Queue, TaskQueue } from './sluice.js';
 import type { Suite } from './harness.js';
 
 const work = async (x: number): Promise<number> => x;
@@ -31,6 +31,11 @@ export const suite: Suite = {
       const queue = new Queue<number, number>({ handler: work, concurrency });
       await queue.pushAll(range(n));
       await queue.onIdle();
+    },
+    'sluice TaskQueue add': async (n, { concurrency }) => {
+      const tasks = new TaskQueue({ concurrency });
+      for (let i = 0; i < n; i++) void tasks.add(() => work(i));
+      await tasks.onIdle();
     },
     'fastq (callback)': (n, { concurrency }) =>
       new Promise<void>((resolve) => {
@@ -78,6 +83,9 @@ export const suite: Suite = {
     { ours: 'sluice Queue tryPush', anchor: 'p-queue', budget: 15 },
     { ours: 'sluice Queue push', anchor: 'fastq.promise', budget: 2 },
     { ours: 'sluice Queue tryPush', anchor: 'floor: array + worker loops' },
+    { ours: 'sluice TaskQueue add', anchor: 'sluice Queue push', budget: 0.67 },
+    { ours: 'sluice TaskQueue add', anchor: 'p-queue' },
+    { ours: 'sluice TaskQueue add', anchor: 'p-limit' },
   ],
 };
 

@@ -11,5 +11,5 @@ const dist = new URL('../dist/index.js', import.meta.url);
 if (!existsSync(dist)) throw new Error('bench/ measures the built package: run `npm run build` first (npm run bench does)');
 const sluice = (await import(dist.href)) as typeof Sluice;
 
-export const { BatchAccumulator, Queue, TokenBucket, batch, pipe, retry, throttle } = sluice;
+export const { BatchAccumulator, Queue, TaskQueue, TokenBucket, batch, pipe, retry, throttle } = sluice;
 export type { Clock } from '../src/index.js';

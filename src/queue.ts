@@ -9,7 +9,7 @@ import { TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
 import { Attempts } from './queue/attempts.js';
 import { Dispatcher } from './queue/dispatch.js';
-import { AttemptContext, Job, PlainContext, PlainInFlight, type Settler } from './queue/job.js';
+import { AttemptContext, Job, PlainContext, PlainInFlight, RUNNING, type Settler } from './queue/job.js';
 import { LiveKeys } from './queue/live-keys.js';
 import { type CheckedPush, checkPush, NO_OPTIONS, PART, type QueueConfig, resolveOptions } from './queue/options.js';
 import { type PullHost, PullMode } from './queue/pull.js';
@@ -301,7 +301,24 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   submit(item: T, options?: PushOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#offer(item, options, { resolve, reject }).catch(reject);
+      const settler: Settler<R> = { resolve, reject };
+      // Accepted at once when there is room: no receipt promise to make and wait on.
+      let checked: CheckedPush;
+      try {
+        checked = checkPush(this.#config, item, options);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      if (this.#closed) reject(new QueueClosedError(`${PART}: closed`));
+      else if (checked.signal?.aborted) reject(checked.signal.reason);
+      else if (this.#pushers.size === 0 && (this.#room.size < this.#capacity || this.#config.overflow !== 'block')) {
+        try {
+          this.#accept(item, checked, settler);
+        } catch (error) {
+          reject(error);
+        }
+      } else this.#pushers.wait(item, checked, settler).catch(reject);
     });
   }
 
@@ -379,11 +396,9 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    * `stats.cancelled`, told by the `'cancelled'` event; the item's `submit`
    * rejects with `reason`. BullMQ's `job.remove()`, p-queue's task `signal`.
    *
-   * O(1) for an item pushed with any option (an `id`, a `signal`, a
-   * priority…) or into a queue that keeps a record of every item (`groupBy`,
-   * `dedupe`, `ttlMs`, `'drop-oldest'`); an item pushed with nothing is found
-   * by a scan of the waiting items. Ids should be unique among live items:
-   * when two share one, the newer is cancelled.
+   * O(1) for an item pushed with an `id`; any other is found by a scan of
+   * the waiting items and of those in flight. Ids should be unique among
+   * live items: when two share one, the newer is cancelled.
    * @param id - the item's id.
    * @param reason - what the signal aborts with and `submit` rejects with;
    *   `undefined` gives a `DOMException` named `'AbortError'`, as `AbortController.abort()` does.
@@ -395,7 +410,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   cancel(id: string, reason?: unknown): boolean {
     if (typeof id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(id)}`);
     const why = reason === undefined ? new DOMException(`${PART}: item ${id} was cancelled`, 'AbortError') : reason;
-    const job = this.#attempts.byId.get(id);
+    const job = this.#attempts.byId.get(id) ?? this.#findRecord(id);
     if (job !== undefined) return this.#attempts.cancel(job, why);
     // An item pushed with nothing has no record: its id is its sequence number.
     if (!/^[1-9][0-9]*$/.test(id)) return false;
@@ -414,6 +429,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       }
     }
     return false;
+  }
+
+  /** A live record without a pushed `id` (or whose id another took): waiting, running in a worker loop, or an unacked delivery. */
+  #findRecord(id: string): Job<T, R> | undefined {
+    const waiting = this.#room.findRecord(id);
+    if (waiting !== undefined) return waiting;
+    for (const loop of this.#dispatch.loops) {
+      const job = loop.job as Job<T, R> | undefined;
+      if (job !== undefined && job.state === RUNNING && job.id === id) return job;
+    }
+    return this.#dispatch.pull?.findUnacked(id);
   }
 
   /**
@@ -584,7 +610,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     if (o.history !== undefined) job.history = o.history;
     if (o.timeoutMs !== undefined) job.timeoutMs = o.timeoutMs;
     this.#accepted++;
-    this.#attempts.byId.set(job.id, job);
+    if (o.id !== undefined) this.#attempts.byId.set(o.id, job);
     const full = this.#room.size >= this.#capacity;
     if (full && overflow === 'drop-newest') {
       this.#attempts.deadLetter(job, 'maxlen', undefined);

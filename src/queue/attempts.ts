@@ -46,7 +46,7 @@ export class Attempts<T, R> {
   deadLetterRefused = 0;
   returned = 0;
   cancelled = 0;
-  /** Every live record by id (the newest, when ids repeat): where `cancel(id)` looks first. */
+  /** Every live record pushed with an `id` (the newest, when ids repeat): where `cancel(id)` looks first. */
   readonly byId = new Map<string, Job<T, R>>();
   /** Set by `close({ drain: false })`: an item that would retry is handed back into it instead. */
   returning: T[] | undefined = undefined;
@@ -84,8 +84,6 @@ export class Attempts<T, R> {
     job.state = RUNNING;
     this.running++;
     const attempt = ++job.attempt;
-    // A plain item that got its record only now (taken by priority, or delivered in pull mode): cancel(id) finds it.
-    if (attempt === 1 && !this.byId.has(job.id)) this.byId.set(job.id, job);
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
     if (timeoutMs !== undefined || !this.pushMode) {
@@ -197,7 +195,6 @@ export class Attempts<T, R> {
     job.state = RUNNING;
     job.attempt = 1;
     job.generation = 1;
-    this.byId.set(job.id, job); // it may wait for a retry now: cancel(id) finds it
     this.#failAttempt(job, error, undefined);
   }
 
@@ -361,7 +358,7 @@ export class Attempts<T, R> {
 
   /** Releases what a finished item held: its id, signal watch, dedupe key, group slot and timers. */
   #release(job: Job<T, R>): void {
-    if (this.byId.get(job.id) === job) this.byId.delete(job.id);
+    if (this.byId.size > 0 && this.byId.get(job.id) === job) this.byId.delete(job.id);
     if (job.detach !== undefined) {
       job.detach();
       job.detach = undefined;

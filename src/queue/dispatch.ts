@@ -154,6 +154,7 @@ export class Dispatcher<T, R> {
           }
         } else {
           generation = attempts.begin(job);
+          plain.job = job as Job<unknown, unknown>;
           host.took();
           try {
             result = handler(job.item, job.context ?? job);

@@ -74,6 +74,12 @@ export class Groups<T, R> {
     if (group.active === 0 && group.waitingLive === 0) this.#byKey.delete(group.key);
   }
 
+  /** The item of id `id` waiting for a slot, or `undefined` (O(n)). */
+  findWaiting(id: string): Job<T, R> | undefined {
+    for (const group of this.#byKey.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT && job.id === id) return job;
+    return undefined;
+  }
+
   /** Appends every item waiting for a slot to `into`, group by group in push order. */
   takeAll(into: Job<T, R>[]): void {
     for (const group of this.#byKey.values()) for (const job of group.waiting) if (job.state === GROUP_WAIT) into.push(job);

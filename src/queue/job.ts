@@ -148,6 +148,8 @@ export class PlainContext implements HandlerContext {
  */
 export class PlainInFlight {
   seq = 0;
+  /** The record the loop ran last (running while its state is RUNNING): where `cancel()` finds a record that runs. */
+  job: Job<unknown, unknown> | undefined = undefined;
   /** The push time (ms); NaN to start with, so the field holds a double from the first. */
   pushedAt = Number.NaN;
   /** The running item's signal, once its handler asked for it. */

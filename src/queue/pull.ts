@@ -40,6 +40,12 @@ const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true
 export class PullMode<T, R> {
   readonly #host: PullHost<T, R>;
   readonly #iterators = new Set<PullIterator<T, R>>();
+
+  /** The unacked delivery of item `id`, or `undefined` (O(unacked): `cancel()`). */
+  findUnacked(id: string): Job<T, R> | undefined {
+    for (const state of this.#iterators) for (const job of state.unacked) if (job.id === id) return job;
+    return undefined;
+  }
   /** One entry per waiting `next()` call, in call order. */
   readonly #pullers = new LinkedList<PullIterator<T, R>>();
 

@@ -100,6 +100,18 @@ export class ReadyLevels<T, R> {
     return undefined;
   }
 
+  /** The ready record of item `id`, or `undefined` (O(n)). */
+  findRecord(id: string): Job<T, R> | undefined {
+    let found: Job<T, R> | undefined;
+    for (const level of this.#heap.elements) {
+      level.ring.forEach((entry) => {
+        if (found === undefined && entry instanceof Job && entry.state === READY && entry.id === id) found = entry;
+      });
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
   /**
    * Takes out the plain item (one with no record) of sequence number `seq`,
    * if it is ready: a tombstone takes its place. Returns its record, made

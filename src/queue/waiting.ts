@@ -88,6 +88,14 @@ export class WaitingRoom<T, R> {
     return job;
   }
 
+  /** The waiting record of item `id`, wherever it waits, or `undefined` (O(n): `cancel()`). */
+  findRecord(id: string): Job<T, R> | undefined {
+    const found = this.ready.findRecord(id) ?? this.groups?.findWaiting(id);
+    if (found !== undefined) return found;
+    for (const job of this.#delayed) if (job.id === id) return job;
+    return undefined;
+  }
+
   /** Takes out the ready plain item of sequence number `seq` (see ReadyLevels.takePlain); its record, or `undefined`. */
   takePlain(seq: number): Job<T, R> | undefined {
     const job = this.ready.takePlain(seq);

@@ -110,6 +110,32 @@ describe('Queue: cancel', () => {
     expect(balanced(queue.stats)).toBe(true);
   });
 
+  it('a record pushed without an id (a priority, a delay) is found by its receipt id, waiting or running', async () => {
+    const clock = new TestClock();
+    const gate = deferred();
+    let seen: AbortSignal | undefined;
+    const queue = new Queue<string>({
+      clock,
+      handler: (s, { signal }) => {
+        if (s !== 'runs') return;
+        seen = signal;
+        return gate.promise;
+      },
+    });
+    const runs = await queue.push('runs', { priority: 2 });
+    const waits = await queue.push('waits', { priority: 1 });
+    const delayed = await queue.push('delayed', { delayMs: 100 });
+    await clock.advance(0);
+    expect(queue.cancel(waits.id)).toBe(true);
+    expect(queue.cancel(delayed.id)).toBe(true);
+    expect(queue.cancel(runs.id, 'stop')).toBe(true);
+    expect(seen!.reason).toBe('stop');
+    gate.resolve();
+    await queue.onIdle();
+    expect(queue.stats).toMatchObject({ accepted: 3, cancelled: 3, completed: 0 });
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('the default reason is an AbortError, as AbortController.abort() gives', async () => {
     const queue = new Queue<number>({ autoStart: false, clock: new TestClock() });
     const result = track(queue.submit(1, { id: 'x' }));

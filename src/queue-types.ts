@@ -45,6 +45,19 @@ export interface QueueDedupeOptions<T> {
   readonly windowMs?: number;
   /** The most keys remembered (LRU). @default 100000 */
   readonly maxKeys?: number;
+  /**
+   * What a push of a key that is live does:
+   * - `'drop'` — it is a duplicate: not accepted; its `submit` shares the
+   *   live item's outcome (SQS FIFO's deduplication);
+   * - `'replace'` — debounce: when the live item still waits, the new item
+   *   takes its place (its position, priority, group, delay and id; the
+   *   older item is dropped) and both pushes' `submit`s settle with the
+   *   outcome of the one that runs. Counted in `duplicates` (the push added
+   *   no item) and in `replaced`; the receipt says `replaced: true`. While
+   *   the live item runs, the push is a duplicate as with `'drop'`.
+   * @default 'drop'
+   */
+  readonly mode?: 'drop' | 'replace';
 }
 
 /** Options of {@link Queue}. */
@@ -147,6 +160,8 @@ export interface Receipt {
   readonly duplicate: boolean;
   /** True when `overflow: 'drop-newest'` dead-lettered it at once. */
   readonly dropped: boolean;
+  /** True when it took the place of a waiting item with its dedupe key (`dedupe.mode: 'replace'`); `duplicate` is true too. */
+  readonly replaced: boolean;
 }
 
 /**
@@ -157,8 +172,10 @@ export interface Receipt {
 export interface QueueStats {
   /** Items accepted (duplicates not included). */
   readonly accepted: number;
-  /** Pushes refused as duplicates. */
+  /** Pushes refused as duplicates (those that replaced a waiting item included). */
   readonly duplicates: number;
+  /** Of `duplicates`, pushes whose item took the place of a waiting one with its key (`dedupe.mode: 'replace'`). */
+  readonly replaced: number;
   /** Items handled successfully. */
   readonly completed: number;
   /** Failed attempts (an item can fail several times). */

@@ -110,7 +110,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#timers = new TimerHeap(config.clock);
     this.#capacity = config.capacity;
     this.#plainPushes = config.plainPushes;
-    this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore);
+    this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
     this.#room = new WaitingRoom(
       this.#timers,
       config.groupBy === undefined ? undefined : config.groupConcurrency,
@@ -239,6 +239,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     return {
       accepted: this.#accepted,
       duplicates: this.#duplicates,
+      replaced: this.#dedupe?.replaced ?? 0,
       completed: this.#attempts.completed,
       failed: this.#attempts.failed,
       retried: this.#attempts.retried,
@@ -578,7 +579,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const dedupe = this.#dedupe;
     // A dedupe key is only taken when the queue dedupes (see checkPush).
     if (key !== undefined && dedupe !== undefined) {
-      const duplicate = dedupe.refuse(key, o.id, settler);
+      const duplicate = dedupe.refuse(key, o.id, settler, item);
       if (duplicate !== undefined) {
         this.#duplicates++;
         return duplicate;
@@ -614,7 +615,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const full = this.#room.size >= this.#capacity;
     if (full && overflow === 'drop-newest') {
       this.#attempts.deadLetter(job, 'maxlen', undefined);
-      return { id: job.id, duplicate: false, dropped: true };
+      return { id: job.id, duplicate: false, dropped: true, replaced: false };
     }
     if (key !== undefined) dedupe!.hold(key, job);
     const ttlMs = o.ttlMs;
@@ -628,7 +629,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       if (oldest) this.#attempts.deadLetter(oldest, 'maxlen', undefined);
     }
     this.#startWork();
-    return { id: job.id, duplicate: false, dropped: false };
+    return { id: job.id, duplicate: false, dropped: false, replaced: false };
   }
 
   /**
@@ -643,7 +644,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
     const dispatch = this.#dispatch;
     if (dispatch.workers < dispatch.concurrency || dispatch.handler === undefined) this.#startWork();
-    return { id: seqId(seq), duplicate: false, dropped: false };
+    return { id: seqId(seq), duplicate: false, dropped: false, replaced: false };
   }
 
   // ---- running ----

@@ -70,7 +70,8 @@ export class Job<T, R> implements HandlerContext {
   #id: string | undefined;
 
   constructor(
-    readonly item: T,
+    /** The item; a push with `dedupe.mode: 'replace'` may put a newer one in its place while it waits. */
+    public item: T,
     id: string | undefined,
     readonly seq: number,
     readonly priority: number,

@@ -1,7 +1,7 @@
 import type { DedupeKey, DedupeStore } from '../deduper.js';
 import { DuplicateError } from '../errors.js';
 import type { Receipt } from '../queue-types.js';
-import type { Job, Settler } from './job.js';
+import { DELAYED, GROUP_WAIT, type Job, READY, type Settler } from './job.js';
 import { PART } from './options.js';
 
 /**
@@ -12,8 +12,13 @@ import { PART } from './options.js';
 export class LiveKeys<T, R> {
   /** Items with a dedupe key that are waiting or in flight. */
   readonly #byKey = new Map<DedupeKey, Job<T, R>>();
+  /** Pushes whose item took a waiting one's place (`mode: 'replace'`). */
+  replaced = 0;
 
-  constructor(readonly store: DedupeStore) {}
+  constructor(
+    readonly store: DedupeStore,
+    readonly mode: 'drop' | 'replace',
+  ) {}
 
   /**
    * Refuses a push of `key` when it is a duplicate — of a live item (whose
@@ -21,14 +26,23 @@ export class LiveKeys<T, R> {
    * rejects with DuplicateError) — and returns its receipt; `undefined` when
    * the key is new.
    */
-  refuse(key: DedupeKey, id: string | undefined, settler: Settler<R> | undefined): Receipt | undefined {
+  refuse(key: DedupeKey, id: string | undefined, settler: Settler<R> | undefined, item: T): Receipt | undefined {
     const holder = this.#byKey.get(key);
     if (holder === undefined && !this.store.has(key)) return undefined;
     if (settler !== undefined) {
       if (holder !== undefined) (holder.settlers ??= []).push(settler);
       else settler.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
     }
-    return { id: id ?? holder?.id ?? String(key), duplicate: true, dropped: false };
+    if (holder !== undefined && this.mode === 'replace') {
+      const state = holder.state;
+      if (state === READY || state === GROUP_WAIT || state === DELAYED) {
+        // Debounce: the newest item waits in the older one's place (a retry-pending item's place too).
+        holder.item = item;
+        this.replaced++;
+        return { id: holder.id, duplicate: true, dropped: false, replaced: true };
+      }
+    }
+    return { id: id ?? holder?.id ?? String(key), duplicate: true, dropped: false, replaced: false };
   }
 
   /** Records the key of an item being accepted in the store: a duplicate from now on, for its window. */

@@ -44,7 +44,8 @@ const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   name: true,
   clock: true,
 });
-const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true });
+const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true, mode: true });
+const DEDUPE_MODES: readonly ('drop' | 'replace')[] = ['drop', 'replace'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
   priority: true,
   delayMs: true,
@@ -75,6 +76,8 @@ export interface QueueConfig<T, R> {
   readonly groupConcurrency: number;
   /** Where dedupe keys are remembered, when the queue dedupes. */
   readonly dedupeStore: DedupeStore | undefined;
+  /** What a push of a live key does (`dedupe.mode`). */
+  readonly dedupeMode: 'drop' | 'replace';
   /** The key of an item pushed without an `id` (`dedupe.key`); none when a store was given. */
   readonly dedupeKey: ((item: T) => DedupeKey) | undefined;
   readonly rateLimit: RateLimiter | undefined;
@@ -114,11 +117,13 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const groupConcurrency = v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer', 1);
   let dedupeStore: DedupeStore | undefined;
   let dedupeKey: ((item: T) => DedupeKey) | undefined;
+  let dedupeMode: 'drop' | 'replace' = 'drop';
   const dedupe = o.dedupe;
   if (isDedupeStore(dedupe)) dedupeStore = dedupe;
   else if (typeof dedupe === 'object' && dedupe !== null) {
     const d = v.options<QueueDedupeOptions<T>>(PART, dedupe, DEDUPE_KEYS, 'dedupe');
     dedupeKey = v.requiredFn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
+    dedupeMode = v.choice(PART, 'dedupe.mode', d.mode, DEDUPE_MODES, 'drop');
     dedupeStore = makeDeduper(PART, 'dedupe', d, clock);
   } else if (dedupe !== undefined) {
     throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
@@ -143,6 +148,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     groupBy,
     groupConcurrency,
     dedupeStore,
+    dedupeMode,
     dedupeKey,
     rateLimit,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),

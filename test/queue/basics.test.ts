@@ -18,7 +18,7 @@ describe('Queue: basics', () => {
     const queue = new Queue<number>({ autoStart: false, clock: new TestClock() });
     const a = await queue.push(1);
     const b = await queue.push(2, { id: 'order-2' });
-    expect(a).toEqual({ id: expect.any(String), duplicate: false, dropped: false });
+    expect(a).toEqual({ id: expect.any(String), duplicate: false, dropped: false, replaced: false });
     expect(b.id).toBe('order-2');
     expect(queue.size).toBe(2);
   });

@@ -51,6 +51,30 @@ describe('npm run demo', () => {
     expect(b.batches).not.toBe(a.batches);
   }, 120_000);
 
+  it('redrives what ran out of attempts through a TaskQueue, and the books still balance', () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+    const result = run([
+      '--rounds',
+      '1',
+      '--rate',
+      '300',
+      '--receiver-rate',
+      '200',
+      '--fail-rate',
+      '0.5',
+      '--max-attempts',
+      '2',
+      '--json',
+      json,
+    ]);
+    expect(result.status).toBe(0);
+    const s = JSON.parse(readFileSync(json, 'utf8'));
+    rmSync(dirname(json), { recursive: true, force: true });
+    expect(s.redrive.redriven + s.redrive.failed).toBeGreaterThan(0);
+    expect(s.balanced).toBe(true);
+    expect(s.unique).toBe(s.delivered + s.deadLettered.total);
+  }, 120_000);
+
   it('prints help and exits 0', () => {
     const result = run(['--help']);
     expect(result.status).toBe(0);

@@ -12,7 +12,20 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DeadLetter, RejectError, TokenBucket, batch, dedupe, mapConcurrent, pipe, retry, throttle, type RetryOptions } from 'sluice';
+import {
+  DeadLetter,
+  RejectError,
+  TaskQueue,
+  TokenBucket,
+  batch,
+  dedupe,
+  mapConcurrent,
+  pipe,
+  retry,
+  throttle,
+  type QueueStats,
+  type RetryOptions,
+} from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
 
@@ -234,10 +247,20 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       // Each result is a batch's count of delivered items; the books are kept in `delivered`.
     }
 
-    // Redrive, once, what ran out of attempts (the downstream may have recovered).
-    const redrive = await batchDeadLetter.redrive((items) => retry((_attempt, signal) => post(items, signal), retryOptions), {
+    // Redrive, once, what ran out of attempts (the downstream may have recovered): each batch is a task of a
+    // TaskQueue, under the same rate limit and with the same retries as the pipeline.
+    const redriveTasks = new TaskQueue({
+      concurrency: o.concurrency,
+      rateLimit: { ratePerSecond: o.ratePerSecond, burst: o.concurrency },
+      retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
+    });
+    const redrive = await batchDeadLetter.redrive((items) => redriveTasks.add(({ signal }) => post(items, signal), { timeoutMs: 10_000 }), {
       filter: (e) => e.reason === 'delivery_limit',
     });
+    await redriveTasks.close();
+    const redriveStats: QueueStats = redriveTasks.stats;
+    const redriveBalanced =
+      redriveStats.accepted === redriveStats.completed + redriveStats.deadLettered && redriveStats.completed === redrive.redriven;
     const elapsedMs = Date.now() - started;
 
     const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as ReceiverStats;
@@ -270,7 +293,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       elapsedMs,
       throughputPerSec: Math.round((delivered.size / elapsedMs) * 1_000),
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
-      balanced: unique === delivered.size + deadLettered && matchesDelivered && stats.accepted === delivered.size,
+      balanced: unique === delivered.size + deadLettered && matchesDelivered && stats.accepted === delivered.size && redriveBalanced,
     };
   } finally {
     receiver.stop();

@@ -128,6 +128,13 @@ export interface PushOptions {
   /** The item's id; also its dedupe key when the queue dedupes. @default generated */
   readonly id?: string;
   /**
+   * The item's message group, as SQS FIFO's per-message `MessageGroupId`:
+   * FIFO within it, at most `groupConcurrency` of it in flight. Overrides
+   * `groupBy`; a queue without `groupBy` groups the items pushed with one.
+   * @default `groupBy(item)`, or none
+   */
+  readonly group?: GroupKey;
+  /**
    * Time limit per attempt of this item in ms (a positive number),
    * overriding the queue's `visibilityTimeoutMs`: at the limit the attempt's
    * `signal` aborts with a `TimeoutError` and the attempt counts as failed

@@ -111,12 +111,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#capacity = config.capacity;
     this.#plainPushes = config.plainPushes;
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
-    this.#room = new WaitingRoom(
-      this.#timers,
-      config.groupBy === undefined ? undefined : config.groupConcurrency,
-      config.tracksOldest,
-      () => this.#startWork(),
-    );
+    this.#room = new WaitingRoom(this.#timers, config.groupConcurrency, config.tracksOldest, () => this.#startWork());
     this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, {
       listens: (event) => this.#listens(event),
       emit: (event, ...args) => this.#emit(event, ...args),
@@ -600,6 +595,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         o.ttlMs === undefined &&
         o.id === undefined &&
         o.timeoutMs === undefined &&
+        o.groupKey === undefined &&
         o.history === undefined
       ) {
         return this.#acceptPlain(item, o.priority);

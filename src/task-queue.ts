@@ -1,8 +1,11 @@
+import type { DeadLetterStore } from './dead-letter.js';
 import type { DedupeStore } from './deduper.js';
+import { isRejectError, QueueClosedError } from './errors.js';
+import { whenAborted } from './internal/abort.js';
 import * as v from './internal/validate.js';
 import { Queue } from './queue.js';
 import { constructAs } from './queue/options.js';
-import type { CloseOptions, CloseResult, GroupKey, HandlerContext, PushOptions, QueueOptions } from './queue-types.js';
+import type { CloseOptions, CloseResult, FailedInfo, GroupKey, HandlerContext, PushOptions, QueueOptions } from './queue-types.js';
 
 const PART = 'TaskQueue';
 
@@ -12,12 +15,18 @@ export type TaskContext = HandlerContext;
 /** A task: a function of its {@link TaskContext}, returning its result or a promise of it. */
 export type Task<R> = (context: TaskContext) => R | PromiseLike<R>;
 
+/** One added task as its queue holds it: what its dead letter's entries and `close`'s `unprocessed` hold. */
+export interface TaskCall {
+  /** The function added. */
+  readonly task: Task<unknown>;
+}
+
 /**
  * Options of a {@link TaskQueue}: a {@link Queue}'s, but for `handler` (each
  * task is its own) and `groupBy` (a task's group is given to `add`); `dedupe`
  * is a store keyed by each add's `id`.
  */
-export interface TaskQueueOptions extends Omit<QueueOptions<Task<unknown>, unknown>, 'handler' | 'groupBy' | 'dedupe'> {
+export interface TaskQueueOptions extends Omit<QueueOptions<TaskCall, unknown>, 'handler' | 'groupBy' | 'dedupe'> {
   /** Drops an add whose `id` was seen within the store's window (a `Deduper`). @default none */
   readonly dedupe?: DedupeStore;
 }
@@ -28,10 +37,21 @@ export interface AddOptions extends Omit<PushOptions, 'history'> {
   readonly group?: GroupKey;
 }
 
-/** Where a grouped task carries its group: the queue holds the task itself (its dead letter too), so a task added with a group is a function of its own that calls it. */
-const GROUP = Symbol('sluice.group');
+/**
+ * An added task. One added with no options runs as the queue's plain item (no
+ * record): its `add` is settled by the queue's events (`completed`, `failed`
+ * without a retry, `cancelled`) and by `clear`/`close` handing it back, so it
+ * holds its own `resolve`/`reject`. One added with options is `submit`ted,
+ * and the queue settles its `add` (they stay `undefined`).
+ */
+class Call implements TaskCall {
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
 
-type Grouped = Task<unknown> & { readonly [GROUP]?: GroupKey };
+  constructor(readonly task: Task<unknown>) {}
+}
+
+const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, signal: true });
 
 const ADD_KEYS = /* @__PURE__ */ v.knownKeys<AddOptions>({
   priority: true,
@@ -59,8 +79,10 @@ const TASK_QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<TaskQueueOptions>({
   clock: true,
 });
 
-const runTask = (task: Task<unknown>, context: HandlerContext): unknown => task(context);
-const groupOf = (task: Grouped): GroupKey | undefined => task[GROUP];
+const runCall = (call: TaskCall, context: HandlerContext): unknown => call.task(context);
+
+/** What a task's add rejects with for a failure that ends it: as `submit` (a `RejectError`'s cause). */
+const finalError = (error: unknown): unknown => (isRejectError(error) && error.cause !== undefined ? error.cause : error);
 
 /**
  * A queue of functions, as p-queue's: `add(() => fetch(url))` resolves with
@@ -82,7 +104,9 @@ const groupOf = (task: Grouped): GroupKey | undefined => task[GROUP];
  * ```
  */
 export class TaskQueue {
-  readonly #queue: Queue<Task<unknown>, unknown>;
+  readonly #queue: Queue<TaskCall, unknown>;
+  /** Whether an add with no options may run as a plain item (see Call): no TTL, dedupe or dropping overflow. */
+  readonly #lane: boolean;
 
   /**
    * @param options - see {@link TaskQueueOptions}; all optional.
@@ -90,7 +114,17 @@ export class TaskQueue {
    */
   constructor(options?: TaskQueueOptions) {
     const o = v.options<TaskQueueOptions>(PART, options, TASK_QUEUE_KEYS);
-    this.#queue = constructAs(PART, () => new Queue<Task<unknown>, unknown>({ ...o, handler: runTask, groupBy: groupOf }));
+    const queue = constructAs(PART, () => new Queue<TaskCall, unknown>({ ...o, handler: runCall }));
+    this.#queue = queue;
+    this.#lane =
+      o.ttlMs === undefined && o.dedupe === undefined && (o.overflow === undefined || o.overflow === 'block' || o.overflow === 'reject');
+    if (this.#lane) {
+      queue.on('completed', (call: TaskCall, result: unknown) => (call as Call).resolve?.(result));
+      queue.on('failed', (call: TaskCall, error: unknown, info: FailedInfo) => {
+        if (!info.willRetry) (call as Call).reject?.(finalError(error));
+      });
+      queue.on('cancelled', (call: TaskCall, reason: unknown) => (call as Call).reject?.(reason));
+    }
   }
 
   /**
@@ -104,22 +138,24 @@ export class TaskQueue {
    *   `TimeoutError` when its `ttlMs` ran out before it started; TypeError or RangeError for bad arguments.
    */
   add<R>(task: Task<R>, options?: AddOptions): Promise<R> {
-    let item: Task<unknown> = task as Task<unknown>;
     let push: PushOptions | undefined;
     try {
       v.requiredFn(PART, 'task', task);
-      if (options !== undefined) {
-        const { group, ...rest } = v.options<AddOptions>(PART, options, ADD_KEYS);
-        if (group !== undefined) {
-          v.key(PART, 'group', group, false);
-          item = Object.assign((context: TaskContext) => task(context), { [GROUP]: group });
-        }
-        push = rest;
-      }
+      if (options !== undefined) push = v.options<AddOptions>(PART, options, ADD_KEYS);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#queue.submit(item, push) as Promise<R>;
+    const call = new Call(task as Task<unknown>);
+    if (push !== undefined || !this.#lane) return this.#queue.submit(call, push) as Promise<R>;
+    return new Promise<R>((resolve, reject) => {
+      call.resolve = resolve as (value: unknown) => void;
+      call.reject = reject;
+      try {
+        if (this.#queue.tryPush(call) === undefined) this.#queue.push(call).catch(reject); // no room yet: wait for it
+      } catch (error) {
+        reject(error); // closed, or full with overflow 'reject'
+      }
+    });
   }
 
   /**
@@ -168,7 +204,7 @@ export class TaskQueue {
   }
 
   /** Where tasks that failed for good went, with why (the queue's own unless one was given). */
-  get deadLetter() {
+  get deadLetter(): DeadLetterStore<TaskCall> {
     return this.#queue.deadLetter;
   }
 
@@ -198,7 +234,7 @@ export class TaskQueue {
 
   /** Hands back every waiting task without closing (their `add`s reject with `QueueClosedError`): see {@link Queue.clear}. */
   clear(): void {
-    this.#queue.clear();
+    for (const call of this.#queue.clear()) (call as Call).reject?.(new QueueClosedError(`${PART}: task was handed back by clear()`));
   }
 
   /** Resolves when nothing waits and nothing runs (p-queue's `onIdle`). */
@@ -220,8 +256,36 @@ export class TaskQueue {
    * Stops taking tasks; with `drain` (the default) resolves once every task
    * ended, otherwise hands back the waiting ones: see {@link Queue.close}.
    */
-  close(options?: CloseOptions): Promise<CloseResult<Task<unknown>>> {
-    return this.#queue.close(options).catch((error: unknown) => Promise.reject(rename(error)));
+  close(options?: CloseOptions): Promise<CloseResult<TaskCall>> {
+    let signal: AbortSignal | undefined;
+    let rest: CloseOptions;
+    try {
+      const o = v.options<CloseOptions>(PART, options, CLOSE_KEYS);
+      signal = v.signal(PART, 'signal', o.signal);
+      rest = o.drain === undefined ? {} : { drain: o.drain };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The close goes on to its end whatever `signal` does, so every task handed back settles its add.
+    const closing = this.#queue.close(rest).then(
+      (result) => {
+        for (const call of result.unprocessed) {
+          (call as Call).reject?.(new QueueClosedError(`${PART}: closed; task was handed back by close({ drain: false })`));
+        }
+        return result;
+      },
+      (error: unknown) => Promise.reject(rename(error)),
+    );
+    if (signal === undefined) return closing;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const aborted = signal;
+    return new Promise((resolve, reject) => {
+      const detach = whenAborted(aborted, () => reject(aborted.reason));
+      closing.then((result) => {
+        detach();
+        resolve(result);
+      }, reject);
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { QueueClosedError, TaskQueue, TimeoutError, wrap } from '../src/index.js';
+import { QueueClosedError, QueueFullError, RejectError, TaskQueue, TimeoutError, wrap } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { balanced, deferred, track } from './helpers.js';
 
@@ -143,6 +143,38 @@ describe('TaskQueue', () => {
     expect([empty.settled, idle.settled]).toEqual([true, true]);
     tasks.pause();
     expect(tasks.isPaused).toBe(true);
+  });
+
+  it('a task added with nothing runs without a record, and its add settles on every path: capacity, overflow, failure, close', async () => {
+    const clock = new TestClock();
+    const blocking = new TaskQueue({ concurrency: 1, capacity: 1, clock });
+    const results = [1, 2, 3].map((n) => blocking.add(() => n)); // the third waits for room
+    await clock.advance(0);
+    expect(await Promise.all(results)).toEqual([1, 2, 3]);
+
+    const refusing = new TaskQueue({ capacity: 1, overflow: 'reject', autoStart: false, clock });
+    void refusing.add(() => 1);
+    await expect(refusing.add(() => 2)).rejects.toBeInstanceOf(QueueFullError);
+
+    const failing = new TaskQueue({ clock });
+    const poison = new Error('poison');
+    await expect(
+      failing.add(() => {
+        throw new RejectError(poison);
+      }),
+    ).rejects.toBe(poison); // a RejectError's cause, as submit
+    expect(failing.deadLetter.size).toBe(1);
+
+    const closing = new TaskQueue({ clock, autoStart: false });
+    const handedBack = track(closing.add(() => 1));
+    const controller = new AbortController();
+    const closed = closing.close({ drain: false, signal: controller.signal });
+    controller.abort('stop waiting');
+    await expect(closed).rejects.toBe('stop waiting');
+    await clock.advance(0);
+    expect(handedBack.error).toBeInstanceOf(QueueClosedError); // the close went on to its end
+    await expect(closing.add(() => 2)).rejects.toBeInstanceOf(QueueClosedError);
+    expect(balanced(closing.stats)).toBe(true);
   });
 
   it('bad input names TaskQueue, the option and the value', async () => {

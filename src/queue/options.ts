@@ -51,6 +51,7 @@ const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
   delayMs: true,
   ttlMs: true,
   id: true,
+  group: true,
   timeoutMs: true,
   signal: true,
   history: true,
@@ -202,7 +203,8 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
   const timeoutMs = v.number(config.part, 'timeoutMs', o.timeoutMs, 'positive');
   const signal = v.signal(config.part, 'signal', o.signal);
   let groupKey: GroupKey | undefined;
-  if (config.groupBy !== undefined) {
+  if (o.group !== undefined) groupKey = v.key(config.part, 'group', o.group, false);
+  else if (config.groupBy !== undefined) {
     const key = config.groupBy(item);
     if (key !== undefined) groupKey = v.key(config.part, 'groupBy', key, true);
   }

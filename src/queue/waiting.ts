@@ -20,7 +20,9 @@ import { ReadyLevels } from './ready.js';
  */
 export class WaitingRoom<T, R> {
   readonly ready = new ReadyLevels<T, R>();
-  readonly groups: Groups<T, R> | undefined;
+  /** Message groups; made when the first item with a group arrives. */
+  groups: Groups<T, R> | undefined;
+  readonly #groupConcurrency: number;
   /** Items waiting for `delayMs` or a retry backoff. */
   readonly #delayed = new Set<Job<T, R>>();
   /** Every waiting record by push order, when the queue drops its oldest. */
@@ -33,13 +35,13 @@ export class WaitingRoom<T, R> {
 
   /**
    * @param timers - the queue's timers, for delays.
-   * @param groupConcurrency - slots per message group; `undefined` when the queue does not group.
+   * @param groupConcurrency - slots per message group.
    * @param tracksOldest - keep the waiting records by push order, for {@link WaitingRoom.takeOldest}.
    * @param onDue - called after a delayed item became available.
    */
-  constructor(timers: TimerHeap, groupConcurrency: number | undefined, tracksOldest: boolean, onDue: () => void) {
+  constructor(timers: TimerHeap, groupConcurrency: number, tracksOldest: boolean, onDue: () => void) {
     this.#timers = timers;
-    this.groups = groupConcurrency === undefined ? undefined : new Groups(groupConcurrency, this.ready);
+    this.#groupConcurrency = groupConcurrency;
     this.#bySeq = tracksOldest ? new IndexedHeap<Job<T, R>>((a, b) => a.seq < b.seq) : undefined;
     this.#onDue = onDue;
   }
@@ -152,13 +154,13 @@ export class WaitingRoom<T, R> {
   /** Available now: ready, or behind its group. */
   #admit(job: Job<T, R>): void {
     if (job.groupKey === undefined) this.ready.push(job);
-    else this.groups!.admit(job);
+    else (this.groups ??= new Groups(this.#groupConcurrency, this.ready)).admit(job);
   }
 
   /** Available again after a failure or a delay: an item holding its group slot goes straight back to ready. */
   #readmit(job: Job<T, R>): void {
     if (job.holdsSlot || job.groupKey === undefined) this.ready.push(job);
-    else this.groups!.admit(job);
+    else (this.groups ??= new Groups(this.#groupConcurrency, this.ready)).admit(job);
   }
 
   #delay(job: Job<T, R>, delayMs: number): void {

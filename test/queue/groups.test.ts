@@ -92,4 +92,42 @@ describe('Queue: message groups', () => {
     await queue.onIdle();
     expect(seen).toEqual(['__proto__', 'constructor', '__proto__']);
   });
+
+  it('a push group (SQS per-message MessageGroupId) groups items in a queue without groupBy, and overrides groupBy', async () => {
+    const clock = new TestClock();
+    const gates = new Map<string, () => void>();
+    const started: string[] = [];
+    const handler = (s: string) => {
+      started.push(s);
+      return new Promise<void>((resolve) => gates.set(s, resolve));
+    };
+    const queue = new Queue<string>({ concurrency: 10, handler, clock });
+    await queue.push('a1', { group: 'a' });
+    await queue.push('a2', { group: 'a' });
+    await queue.push('free'); // no group: runs beside them, a plain item
+    await queue.push('b1', { group: 7 });
+    await clock.advance(0);
+    expect(started).toEqual(['a1', 'free', 'b1']);
+    gates.get('a1')!();
+    await clock.advance(0);
+    expect(started).toEqual(['a1', 'free', 'b1', 'a2']);
+    for (const resolve of gates.values()) resolve();
+    await queue.onIdle();
+
+    const grouped = new Queue<string>({ concurrency: 10, groupBy: () => 'all', handler, clock });
+    started.length = 0;
+    await grouped.push('x');
+    await grouped.push('y', { group: 'own' }); // not behind 'x'
+    await grouped.push('z'); // behind 'x'
+    await clock.advance(0);
+    expect(started).toEqual(['x', 'y']);
+    for (const resolve of gates.values()) resolve();
+    await clock.advance(0);
+    for (const resolve of gates.values()) resolve();
+    await grouped.onIdle();
+    expect(started).toEqual(['x', 'y', 'z']);
+    expect(() => grouped.tryPush('bad', { group: {} as never })).toThrow(
+      new TypeError('Queue: group must be a string or a number, got an object'),
+    );
+  });
 });

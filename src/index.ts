@@ -34,7 +34,7 @@ export { backoff } from './backoff.js';
 export type { RetryEvent, RetryPolicy, RetryOptions } from './retry.js';
 export { retry } from './retry.js';
 
-export type { AddOptions, Task, TaskContext, TaskQueueOptions, Wrapped } from './task-queue.js';
+export type { AddOptions, Task, TaskCall, TaskContext, TaskQueueOptions, Wrapped } from './task-queue.js';
 export { TaskQueue, wrap } from './task-queue.js';
 
 export type { DedupeKey, DeduperOptions, DedupeStore } from './deduper.js';

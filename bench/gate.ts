@@ -30,7 +30,9 @@ export const MARGIN = 0.15;
  */
 const gated: Record<string, { n: number; rows?: Record<string, number>; rounds: number }> = {
   queue: { n: 1_000_000, rows: { 'fastq (callback)': 500_000, 'fastq.promise': 200_000, 'p-queue': 100_000 }, rounds: 3 },
-  batch: { n: 1_000_000, rows: { 'streaming-iterables batchWithTimeout 50': 500_000 }, rounds: 3 },
+  // Five rounds: a batch() process runs either at ~8 M items/s or, now and then, at ~5.5 for all its repetitions (the
+  // JIT's choice, seen on the code before and after #15); three processes all landing slow failed one CI run at 0.80×.
+  batch: { n: 1_000_000, rows: { 'streaming-iterables batchWithTimeout 50': 500_000 }, rounds: 5 },
   memory: { n: 200_000, rounds: 3 },
 };
 

@@ -1,20 +1,21 @@
 import { EventEmitter } from 'eventemitter3';
 import type { DeadLetterStore } from './dead-letter.js';
-import { QueueClosedError, QueueFullError } from './errors.js';
-import { noop, whenAborted } from './internal/abort.js';
+import { QueueClosedError } from './errors.js';
+import { noop, untilAborted } from './internal/abort.js';
 import { describeError, emitSafely } from './internal/events.js';
-import { seqId } from './internal/seq-id.js';
 import { holdShapes } from './internal/shapes.js';
 import { TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
 import { Attempts } from './queue/attempts.js';
 import { Dispatcher } from './queue/dispatch.js';
-import { AttemptContext, Job, PlainContext, PlainInFlight, RUNNING, type Settler } from './queue/job.js';
+import { AttemptContext, Job, PlainContext, PlainInFlight, type Settler } from './queue/job.js';
 import { LiveKeys } from './queue/live-keys.js';
-import { type CheckedPush, checkPush, NO_OPTIONS, PART, type QueueConfig, resolveOptions } from './queue/options.js';
+import { checkPush, PART, type QueueConfig, resolveOptions } from './queue/options.js';
 import { type PullHost, PullMode } from './queue/pull.js';
 import { Pushers } from './queue/pushers.js';
 import { StartGate } from './queue/start-gate.js';
+import { cancelById } from './queue/cancel.js';
+import { Intake } from './queue/intake.js';
 import { WaitingRoom } from './queue/waiting.js';
 import { Watchers } from './queue/watchers.js';
 import type {
@@ -76,6 +77,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   readonly #room: WaitingRoom<T, R>;
   readonly #attempts: Attempts<T, R>;
   readonly #dispatch: Dispatcher<T, R>;
+  /** Accepting items and counting what comes in. */
+  readonly #intake: Intake<T, R>;
   readonly #pushers: Pushers<T, R>;
   readonly #dedupe: LiveKeys<T, R> | undefined;
   readonly #gate: StartGate | undefined;
@@ -91,9 +94,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   // The books: accepted = completed + deadLettered + returned + cancelled + waiting + inFlight, at every moment a
   // listener or a caller can observe. The queue counts what comes in; the room counts what waits
   // (WaitingRoom.size); the attempts count what runs and what has left (Attempts).
-  #nextSeq = 1;
-  #accepted = 0;
-  #duplicates = 0;
   /** Entries the queue's own dead letter evicted (see QueueStats.deadLetterEvicted). */
   #deadLetterEvicted = 0;
 
@@ -143,9 +143,10 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       },
       completedPlain: () => this.#idleEvent(),
     });
+    this.#intake = new Intake(config, this.#timers, this.#room, this.#attempts, this.#dispatch, this.#dedupe, () => this.#startWork());
     this.#pushers = new Pushers({
       hasRoom: () => this.#room.size < this.#capacity || this.#config.overflow !== 'block',
-      accept: (item, checked, settler) => this.#accept(item, checked, settler),
+      accept: (item, checked, settler) => this.#intake.accept(item, checked, settler),
     });
     config.ownDeadLetter?.on('evicted', () => {
       this.#deadLetterEvicted++;
@@ -232,8 +233,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   /** Counters; see {@link QueueStats} for the conservation law they obey. */
   get stats(): QueueStats {
     return {
-      accepted: this.#accepted,
-      duplicates: this.#duplicates,
+      accepted: this.#intake.accepted,
+      duplicates: this.#intake.duplicates,
       replaced: this.#dedupe?.replaced ?? 0,
       completed: this.#attempts.completed,
       failed: this.#attempts.failed,
@@ -260,7 +261,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    * @throws TypeError or RangeError (rejects) for bad options; whatever `groupBy` or `dedupe.key` throws.
    */
   push(item: T, options?: PushOptions): Promise<Receipt> {
-    return this.#offer(item, options, undefined);
+    try {
+      return Promise.resolve(this.#offer(item, options, undefined));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -274,12 +279,12 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   tryPush(item: T, options?: PushOptions): Receipt | undefined {
     if (options === undefined && this.#plainPushes && !this.#closed && this.#room.size < this.#capacity && this.#pushers.size === 0) {
-      return this.#acceptPlain(item, 0); // the common case, without checkPush and #accept's other branches
+      return this.#intake.acceptPlain(item, 0); // the common case, without checkPush and accept's other branches
     }
     const checked = checkPush(this.#config, item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     if (this.#pushers.size > 0 || (this.#room.size >= this.#capacity && this.#config.overflow === 'block')) return undefined;
-    return this.#accept(item, checked, undefined);
+    return this.#intake.accept(item, checked, undefined);
   }
 
   /**
@@ -297,24 +302,13 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   submit(item: T, options?: PushOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const settler: Settler<R> = { resolve, reject };
-      // Accepted at once when there is room: no receipt promise to make and wait on.
-      let checked: CheckedPush;
       try {
-        checked = checkPush(this.#config, item, options);
+        const offered = this.#offer(item, options, { resolve, reject });
+        // Accepted at once, it needs no receipt promise; one that waits for room may still be refused.
+        if (offered instanceof Promise) offered.catch(reject);
       } catch (error) {
         reject(error);
-        return;
       }
-      if (this.#closed) reject(new QueueClosedError(`${PART}: closed`));
-      else if (checked.signal?.aborted) reject(checked.signal.reason);
-      else if (this.#pushers.size === 0 && (this.#room.size < this.#capacity || this.#config.overflow !== 'block')) {
-        try {
-          this.#accept(item, checked, settler);
-        } catch (error) {
-          reject(error);
-        }
-      } else this.#pushers.wait(item, checked, settler).catch(reject);
     });
   }
 
@@ -406,36 +400,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   cancel(id: string, reason?: unknown): boolean {
     if (typeof id !== 'string') throw new TypeError(`${PART}: id must be a string, got ${v.show(id)}`);
     const why = reason === undefined ? new DOMException(`${PART}: item ${id} was cancelled`, 'AbortError') : reason;
-    const job = this.#attempts.byId.get(id) ?? this.#findRecord(id);
-    if (job !== undefined) return this.#attempts.cancel(job, why);
-    // An item pushed with nothing has no record: its id is its sequence number.
-    if (!/^[1-9][0-9]*$/.test(id)) return false;
-    const seq = Number(id);
-    if (seq >= this.#nextSeq) return false;
-    const waiting = this.#room.takePlain(seq);
-    if (waiting !== undefined) {
-      this.#attempts.cancelledWaitingPlain(waiting, why);
-      return true;
-    }
-    for (const loop of this.#dispatch.loops) {
-      if (loop.seq === seq) {
-        if (loop.cancelled) return false;
-        loop.cancel(why);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** A live record without a pushed `id` (or whose id another took): waiting, running in a worker loop, or an unacked delivery. */
-  #findRecord(id: string): Job<T, R> | undefined {
-    const waiting = this.#room.findRecord(id);
-    if (waiting !== undefined) return waiting;
-    for (const loop of this.#dispatch.loops) {
-      const job = loop.job as Job<T, R> | undefined;
-      if (job !== undefined && job.state === RUNNING && job.id === id) return job;
-    }
-    return this.#dispatch.pull?.findUnacked(id);
+    return cancelById(id, why, this.#intake.nextSeq, this.#attempts, this.#room, this.#dispatch);
   }
 
   /**
@@ -522,15 +487,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     });
     this.#closing = closing;
     this.#checkWatchers();
-    if (signal === undefined) return closing;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<CloseResult<T>>((resolve, reject) => {
-      const detach = whenAborted(signal, () => reject(signal.reason));
-      closing.then((result) => {
-        detach();
-        resolve(result);
-      });
-    });
+    return untilAborted(closing, signal);
   }
 
   /**
@@ -549,98 +506,19 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   // ---- accepting ----
 
-  #offer(item: T, options: PushOptions | undefined, settler: Settler<R> | undefined): Promise<Receipt> {
-    let checked: CheckedPush;
-    try {
-      checked = checkPush(this.#config, item, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#closed) return Promise.reject(new QueueClosedError(`${PART}: closed`));
-    if (checked.signal?.aborted) return Promise.reject(checked.signal.reason);
+  /**
+   * Offers an item to `push` and `submit`: its receipt when accepted at once (or refused as a duplicate), a
+   * promise of it when it must wait for room. Throws what refuses it at once (bad options, closed, an aborted
+   * signal, QueueFullError).
+   */
+  #offer(item: T, options: PushOptions | undefined, settler: Settler<R> | undefined): Receipt | Promise<Receipt> {
+    const checked = checkPush(this.#config, item, options);
+    if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
+    if (checked.signal?.aborted) throw checked.signal.reason;
     if (this.#pushers.size === 0 && (this.#room.size < this.#capacity || this.#config.overflow !== 'block')) {
-      try {
-        return Promise.resolve(this.#accept(item, checked, settler));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      return this.#intake.accept(item, checked, settler);
     }
     return this.#pushers.wait(item, checked, settler);
-  }
-
-  /** Accepts an item there is room for (or that overflow handles). Throws QueueFullError for 'reject'. */
-  #accept(item: T, o: CheckedPush, settler: Settler<R> | undefined): Receipt {
-    const key = o.dedupeKey;
-    const dedupe = this.#dedupe;
-    // A dedupe key is only taken when the queue dedupes (see checkPush).
-    if (key !== undefined && dedupe !== undefined) {
-      const duplicate = dedupe.refuse(key, o.id, settler, item);
-      if (duplicate !== undefined) {
-        this.#duplicates++;
-        return duplicate;
-      }
-    }
-    const overflow = this.#config.overflow;
-    if (this.#room.size >= this.#capacity && overflow === 'reject') {
-      throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
-    }
-    if (key !== undefined) dedupe!.remember(key);
-    // Plain: nothing but a priority to keep. NO_OPTIONS means no push options, no groupBy, no dedupe and no queue ttlMs.
-    if (settler === undefined && this.#room.size < this.#capacity) {
-      if (o === NO_OPTIONS) return this.#acceptPlain(item, 0);
-      if (
-        this.#plainPushes &&
-        o.signal === undefined &&
-        o.delayMs === 0 &&
-        o.ttlMs === undefined &&
-        o.id === undefined &&
-        o.timeoutMs === undefined &&
-        o.groupKey === undefined &&
-        o.history === undefined
-      ) {
-        return this.#acceptPlain(item, o.priority);
-      }
-    }
-    // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    const job = new Job<T, R>(item, o.id, this.#nextSeq++, o.priority, this.#timers.turnNow(), o.groupKey, key);
-    if (settler) job.settlers = [settler];
-    if (o.history !== undefined) job.history = o.history;
-    if (o.timeoutMs !== undefined) job.timeoutMs = o.timeoutMs;
-    this.#accepted++;
-    if (o.id !== undefined) this.#attempts.byId.set(o.id, job);
-    const full = this.#room.size >= this.#capacity;
-    if (full && overflow === 'drop-newest') {
-      this.#attempts.deadLetter(job, 'maxlen', undefined);
-      return { id: job.id, duplicate: false, dropped: true, replaced: false };
-    }
-    if (key !== undefined) dedupe!.hold(key, job);
-    const ttlMs = o.ttlMs;
-    if (ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + ttlMs, () => this.#attempts.expire(job, ttlMs));
-    this.#room.enter(job, o.delayMs);
-    const signal = o.signal;
-    if (signal !== undefined) job.detach = whenAborted(signal, () => this.#attempts.cancel(job, signal.reason));
-    if (full) {
-      // drop-oldest: the new item is in, so listeners of the drop see the books balanced; it is the newest, so never the oldest.
-      const oldest = this.#room.takeOldest();
-      if (oldest) this.#attempts.deadLetter(oldest, 'maxlen', undefined);
-    }
-    this.#startWork();
-    return { id: job.id, duplicate: false, dropped: false, replaced: false };
-  }
-
-  /**
-   * Accepts an item into a queue with room when there is nothing to keep of it but its priority (no id, delay, TTL,
-   * group, dedupe key or caller awaiting its result): it waits as it is in its level's ring, no record.
-   */
-  #acceptPlain(item: T, priority: number): Receipt {
-    const seq = this.#nextSeq++;
-    this.#accepted++;
-    // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    this.#room.enterPlain(item, seq, this.#timers.turnNow(), priority);
-    // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
-    const dispatch = this.#dispatch;
-    if (dispatch.workers < dispatch.concurrency || dispatch.handler === undefined) this.#startWork();
-    return { id: seqId(seq), duplicate: false, dropped: false, replaced: false };
   }
 
   // ---- running ----

@@ -1,7 +1,7 @@
 import type { DeadLetterStore } from './dead-letter.js';
 import type { DedupeStore } from './deduper.js';
 import { isRejectError, QueueClosedError } from './errors.js';
-import { whenAborted } from './internal/abort.js';
+import { untilAborted } from './internal/abort.js';
 import * as v from './internal/validate.js';
 import { Queue } from './queue.js';
 import { constructAs } from './queue/options.js';
@@ -276,16 +276,7 @@ export class TaskQueue {
       },
       (error: unknown) => Promise.reject(rename(error)),
     );
-    if (signal === undefined) return closing;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const aborted = signal;
-    return new Promise((resolve, reject) => {
-      const detach = whenAborted(aborted, () => reject(aborted.reason));
-      closing.then((result) => {
-        detach();
-        resolve(result);
-      }, reject);
-    });
+    return untilAborted(closing, signal);
   }
 }
 

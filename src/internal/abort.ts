@@ -65,3 +65,26 @@ function listen(signal: AbortSignal): Waits {
   signal.addEventListener('abort', listener, { once: true });
   return waits;
 }
+
+/**
+ * `promise`, but rejecting with `signal.reason` as soon as `signal` aborts
+ * (at once when it already has); the work behind `promise` goes on either
+ * way. `signal` `undefined`: `promise` itself.
+ */
+export function untilAborted<V>(promise: Promise<V>, signal: AbortSignal | undefined): Promise<V> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<V>((resolve, reject) => {
+    const detach = whenAborted(signal, () => reject(signal.reason));
+    promise.then(
+      (value) => {
+        detach();
+        resolve(value);
+      },
+      (error: unknown) => {
+        detach();
+        reject(error);
+      },
+    );
+  });
+}

@@ -172,6 +172,8 @@ export interface CheckedPush {
   readonly dedupeKey: DedupeKey | undefined;
   /** Its earlier death history (a redrive's). */
   readonly history: DeathHistory | undefined;
+  /** Whether there is nothing to keep of the item but its priority: it may wait as a plain item (no record). */
+  readonly onlyPriority: boolean;
 }
 
 /** A push without options into a queue whose pushes are plain ({@link QueueConfig.plainPushes}). */
@@ -185,6 +187,7 @@ export const NO_OPTIONS: CheckedPush = {
   groupKey: undefined,
   dedupeKey: undefined,
   history: undefined,
+  onlyPriority: true,
 };
 
 /**
@@ -216,7 +219,16 @@ export function checkPush<T, R>(config: QueueConfig<T, R>, item: T, options: Pus
     dedupeKey = id ?? (config.dedupeKey === undefined ? undefined : v.key(config.part, 'dedupe.key', config.dedupeKey(item), true));
   }
   const history = checkHistory(o.history);
-  return { priority, delayMs, ttlMs, id, timeoutMs, signal, groupKey, dedupeKey, history };
+  const onlyPriority =
+    delayMs === 0 &&
+    ttlMs === undefined &&
+    id === undefined &&
+    timeoutMs === undefined &&
+    signal === undefined &&
+    groupKey === undefined &&
+    dedupeKey === undefined &&
+    history === undefined;
+  return { priority, delayMs, ttlMs, id, timeoutMs, signal, groupKey, dedupeKey, history, onlyPriority };
 }
 
 /** Checks a push's `history`: `{ deaths: DeathRecord[], firstSeenAt: finite number }`, or `undefined`. */

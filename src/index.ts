@@ -90,3 +90,22 @@ export type {
   MapConcurrentOptions,
 } from './operators.js';
 export { pipe, dedupe, batch, throttle, mapConcurrent } from './operators.js';
+
+export type {
+  ConcurrencyLimit,
+  LimitSample,
+  LimitChange,
+  LimitReason,
+  LimitEvents,
+  AdaptiveLimitOptions,
+  WindowSummary,
+} from './limits/limit.js';
+export { AdaptiveLimit } from './limits/limit.js';
+export type { AimdLimitOptions } from './limits/aimd.js';
+export { AimdLimit } from './limits/aimd.js';
+export type { Gradient2LimitOptions } from './limits/gradient2.js';
+export { Gradient2Limit } from './limits/gradient2.js';
+export type { VegasLimitOptions } from './limits/vegas.js';
+export { VegasLimit } from './limits/vegas.js';
+export type { Classification, AttemptOutcome, Classify } from './limits/classify.js';
+export { defaultClassify } from './limits/classify.js';

@@ -1,6 +1,8 @@
 import type { Clock } from './clock.js';
 import type { DeadLetterEntry, DeadLetterStore, DeathHistory } from './dead-letter.js';
 import type { DedupeKey, DedupeStore } from './deduper.js';
+import type { Classify, defaultClassify } from './limits/classify.js';
+import type { ConcurrencyLimit } from './limits/limit.js';
 import type { RetryPolicy } from './retry.js';
 import type { RateLimitInput } from './token-bucket.js';
 
@@ -64,8 +66,30 @@ export interface QueueDedupeOptions<T> {
 export interface QueueOptions<T, R> {
   /** Handles each item (push mode). Give it here or later with `process()`; omit both for pull mode. */
   readonly handler?: Handler<T, R>;
-  /** Handler calls (or unacked deliveries) at once: a positive integer or `Infinity`. @default 1 */
-  readonly concurrency?: number;
+  /**
+   * Handler calls (or unacked deliveries) at once: a positive integer or
+   * `Infinity`, or a {@link ConcurrencyLimit} (`AimdLimit`, `Gradient2Limit`,
+   * `VegasLimit`, or your own) that the queue feeds a sample per settled
+   * attempt (see `classify`) and follows live. Netflix concurrency-limits'
+   * `SimpleLimiter`.
+   * @default 1
+   */
+  readonly concurrency?: number | ConcurrencyLimit;
+  /**
+   * How a settled attempt counts for the concurrency limit and the rate
+   * limiters that learn (`AdaptiveTokenBucket`): `'success'`, `'dropped'`
+   * (back off) or `'ignore'` (no sample). Called only when something learns.
+   * @default {@link defaultClassify}: 429/503, a `retryAfterMs` and timeouts are dropped; `RejectError` and other errors ignored
+   */
+  readonly classify?: Classify<R>;
+  /**
+   * What an error carrying `retryAfterMs` (HTTP `Retry-After`) holds back:
+   * `'item'` only that item's retry (it waits at least that long); `'queue'`
+   * every start, as {@link Queue.pauseFor} — the server asked the client,
+   * not one request, to wait (bottleneck's and Bull's "pause after a 429").
+   * @default 'item'
+   */
+  readonly retryAfter?: 'item' | 'queue';
   /** The most waiting items (delayed included, in flight not): a positive integer or `Infinity`. @default Infinity */
   readonly capacity?: number;
   /** What happens at capacity; see {@link Overflow}. @default 'block' */
@@ -107,8 +131,14 @@ export interface QueueOptions<T, R> {
   readonly groupConcurrency?: number;
   /** Drop duplicates: key options, or a `Deduper` (then only pushes with an `id` are checked). */
   readonly dedupe?: QueueDedupeOptions<T> | DedupeStore;
-  /** A rate limit acquired (one token) before each handler start or delivery. */
-  readonly rateLimit?: RateLimitInput;
+  /**
+   * A rate limit acquired (one token) before each handler start or delivery;
+   * an array of them (per second and per hour; global and per endpoint):
+   * an attempt starts when every one grants, and no token is taken from one
+   * while another refuses. A limiter with `onSample` (an
+   * `AdaptiveTokenBucket`) gets a sample per settled attempt.
+   */
+  readonly rateLimit?: RateLimitInput | readonly RateLimitInput[];
   /** Start handling at once; with `false` the queue starts paused until `resume()`. @default true */
   readonly autoStart?: boolean;
   /** A name for dead-letter entries' `source`. @default 'queue' */

@@ -3,11 +3,15 @@ import type { DeadLetterStore } from './dead-letter.js';
 import { QueueClosedError } from './errors.js';
 import { noop, untilAborted } from './internal/abort.js';
 import { describeError, emitSafely } from './internal/events.js';
+import { toConcurrency } from './internal/inputs.js';
 import { holdShapes } from './internal/shapes.js';
 import { TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
 import { Attempts } from './queue/attempts.js';
 import { Dispatcher } from './queue/dispatch.js';
+import { Flow } from './queue/flow.js';
+import type { Classify } from './limits/classify.js';
+import type { ConcurrencyLimit } from './limits/limit.js';
 import { AttemptContext, Job, PlainContext, PlainInFlight, type Settler } from './queue/job.js';
 import { LiveKeys } from './queue/live-keys.js';
 import { checkPush, PART, type QueueConfig, resolveOptions } from './queue/options.js';
@@ -82,6 +86,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   readonly #pushers: Pushers<T, R>;
   readonly #dedupe: LiveKeys<T, R> | undefined;
   readonly #gate: StartGate | undefined;
+  /** Samples for the concurrency limit and the limiters that learn; the `pauseFor` hold. */
+  readonly #flow: Flow;
   readonly #watchers = new Watchers();
 
   #closed = false;
@@ -112,7 +118,16 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#plainPushes = config.plainPushes;
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
     this.#room = new WaitingRoom(this.#timers, config.groupConcurrency, config.tracksOldest, () => this.#startWork());
-    this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, {
+    this.#flow = new Flow(config.part, config.limit, config.learners, config.classify as Classify<unknown> | undefined, this.#timers, {
+      setConcurrency: (n) => {
+        if (n === this.#dispatch.concurrency) return;
+        this.#dispatch.concurrency = n;
+        this.#startWork();
+      },
+      resumed: () => this.#startWork(),
+      reportError: (error) => this.#reportError(error),
+    });
+    this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, this.#flow, {
       listens: (event) => this.#listens(event),
       emit: (event, ...args) => this.#emit(event, ...args),
       reportError: (error) => this.#reportError(error),
@@ -133,7 +148,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
             () => this.#startWork(),
             (error) => this.#reportError(error),
           );
-    this.#dispatch = new Dispatcher(config, this.#room, this.#attempts, this.#gate, {
+    this.#dispatch = new Dispatcher(config, this.#room, this.#attempts, this.#gate, this.#flow, {
       took: () => {
         if (this.#pushers.size > 0) this.#pushers.admit();
         if (this.#room.size < this.#watchers.below) this.#checkWatchers();
@@ -350,19 +365,46 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   }
 
   /**
-   * Attempts (or unacked deliveries) at once: a positive integer or
-   * `Infinity`. Live, as p-queue's: raising it starts more at once; lowering
-   * it lets the attempts running finish, and starts no more until fewer run.
-   * @throws RangeError or TypeError (setting) for a bad value.
+   * Attempts (or unacked deliveries) at once, in force now: a positive
+   * integer or `Infinity` — the limit object's `limit` when the queue
+   * follows one. Live, as p-queue's: raising it starts more at once;
+   * lowering it lets the attempts running finish, and starts no more until
+   * fewer run.
    */
   get concurrency(): number {
     return this.#dispatch.concurrency;
   }
 
-  /** Sets it (live); see the getter. @throws TypeError or RangeError for a bad value. */
-  set concurrency(value: number) {
-    this.#dispatch.concurrency = v.number(PART, 'concurrency', value, 'positive-integer-or-infinity', 1);
+  /**
+   * Sets it live: a number (the queue stops following a limit object it
+   * followed), or a {@link ConcurrencyLimit} to follow from now on.
+   * @throws TypeError or RangeError for a bad value.
+   */
+  set concurrency(value: number | ConcurrencyLimit) {
+    const { concurrency, limit } = toConcurrency(PART, 'concurrency', value, 1);
+    this.#flow.attach(limit);
+    this.#dispatch.concurrency = concurrency;
     this.#startWork();
+  }
+
+  /** The {@link ConcurrencyLimit} the queue follows, or `undefined` for a fixed concurrency. */
+  get concurrencyLimit(): ConcurrencyLimit | undefined {
+    return this.#flow.limit;
+  }
+
+  /**
+   * Holds every start for `ms` from now, without pausing: the attempts
+   * running go on, and starts resume by themselves when the time is up. The
+   * longer hold wins when one is on already. With `retryAfter: 'queue'`, an
+   * error carrying `retryAfterMs` calls it (HTTP 429 `Retry-After`: the
+   * server asked the client to wait, not one request). bottleneck's and
+   * Bull's "pause after a 429".
+   * @param ms - how long, in ms: a non-negative finite number.
+   * @throws TypeError or RangeError for a bad `ms`.
+   */
+  pauseFor(ms: number): void {
+    if (ms === undefined) throw new TypeError(`${PART}: ms must be a non-negative finite number, got undefined`);
+    this.#flow.pauseFor(v.number(PART, 'ms', ms, 'non-negative', 0));
   }
 
   /** Stops starting attempts; running ones go on. */
@@ -482,6 +524,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       this.#timers.clear();
       // Nothing is left to start: a token still on its way would only keep the process alive.
       this.#gate?.close();
+      this.#flow.release();
+      this.#flow.detach();
       this.#checkWatchers();
       return { unprocessed: returned };
     });

@@ -65,6 +65,8 @@ const ADD_KEYS = /* @__PURE__ */ v.knownKeys<AddOptions>({
 
 const TASK_QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<TaskQueueOptions>({
   concurrency: true,
+  classify: true,
+  retryAfter: true,
   capacity: true,
   overflow: true,
   retry: true,

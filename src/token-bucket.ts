@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
+import type { LimitSample } from './limits/limit.js';
 import { noop, whenAborted } from './internal/abort.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
 import { MAX_TIMER_MS } from './internal/long-timer.js';
@@ -51,6 +52,13 @@ export interface RateLimiter {
   acquire(cost?: number, options?: AcquireOptions): Promise<void>;
   /** Grants `cost` tokens now if possible, never waiting. */
   tryAcquire(cost?: number): boolean;
+  /**
+   * Milliseconds until `cost` tokens would be granted (0: now). Optional;
+   * a limiter combined with others (`rateLimit: [a, b]`) must have it.
+   */
+  waitTime?(cost?: number): number;
+  /** Learns from a settled attempt (an `AdaptiveTokenBucket`); optional: a queue feeds it the samples it takes. */
+  onSample?(sample: LimitSample): void;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Clock } from '../clock.js';
 import type { DeadLetterStore } from '../dead-letter.js';
 import { Deduper, type DedupeStore } from '../deduper.js';
+import type { ConcurrencyLimit, LimitSample } from '../limits/limit.js';
 import { type RateLimiter, type TokenBucketOptions, TokenBucket } from '../token-bucket.js';
+import { AllLimiters } from './all-limiters.js';
 import * as v from './validate.js';
 
 // Options that name a part or its settings, turned into the part: shared by every part that takes them.
@@ -36,6 +38,72 @@ export function toRateLimiter(
     );
   }
   throw new TypeError(`${part}: ${name} must be a TokenBucket or { ratePerSecond, burst }, got ${v.show(value)}`);
+}
+
+/** Whether `value` is a {@link ConcurrencyLimit}: a numeric `limit` and an `onSample`. */
+export function isConcurrencyLimit(value: unknown): value is ConcurrencyLimit {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ConcurrencyLimit).onSample === 'function' &&
+    typeof (value as ConcurrencyLimit).limit === 'number'
+  );
+}
+
+/** A `concurrency` option resolved: the number in force now, and the limit object it follows, if one was given. */
+export interface ConcurrencyInput {
+  readonly concurrency: number;
+  readonly limit: ConcurrencyLimit | undefined;
+}
+
+/**
+ * Turns a `concurrency` option (a positive integer, `Infinity`, or a
+ * {@link ConcurrencyLimit}) into the number in force now and the limit to follow.
+ * @throws TypeError or RangeError naming the part and the option.
+ */
+export function toConcurrency(part: string, name: string, value: unknown, fallback: number): ConcurrencyInput {
+  if (isConcurrencyLimit(value)) {
+    const n = value.limit;
+    if (!((Number.isInteger(n) && n >= 1) || n === Infinity)) {
+      throw new RangeError(`${part}: ${name}.limit must be a positive integer, got ${v.show(n)}`);
+    }
+    return { concurrency: n, limit: value };
+  }
+  if (typeof value === 'object' && value !== null) {
+    throw new TypeError(
+      `${part}: ${name} must be a positive integer, Infinity or a ConcurrencyLimit ({ limit, onSample }), got ${v.show(value)}`,
+    );
+  }
+  return { concurrency: v.number(part, name, value, 'positive-integer-or-infinity', fallback), limit: undefined };
+}
+
+/** A `rateLimit` option resolved: one limiter to acquire from (several combined), and those that learn from samples. */
+export interface RateLimitsInput {
+  readonly limiter: RateLimiter | undefined;
+  readonly learners: readonly { onSample(sample: LimitSample): void }[];
+}
+
+/**
+ * Turns a `rateLimit` option (a limiter, bucket options, or an array of
+ * them) into one limiter: an array's limiters are combined so that a grant
+ * takes a token from every one, and none while another refuses.
+ * @throws TypeError or RangeError naming the part and the option (`rateLimit[1].burst …`).
+ */
+export function toRateLimits(part: string, name: string, value: unknown, clock: Clock): RateLimitsInput {
+  if (value === undefined) return { limiter: undefined, learners: [] };
+  const list = Array.isArray(value)
+    ? value.map((each, i) => toRateLimiter(part, `${name}[${i}]`, each, clock))
+    : [toRateLimiter(part, name, value, clock)];
+  list.forEach((limiter, i) => {
+    if (limiter instanceof TokenBucket && limiter.burst < 1) {
+      const which = Array.isArray(value) ? `${name}[${i}]` : name;
+      throw new RangeError(`${part}: ${which} burst must be at least 1 (a start takes one token), got ${limiter.burst}`);
+    }
+  });
+  if (list.length === 0) throw new RangeError(`${part}: ${name} must hold at least one limiter, got []`);
+  const learners = list.filter((l): l is RateLimiter & { onSample(sample: LimitSample): void } => typeof l.onSample === 'function');
+  const limiter = list.length === 1 ? list[0] : new AllLimiters(part, name, list, clock);
+  return { limiter, learners };
 }
 
 /** Whether `value` has a {@link DedupeStore}'s `check`. */

@@ -55,7 +55,7 @@ export function retryDelay(policy: ResolvedRetryPolicy, error: unknown, attempt:
 }
 
 /** An error's numeric `retryAfterMs`, when it has a usable one. */
-function retryAfterOf(error: unknown): number | undefined {
+export function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   let after: unknown;
   try {

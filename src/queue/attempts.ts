@@ -1,9 +1,11 @@
 import type { DeadLetterEntry, DeadLetterReason } from '../dead-letter.js';
 import { TimeoutError } from '../errors.js';
+import { retryAfterOf } from '../internal/retry-policy.js';
 import { seqId } from '../internal/seq-id.js';
 import type { TimerHeap } from '../internal/timer-heap.js';
 import type { QueueEvents } from '../queue-types.js';
 import { AttemptContext, DONE, Job, RUNNING } from './job.js';
+import type { Flow } from './flow.js';
 import type { LiveKeys } from './live-keys.js';
 import { PART, type QueueConfig } from './options.js';
 import { deadLetterError, deadLetterInput, decideFailure, handedBackError } from './outcome.js';
@@ -58,6 +60,10 @@ export class Attempts<T, R> {
   readonly #room: WaitingRoom<T, R>;
   readonly #dedupe: LiveKeys<T, R> | undefined;
   readonly #host: AttemptsHost<T, R>;
+  readonly #flow: Flow;
+  /** Whether settled attempts are sampled for a limit (QueueConfig.sampling). */
+  readonly #sampling: boolean;
+  readonly #pauseOnRetryAfter: boolean;
   readonly #report = (error: unknown): void => this.#host.reportError(error);
 
   constructor(
@@ -65,9 +71,13 @@ export class Attempts<T, R> {
     timers: TimerHeap,
     room: WaitingRoom<T, R>,
     dedupe: LiveKeys<T, R> | undefined,
+    flow: Flow,
     host: AttemptsHost<T, R>,
   ) {
     this.#config = config;
+    this.#flow = flow;
+    this.#sampling = config.sampling;
+    this.#pauseOnRetryAfter = config.retryAfter === 'queue';
     this.#timers = timers;
     this.#room = room;
     this.#dedupe = dedupe;
@@ -83,6 +93,7 @@ export class Attempts<T, R> {
     }
     job.state = RUNNING;
     this.running++;
+    if (this.#sampling) this.#flow.started(job, this.running);
     const attempt = ++job.attempt;
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
@@ -106,6 +117,7 @@ export class Attempts<T, R> {
       return true;
     }
     this.#end(job);
+    if (this.#sampling) this.#flow.settled(job, { ok: true, value });
     job.state = DONE;
     this.completed++;
     this.#release(job);
@@ -301,6 +313,11 @@ export class Attempts<T, R> {
 
   #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
     this.#end(job);
+    if (this.#sampling) this.#flow.settled(job, { ok: false, error });
+    if (this.#pauseOnRetryAfter) {
+      const ms = retryAfterOf(error);
+      if (ms !== undefined) this.#flow.pauseFor(ms);
+    }
     this.failed++;
     (job.errors ??= []).push(error);
     const outcome = decideFailure(this.#config.policy, job, error, delayOverride, this.returning !== undefined, this.#report);

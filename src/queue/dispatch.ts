@@ -1,5 +1,6 @@
 import type { Handler } from '../queue-types.js';
 import type { Attempts } from './attempts.js';
+import type { Flow } from './flow.js';
 import { Job, PlainContext, PlainInFlight, READY } from './job.js';
 import type { QueueConfig } from './options.js';
 import type { PullMode } from './pull.js';
@@ -17,7 +18,7 @@ export interface DispatchHost {
 }
 
 /**
- * Starts attempts, up to `concurrency` at once and not while `paused`: in
+ * Starts attempts, up to `concurrency` at once and not while `paused` or held (`pauseFor`): in
  * push mode, worker loops that each hold one concurrency slot and run ready
  * items one after another; in pull mode, deliveries to the `next()` calls
  * waiting for one. Every start takes the rate-limit gate's token first.
@@ -38,6 +39,8 @@ export class Dispatcher<T, R> {
   readonly #room: WaitingRoom<T, R>;
   readonly #attempts: Attempts<T, R>;
   readonly #gate: StartGate | undefined;
+  /** Holds every start while `held` (`pauseFor`). */
+  readonly #flow: Flow;
   /** Whether the plain lane may be taken at all: attempts cannot lapse and the room keeps no order of its own to update. */
   readonly #lane: boolean;
   readonly #host: DispatchHost;
@@ -47,15 +50,17 @@ export class Dispatcher<T, R> {
     room: WaitingRoom<T, R>,
     attempts: Attempts<T, R>,
     gate: StartGate | undefined,
+    flow: Flow,
     host: DispatchHost,
   ) {
+    this.#flow = flow;
     this.handler = config.handler;
     this.concurrency = config.concurrency;
     this.paused = !config.autoStart;
     this.#room = room;
     this.#attempts = attempts;
     this.#gate = gate;
-    this.#lane = config.visibilityTimeoutMs === undefined && !room.tracksOldest;
+    this.#lane = config.visibilityTimeoutMs === undefined && !room.tracksOldest && !config.sampling;
     this.#host = host;
   }
 
@@ -65,13 +70,17 @@ export class Dispatcher<T, R> {
     const gate = this.#gate;
     if (handler !== undefined) {
       // Bounded: a worker that finds nothing to start (no token yet) gives its slot straight back.
-      for (let n = Math.min(this.concurrency - this.workers, this.#room.ready.count); n > 0 && !this.paused && !gate?.pending; n--) {
+      for (
+        let n = Math.min(this.concurrency - this.workers, this.#room.ready.count);
+        n > 0 && !this.paused && !this.#flow.held && !gate?.pending;
+        n--
+      ) {
         this.workers++;
         this.#work(handler);
       }
     } else if (this.pull !== undefined) {
       const pull = this.pull;
-      while (this.#room.ready.count > 0 && this.#attempts.running < this.concurrency && !this.paused && pull.wanted) {
+      while (this.#room.ready.count > 0 && this.#attempts.running < this.concurrency && !this.paused && !this.#flow.held && pull.wanted) {
         if (gate !== undefined && !gate.take()) break;
         const job = this.#room.pop();
         if (job === undefined) break;
@@ -115,7 +124,7 @@ export class Dispatcher<T, R> {
       // `ready.count` counts live items only: while it is above 0 there is one to start, so a token
       // taken here is never spent on an item that expired or was dropped while it waited.
       // A loop over `concurrency` (lowered while it ran) leaves rather than start another.
-      while (ready.count > 0 && !this.paused && this.workers <= this.concurrency) {
+      while (ready.count > 0 && !this.paused && !this.#flow.held && this.workers <= this.concurrency) {
         if (this.#gate !== undefined && !this.#gate.take()) break;
         const ring = ready.level0.ring;
         job = undefined;

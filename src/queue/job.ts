@@ -66,6 +66,9 @@ export class Job<T, R> implements HandlerContext {
   #controller: AbortController | undefined = undefined;
   /** Its place in the waiting room's heap by push order (a `'drop-oldest'` queue's); -1 while it is not in it. */
   index = -1;
+  /** When its running attempt started (ms), and how many were in flight then: a limit's sample (only when the queue samples). */
+  startedAt = 0;
+  startInFlight = 0;
 
   #id: string | undefined;
 

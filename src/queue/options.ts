@@ -1,11 +1,13 @@
 import { type Clock, systemClock } from '../clock.js';
 import { DeadLetter, type DeadLetterStore, type DeathHistory } from '../dead-letter.js';
 import type { DedupeKey, DedupeStore } from '../deduper.js';
-import { isDedupeStore, makeDeduper, toDeadLetterStore, toRateLimiter } from '../internal/inputs.js';
+import { isDedupeStore, makeDeduper, toConcurrency, toDeadLetterStore, toRateLimits } from '../internal/inputs.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../internal/retry-policy.js';
 import * as v from '../internal/validate.js';
 import type { GroupKey, Handler, Overflow, PushOptions, QueueDedupeOptions, QueueOptions } from '../queue-types.js';
-import { type RateLimiter, TokenBucket } from '../token-bucket.js';
+import type { Classify } from '../limits/classify.js';
+import type { ConcurrencyLimit, LimitSample } from '../limits/limit.js';
+import type { RateLimiter } from '../token-bucket.js';
 
 /** The name errors and dead-letter messages give the part. */
 export const PART = 'Queue';
@@ -27,9 +29,12 @@ export function constructAs<Q>(part: string, make: () => Q): Q {
 }
 
 const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
+const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
 const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   handler: true,
   concurrency: true,
+  classify: true,
+  retryAfter: true,
   capacity: true,
   overflow: true,
   retry: true,
@@ -65,6 +70,10 @@ export interface QueueConfig<T, R> {
   readonly clock: Clock;
   readonly handler: Handler<T, R> | undefined;
   readonly concurrency: number;
+  /** The limit object `concurrency` follows, when one was given. */
+  readonly limit: ConcurrencyLimit | undefined;
+  readonly classify: Classify<R> | undefined;
+  readonly retryAfter: 'item' | 'queue';
   readonly capacity: number;
   readonly overflow: Overflow;
   readonly policy: ResolvedRetryPolicy;
@@ -82,6 +91,10 @@ export interface QueueConfig<T, R> {
   /** The key of an item pushed without an `id` (`dedupe.key`); none when a store was given. */
   readonly dedupeKey: ((item: T) => DedupeKey) | undefined;
   readonly rateLimit: RateLimiter | undefined;
+  /** The rate limiters that learn from samples (`onSample`). */
+  readonly learners: readonly { onSample(sample: LimitSample): void }[];
+  /** Whether settled attempts are sampled (a limit object, or a limiter that learns): every attempt then needs a record. */
+  readonly sampling: boolean;
   readonly autoStart: boolean;
   readonly name: string;
   /** The part the user called (`Queue`, or `TaskQueue`), named in push errors. */
@@ -105,7 +118,9 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const o = v.options<QueueOptions<T, R>>(PART, options, QUEUE_KEYS);
   const clock = v.clock(PART, o.clock, systemClock);
   const handler = v.fn<Handler<T, R>>(PART, 'handler', o.handler);
-  const concurrency = v.number(PART, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
+  const { concurrency, limit } = toConcurrency(PART, 'concurrency', o.concurrency, 1);
+  const classify = v.fn<Classify<R>>(PART, 'classify', o.classify);
+  const retryAfter = v.choice(PART, 'retryAfter', o.retryAfter, RETRY_AFTER, 'item');
   const capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Infinity);
   const overflow = v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block');
   const policy = o.retry === undefined ? ONE_ATTEMPT : resolveRetryPolicy(PART, o.retry, 3);
@@ -129,16 +144,17 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   } else if (dedupe !== undefined) {
     throw new TypeError(`${PART}: dedupe must be { key, windowMs?, maxKeys? } or a Deduper, got ${v.show(dedupe)}`);
   }
-  const rateLimit = o.rateLimit === undefined ? undefined : toRateLimiter(PART, 'rateLimit', o.rateLimit, clock);
-  if (rateLimit instanceof TokenBucket && rateLimit.burst < 1) {
-    throw new RangeError(`${PART}: rateLimit burst must be at least 1 (a start takes one token), got ${rateLimit.burst}`);
-  }
+  const { limiter: rateLimit, learners } = toRateLimits(PART, 'rateLimit', o.rateLimit, clock);
+  const sampling = limit !== undefined || learners.length > 0;
   const tracksOldest = overflow === 'drop-oldest' && capacity !== Infinity;
   return {
     part: constructing,
     clock,
     handler,
     concurrency,
+    limit,
+    classify,
+    retryAfter,
     capacity,
     overflow,
     policy,
@@ -152,9 +168,11 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     dedupeMode,
     dedupeKey,
     rateLimit,
+    learners,
+    sampling,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     name: v.string(PART, 'name', o.name, 'queue'),
-    plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest,
+    plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest && !sampling,
     tracksOldest,
   };
 }

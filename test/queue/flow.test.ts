@@ -136,14 +136,34 @@ describe('Queue: concurrency that follows a limit', () => {
 });
 
 describe('Queue: Retry-After pauses the flow', () => {
-  it("with retryAfter: 'queue', a 429's retryAfterMs holds every start, not only the item's retry", async () => {
+  it.each([
+    [
+      "'queue': a 429's retryAfterMs holds every start, not only the item's retry",
+      'queue',
+      [
+        [0, 0],
+        [1, 1000],
+        [2, 1000],
+        [0, 1000],
+      ],
+    ],
+    [
+      "'item' (the default): only the item waits",
+      undefined,
+      [
+        [0, 0],
+        [1, 0],
+        [2, 0],
+        [0, 1000],
+      ],
+    ],
+  ] as const)('with retryAfter %s', async (_what, retryAfter, expected) => {
     const clock = new TestClock();
     const starts: [number, number][] = [];
     let first = true;
     const queue = new Queue<number>({
-      concurrency: 1,
       retry: { maxAttempts: 2, backoff: () => 0 },
-      retryAfter: 'queue',
+      ...(retryAfter ? { retryAfter } : {}),
       clock,
       handler: (n) => {
         starts.push([n, clock.now()]);
@@ -155,38 +175,8 @@ describe('Queue: Retry-After pauses the flow', () => {
     });
     for (let i = 0; i < 3; i++) queue.tryPush(i);
     await clock.runAll();
-    expect(starts).toEqual([
-      [0, 0],
-      [1, 1000],
-      [2, 1000],
-      [0, 1000],
-    ]);
+    expect(starts).toEqual(expected);
     expect(balanced(queue.stats)).toBe(true);
-  });
-
-  it("with retryAfter: 'item' (the default) only the item waits", async () => {
-    const clock = new TestClock();
-    const starts: [number, number][] = [];
-    let first = true;
-    const queue = new Queue<number>({
-      retry: { maxAttempts: 2, backoff: () => 0 },
-      clock,
-      handler: (n) => {
-        starts.push([n, clock.now()]);
-        if (first) {
-          first = false;
-          throw busy(1_000);
-        }
-      },
-    });
-    for (let i = 0; i < 3; i++) queue.tryPush(i);
-    await clock.runAll();
-    expect(starts).toEqual([
-      [0, 0],
-      [1, 0],
-      [2, 0],
-      [0, 1000],
-    ]);
   });
 
   it('pauseFor holds starts while running attempts go on; the longer hold wins; it does not pause the queue', async () => {

@@ -109,3 +109,5 @@ export type { VegasLimitOptions } from './limits/vegas.js';
 export { VegasLimit } from './limits/vegas.js';
 export type { Classification, AttemptOutcome, Classify } from './limits/classify.js';
 export { defaultClassify } from './limits/classify.js';
+export type { AdaptiveTokenBucketOptions } from './adaptive-token-bucket.js';
+export { AdaptiveTokenBucket } from './adaptive-token-bucket.js';

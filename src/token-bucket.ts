@@ -184,6 +184,7 @@ export class TokenBucket implements RateLimiter {
     this.#checkCost(cost);
     if (this.#waiters.size > 0) return false;
     const now = this.#now();
+    if (now < this.#last) return false; // held by pauseFor
     this.#refill(now);
     if (this.#tokens < cost) return false;
     this.#tokens -= cost;
@@ -214,7 +215,7 @@ export class TokenBucket implements RateLimiter {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const now = this.#now();
-    if (this.#waiters.size === 0) {
+    if (this.#waiters.size === 0 && now >= this.#last) {
       this.#refill(now);
       if (this.#tokens >= cost) {
         this.#tokens -= cost;
@@ -276,6 +277,29 @@ export class TokenBucket implements RateLimiter {
     this.#serve();
   }
 
+  /**
+   * Grants nothing for `ms` from now, as a server's `Retry-After` asks: the
+   * waiters keep their order and are served after the pause, and
+   * `tryAcquire` refuses until then. Tokens do not accrue during the pause;
+   * those already in the bucket stay. The longer pause wins when one is on.
+   * Share one bucket between parts (queues, operators, processes' worth of
+   * callers) and one 429 holds them all.
+   * @param ms - how long, in ms: a non-negative finite number.
+   * @throws TypeError or RangeError for a bad `ms`.
+   */
+  pauseFor(ms: number): void {
+    if (ms === undefined) throw new TypeError(`${PART}: ms must be a non-negative finite number, got undefined`);
+    const hold = v.number(PART, 'ms', ms, 'non-negative', 0);
+    const now = this.#now();
+    this.#grantDue(now);
+    this.#refill(now);
+    const until = now + hold;
+    if (until <= this.#last) return;
+    this.#last = until;
+    this.#disarm();
+    this.#serve();
+  }
+
   #checkCost(cost: unknown): asserts cost is number {
     if (typeof cost !== 'number') throw new TypeError(`${PART}: cost must be a positive finite number, got ${v.show(cost)}`);
     if (!(cost > 0) || !Number.isFinite(cost)) {
@@ -304,7 +328,9 @@ export class TokenBucket implements RateLimiter {
 
   #predictWait(cost: number, now: number): number {
     const deficit = this.#pendingCost + cost - this.#tokensAt(now);
-    return deficit > 0 ? deficit / this.#rate : 0;
+    // #last is ahead of now only while pauseFor holds the bucket: nothing accrues until then.
+    const held = this.#last > now ? this.#last - now : 0;
+    return held + (deficit > 0 ? deficit / this.#rate : 0);
   }
 
   /**

@@ -249,3 +249,42 @@ describe('TokenBucket', () => {
     });
   });
 });
+
+describe('TokenBucket.pauseFor', () => {
+  it('grants nothing for ms, keeps the waiters in order, and accrues nothing meanwhile', async () => {
+    const clock = new TestClock();
+    const bucket = new TokenBucket({ ratePerSecond: 10, burst: 2, clock });
+    expect(bucket.tryAcquire()).toBe(true); // 1 left
+    bucket.pauseFor(1_000);
+    expect(bucket.tryAcquire()).toBe(false);
+    expect(bucket.waitTime()).toBe(1_000);
+    const order: [number, number][] = [];
+    const waits = [1, 2, 3].map((n) => bucket.acquire().then(() => order.push([n, clock.now()])));
+    await clock.advance(999);
+    expect(order).toEqual([]);
+    await clock.runAll();
+    await Promise.all(waits);
+    // The token kept from before the pause at 1 000, then one per 100 ms: nothing accrued during it.
+    expect(order).toEqual([
+      [1, 1000],
+      [2, 1100],
+      [3, 1200],
+    ]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('lets the longer pause win and grants what was due before it', async () => {
+    const clock = new TestClock();
+    const bucket = new TokenBucket({ ratePerSecond: 1, burst: 1, initialTokens: 0, clock });
+    const granted = vi.fn();
+    void bucket.acquire().then(granted);
+    await clock.advance(1_000);
+    bucket.pauseFor(500);
+    bucket.pauseFor(100);
+    expect(granted).toHaveBeenCalled();
+    expect(bucket.tryAcquire()).toBe(false);
+    await clock.advance(499);
+    expect(bucket.waitTime()).toBe(1 + 1_000);
+    expect(() => bucket.pauseFor(Number.NaN)).toThrow('TokenBucket: ms must be a non-negative finite number, got NaN');
+  });
+});

@@ -16,7 +16,7 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths'];
+const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths', 'flow'];
 const suites = only.length ? only : all;
 const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   queue: { n: 1_000_000, reps: 6, rounds: 3 },
@@ -26,6 +26,7 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   accuracy: { n: 3_000, reps: 5 }, // n = ms of saturated demand per repetition
   scale: { n: 1, reps: 3 },
   paths: { n: 20_000, reps: 3 }, // and 4 N: the figures were taken at 20 000 and 40 000
+  flow: { n: 30_000, reps: 1 }, // n = ms of simulated time; deterministic, so one repetition is the run
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -35,6 +36,7 @@ const small: typeof full = {
   accuracy: { n: 300, reps: 1 },
   scale: { n: 0, reps: 1 },
   paths: { n: 2_000, reps: 1 },
+  flow: { n: 6_000, reps: 1 },
 };
 const sizes = quick ? small : full;
 

@@ -6,10 +6,27 @@
  */
 import { existsSync } from 'node:fs';
 import type * as Sluice from '../src/index.js';
+import type * as Testing from '../src/testing/index.js';
 
 const dist = new URL('../dist/index.js', import.meta.url);
 if (!existsSync(dist)) throw new Error('bench/ measures the built package: run `npm run build` first (npm run bench does)');
 const sluice = (await import(dist.href)) as typeof Sluice;
 
-export const { BatchAccumulator, Queue, TaskQueue, TokenBucket, batch, pipe, retry, throttle } = sluice;
-export type { Clock } from '../src/index.js';
+const testing = (await import(new URL('../dist/testing/index.js', import.meta.url).href)) as typeof Testing;
+
+export const {
+  AdaptiveTokenBucket,
+  AimdLimit,
+  BatchAccumulator,
+  Gradient2Limit,
+  Queue,
+  TaskQueue,
+  TokenBucket,
+  VegasLimit,
+  batch,
+  pipe,
+  retry,
+  throttle,
+} = sluice;
+export const { TestClock } = testing;
+export type { Clock, ConcurrencyLimit, RateLimiter } from '../src/index.js';

@@ -48,7 +48,10 @@ const MEASURE_BUCKET_S = 0.5;
  * - The sending rate is measured over half-second buckets, smoothed:
  *   `measured = count / elapsed × smooth + measured × (1 − smooth)`.
  * - On a drop: `lastMaxRate = min(measured, rate)`, `rate = lastMaxRate × beta`,
- *   and `K = ∛(lastMaxRate × (1 − beta) / scaleConstant)`.
+ *   and `K = ∛(lastMaxRate × (1 − beta) / scaleConstant)` — once per
+ *   congestion event, as TCP: a drop of an attempt that started before the
+ *   last cut (sent at the old rate) does not cut again. The AWS limiter cuts
+ *   on every throttled response, so a burst of 429s takes it to its floor.
  * - On a success: `rate = scaleConstant × (t − lastDrop − K)³ + lastMaxRate`
  *   (CUBIC: fast regrowth, flat near the last rate that drew drops, then
  *   probing above it), never above twice the measured rate.
@@ -141,6 +144,9 @@ export class AdaptiveTokenBucket extends TokenBucket {
     let rate: number;
     if (dropped) {
       this.#drops++;
+      // One cut per congestion event, as TCP: an attempt started before the last cut was sent at the old rate.
+      const startedAt = typeof sample.startedAt === 'number' ? sample.startedAt / 1000 : t;
+      if (this.#enabled && startedAt < this.#lastDrop) return;
       const measured = this.#measured > 0 ? this.#measured : this.ratePerSecond;
       const base = this.#enabled ? Math.min(measured, this.ratePerSecond) : measured;
       this.#lastMaxRate = base;

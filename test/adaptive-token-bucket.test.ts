@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AdaptiveTokenBucket, Queue } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 
-const sample = (dropped: boolean) => ({ startedAt: 0, rttMs: 1, inFlight: 1, dropped });
+const sample = (dropped: boolean, startedAt = 0) => ({ startedAt, rttMs: 1, inFlight: 1, dropped });
 
 /** `perSecond` successful samples a second for `seconds`, in steps of 1/perSecond. */
 async function send(bucket: AdaptiveTokenBucket, clock: TestClock, perSecond: number, seconds: number): Promise<void> {
@@ -48,11 +48,25 @@ describe('AdaptiveTokenBucket', () => {
     await send(bucket, clock, 50, 1);
     for (let i = 0; i < 20; i++) {
       await clock.advance(10);
-      bucket.onSample(sample(true));
+      bucket.onSample(sample(true, clock.now())); // each sent after the last cut: each cuts
     }
     expect(bucket.ratePerSecond).toBe(10);
     for (let i = 0; i < 20; i++) await send(bucket, clock, 100, 1);
     expect(bucket.ratePerSecond).toBe(50);
+  });
+
+  it('cuts once per congestion event: a drop of an attempt started before the last cut does not cut again', async () => {
+    const clock = new TestClock(5_000);
+    const bucket = new AdaptiveTokenBucket({ maxRatePerSecond: 100, clock });
+    const at = (startedAt: number, dropped: boolean) => ({ startedAt, rttMs: 1, inFlight: 1, dropped });
+    bucket.onSample(at(4_990, true));
+    expect(bucket.ratePerSecond).toBeCloseTo(70, 6);
+    await clock.advance(10);
+    bucket.onSample(at(4_995, true)); // sent before the cut
+    expect(bucket.ratePerSecond).toBeCloseTo(70, 6);
+    expect(bucket.drops).toBe(2);
+    bucket.onSample(at(5_005, true)); // sent after it
+    expect(bucket.ratePerSecond).toBeLessThan(70);
   });
 
   it('keeps its waiters FIFO and one timer while the rate moves', async () => {

@@ -11,7 +11,15 @@ export interface Gradient2LimitOptions extends AdaptiveLimitOptions {
   readonly smoothing?: number;
   /** How much slower (≥ 1×) latency may get than the long-term average before the limit shrinks. @default 1.5 (Netflix's `rttTolerance`) */
   readonly rttTolerance?: number;
-  /** Windows in the long-term latency average (an exponential moving average, after 10 windows of plain mean). @default 600 (Netflix's `longWindow`) */
+  /**
+   * Windows in the long-term latency average (an exponential moving average,
+   * after 10 windows of plain mean). Netflix's `longWindow` is 600 windows
+   * of its default 1 s: ten minutes. sluice's windows last 100 ms or more,
+   * so its default keeps Netflix's ten minutes at 100 ms; with 600, the
+   * average follows the queueing it should measure against, and the limit
+   * creeps up.
+   * @default 6000
+   */
   readonly longWindow?: number;
   /**
    * What the limit is multiplied by after a window with a drop, in `[0.5, 1]`
@@ -49,7 +57,8 @@ const WARMUP = 10;
  * `longRtt` passes twice `shortRtt` (latency recovered after a long
  * overload) it decays by 5 % per window. Netflix's defaults: `initialLimit`
  * 20, `maxLimit` 200, `queueSize` 4, `smoothing` 0.2, `rttTolerance` 1.5,
- * `longWindow` 600; `minLimit` is 1 here (Netflix's is 20). sluice adds
+ * `longWindow` 600 (of 1 s windows: sluice's 6 000 of 100 ms keeps the ten
+ * minutes); `minLimit` is 1 here (Netflix's is 20). sluice adds
  * `backoffRatio` for drops.
  *
  * @example
@@ -84,7 +93,7 @@ export class Gradient2Limit extends AdaptiveLimit {
     if (this.#smoothing > 1) throw new RangeError(`${PART}: smoothing must be in (0, 1], got ${this.#smoothing}`);
     this.#tolerance = v.number(PART, 'rttTolerance', o.rttTolerance, 'positive', 1.5);
     if (this.#tolerance < 1) throw new RangeError(`${PART}: rttTolerance must be at least 1, got ${this.#tolerance}`);
-    this.#factor = 2 / (v.number(PART, 'longWindow', o.longWindow, 'positive-integer', 600) + 1);
+    this.#factor = 2 / (v.number(PART, 'longWindow', o.longWindow, 'positive-integer', 6000) + 1);
     this.#backoffRatio = v.number(PART, 'backoffRatio', o.backoffRatio, 'positive', 0.9);
     if (this.#backoffRatio < 0.5 || this.#backoffRatio > 1) {
       throw new RangeError(`${PART}: backoffRatio must be in [0.5, 1], got ${this.#backoffRatio}`);

@@ -85,7 +85,8 @@ export interface AdaptiveLimitOptions {
   /**
    * Samples a window needs before it decides (Netflix's `windowSize`). A
    * window short of it goes on collecting rather than being thrown away, and
-   * a window that holds a drop decides at once. @default 10
+   * one that holds a drop decides once its time is up, whatever its count.
+   * @default 10
    */
   readonly windowSize?: number;
   /** Source of time, for the windows. @default systemClock */
@@ -182,10 +183,13 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
   }
 
   /**
-   * Adds one settled attempt to the open window; when the window is over
-   * (an attempt ended past its end, and it holds `windowSize` samples or a
-   * drop), the algorithm decides and the next window opens, lasting twice the
-   * fastest latency seen, between `minWindowMs` and `maxWindowMs`.
+   * Adds one settled attempt. A window holds the attempts that ended within
+   * it; an attempt that ends past the window's end closes it — when it holds
+   * `windowSize` samples or a drop; otherwise it goes on collecting — the
+   * algorithm decides on it, and the attempt opens the next window, lasting
+   * twice the fastest latency of the last one, between `minWindowMs` and
+   * `maxWindowMs` (Netflix's `WindowedLimit`, which adds the closing attempt
+   * to the window it closes). The first window lasts `minWindowMs`.
    * @throws TypeError when `sample` is not a {@link LimitSample}.
    */
   onSample(sample: LimitSample): void {
@@ -194,6 +198,11 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
       throw new TypeError(`${this.part}: onSample takes { startedAt, rttMs, inFlight, dropped }, got ${v.show(sample)}`);
     }
     const rtt = Math.max(rttMs || 0, 0); // NaN and negatives count as 0
+    const end = Math.max(startedAt + rtt, this.#clock.now());
+    // The first window lasts minWindowMs too: closed on its first windowSize samples, it would hold only the
+    // fastest of the first attempts, and a limit that keeps the lowest latency seen (Vegas) would keep that bias.
+    if (this.#windowEnd === -Infinity) this.#windowEnd = end + this.#minWindowMs;
+    else if (end > this.#windowEnd && (this.#samples >= this.#windowSize || this.#dropped)) this.#close(end);
     this.#samples++;
     if (dropped) this.#dropped = true;
     else {
@@ -203,9 +212,10 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
     }
     if (inFlight > this.#maxInFlight) this.#maxInFlight = inFlight;
     if (startedAt > this.#lastStart) this.#lastStart = startedAt;
-    const end = Math.max(startedAt + rtt, this.#clock.now());
-    if (end <= this.#windowEnd) return;
-    if (this.#samples < this.#windowSize && !this.#dropped) return;
+  }
+
+  /** Closes the open window at `end`: the algorithm decides on it, and the next one opens. */
+  #close(end: number): void {
     const window: WindowSummary = {
       startedAt: this.#lastStart,
       rttMs: this.#timed > 0 ? this.#rttSum / this.#timed : 0,

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AimdLimit, type LimitChange, type LimitSample } from '../../src/index.js';
+import { AimdLimit, type LimitChange } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { windows } from './helpers.js';
 
-/** Feeds `n` samples that end at the clock's time: each started `rttMs` ago with `inFlight` in flight. */
-function feed(limit: AimdLimit, clock: TestClock, n: number, s: Partial<LimitSample> = {}): void {
-  const rttMs = s.rttMs ?? 10;
-  for (let i = 0; i < n; i++) {
-    limit.onSample({ startedAt: clock.now() - rttMs, rttMs, inFlight: s.inFlight ?? limit.limit, dropped: s.dropped ?? false });
-  }
-}
+const times = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x);
 
 describe('AimdLimit', () => {
   it("starts at Netflix's defaults: 20, within 1..200", () => {
@@ -21,15 +16,15 @@ describe('AimdLimit', () => {
     const limit = new AimdLimit({ initialLimit: 10, clock });
     const changes: LimitChange[] = [];
     limit.on('limit', (c) => changes.push(c));
-    feed(limit, clock, 10, { inFlight: 5 }); // the first window: 10 samples, in flight = limit / 2
-    expect(limit.limit).toBe(11);
-    feed(limit, clock, 50, { inFlight: 6 }); // the same instant: still inside the next window (≥ 100 ms)
-    expect(limit.limit).toBe(11);
-    await clock.advance(150);
-    feed(limit, clock, 1, { inFlight: 6 }); // one sample past the window's end: it decides
-    expect(limit.limit).toBe(12);
-    await clock.advance(150);
-    feed(limit, clock, 10, { inFlight: 5 }); // 5 * 2 < 12: app-limited, no growth
+    // 5 × 2 ≥ 10: grow; 6 × 2 ≥ 11: grow; then 5 × 2 < 12: app-limited, no growth.
+    await windows(
+      limit,
+      clock,
+      { rttMs: 10, inFlight: 5 },
+      { rttMs: 10, inFlight: 6 },
+      { rttMs: 10, inFlight: 5 },
+      { rttMs: 10, inFlight: 5 },
+    );
     expect(limit.limit).toBe(12);
     expect(changes).toEqual([
       { from: 10, to: 11, reason: 'increase' },
@@ -37,40 +32,44 @@ describe('AimdLimit', () => {
     ]);
   });
 
+  it('decides once per window, however many samples it holds, and not before the window is over', async () => {
+    const clock = new TestClock();
+    const limit = new AimdLimit({ initialLimit: 10, clock });
+    for (let i = 0; i < 500; i++) limit.onSample({ startedAt: 0, rttMs: 1, inFlight: 10, dropped: false });
+    await clock.advance(99);
+    limit.onSample({ startedAt: 99, rttMs: 0, inFlight: 10, dropped: false });
+    expect(limit.limit).toBe(10); // the first window lasts minWindowMs (100 ms)
+    await clock.advance(3);
+    limit.onSample({ startedAt: 102, rttMs: 0, inFlight: 10, dropped: false }); // ends past 0 + 1 ms + 100 ms
+    expect(limit.limit).toBe(11);
+  });
+
   it('multiplies by backoffRatio once per window with a drop, however many drops it holds, and never below minLimit', async () => {
     const clock = new TestClock();
     const limit = new AimdLimit({ initialLimit: 100, minLimit: 60, clock });
     const changes: LimitChange[] = [];
     limit.on('limit', (c) => changes.push(c));
-    feed(limit, clock, 1, { dropped: true }); // a drop decides at once, even short of windowSize
+    await windows(limit, clock, { rttMs: 1, dropped: true, n: 30 });
     expect(limit.limit).toBe(90);
-    feed(limit, clock, 30, { dropped: true }); // the same window
-    expect(limit.limit).toBe(90);
-    for (let i = 0; i < 10; i++) {
-      await clock.advance(150);
-      feed(limit, clock, 1, { dropped: true });
-    }
+    await windows(limit, clock, ...times(10, { rttMs: 1, dropped: true, n: 1 })); // a drop decides whatever the window's count
     expect(limit.limit).toBe(60);
     expect(changes.map((c) => c.to)).toEqual([90, 81, 72, 64, 60]);
     expect(changes.every((c) => c.reason === 'drop')).toBe(true);
   });
 
-  it('counts a window slower than timeoutMs as a drop', () => {
+  it('counts a window slower than timeoutMs as a drop', async () => {
     const clock = new TestClock(10_000);
     const limit = new AimdLimit({ initialLimit: 50, timeoutMs: 500, clock });
     const changes: LimitChange[] = [];
     limit.on('limit', (c) => changes.push(c));
-    feed(limit, clock, 10, { rttMs: 600 });
+    await windows(limit, clock, { rttMs: 600 });
     expect(changes).toEqual([{ from: 50, to: 45, reason: 'timeout' }]);
   });
 
   it('never goes above maxLimit', async () => {
     const clock = new TestClock();
     const limit = new AimdLimit({ initialLimit: 3, maxLimit: 5, clock });
-    for (let i = 0; i < 10; i++) {
-      feed(limit, clock, 10);
-      await clock.advance(150);
-    }
+    await windows(limit, clock, ...times(10, { rttMs: 10 }));
     expect(limit.limit).toBe(5);
   });
 

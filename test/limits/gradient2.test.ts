@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Gradient2Limit, type LimitChange } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
-
-/** One decision window: 10 samples of `rttMs` ending now with `inFlight` in flight, then the clock moves past the window. */
-async function window(limit: Gradient2Limit, clock: TestClock, rttMs: number, inFlight = limit.limit, dropped = false): Promise<void> {
-  for (let i = 0; i < 10; i++) limit.onSample({ startedAt: clock.now() - rttMs, rttMs, inFlight, dropped });
-  await clock.advance(Math.max(2 * rttMs, 100) + 1);
-}
+import { windows } from './helpers.js';
 
 describe('Gradient2Limit', () => {
   it("defaults to Netflix's: 20 within 1..200", () => {
@@ -17,7 +12,7 @@ describe('Gradient2Limit', () => {
   it('grows by smoothing × queueSize per window while latency holds (gradient 1)', async () => {
     const clock = new TestClock();
     const limit = new Gradient2Limit({ initialLimit: 20, clock });
-    for (let i = 0; i < 10; i++) await window(limit, clock, 10);
+    for (let i = 0; i < 10; i++) await windows(limit, clock, { rttMs: 10 });
     // 20 + 10 × 0.2 × 4 = 28
     expect(limit.limit).toBe(28);
     expect(limit.longRttMs).toBeCloseTo(10);
@@ -27,10 +22,10 @@ describe('Gradient2Limit', () => {
     const clock = new TestClock();
     const limit = new Gradient2Limit({ initialLimit: 40, clock });
     const changes: LimitChange[] = [];
-    for (let i = 0; i < 10; i++) await window(limit, clock, 10);
+    for (let i = 0; i < 10; i++) await windows(limit, clock, { rttMs: 10 });
     const before = limit.limit;
     limit.on('limit', (c) => changes.push(c));
-    await window(limit, clock, 60); // gradient = max(0.5, 1.5 × long / 60) = 0.5
+    await windows(limit, clock, { rttMs: 60 }); // gradient = max(0.5, 1.5 × long / 60) = 0.5
     expect(limit.limit).toBeLessThan(before);
     // estimate × 0.8 + (estimate × 0.5 + 4) × 0.2 = estimate × 0.9 + 0.8
     expect(limit.limit).toBe(Math.floor(before * 0.9 + 0.8));
@@ -40,24 +35,24 @@ describe('Gradient2Limit', () => {
   it('does not grow while in flight stays under half the limit (app-limited)', async () => {
     const clock = new TestClock();
     const limit = new Gradient2Limit({ initialLimit: 20, clock });
-    for (let i = 0; i < 10; i++) await window(limit, clock, 10, 9);
+    for (let i = 0; i < 10; i++) await windows(limit, clock, { rttMs: 10, inFlight: 9 });
     expect(limit.limit).toBe(20);
   });
 
   it('backs off by backoffRatio on a window with a drop; backoffRatio 1 ignores drops as Netflix does', async () => {
     const clock = new TestClock();
     const limit = new Gradient2Limit({ initialLimit: 50, clock });
-    await window(limit, clock, 1, 50, true);
+    await windows(limit, clock, { rttMs: 1, inFlight: 50, dropped: true });
     expect(limit.limit).toBe(45);
     const netflix = new Gradient2Limit({ initialLimit: 50, backoffRatio: 1, clock });
-    await window(netflix, clock, 10, 50, true); // every sample dropped: nothing timed, nothing decided
+    await windows(netflix, clock, { rttMs: 10, inFlight: 50, dropped: true }); // every sample dropped: nothing timed, nothing decided
     expect(netflix.limit).toBe(50);
   });
 
   it('takes queueSize as a function of the limit', async () => {
     const clock = new TestClock();
     const limit = new Gradient2Limit({ initialLimit: 100, queueSize: (l) => Math.sqrt(l), smoothing: 1, clock });
-    await window(limit, clock, 10);
+    await windows(limit, clock, { rttMs: 10 });
     expect(limit.limit).toBe(110);
   });
 

@@ -8,6 +8,7 @@
  * after each capacity change, and the overshoot.
  */
 import type { Clock } from '../../src/index.js';
+import { prng as seeded } from '../../examples/webhooks/receiver.js';
 import { SimServer, type Slot } from './server.js';
 
 /** The server's shape: 40 workers × 20 ms ± 20 % = 2 000 requests/s, then 1 000/s, then 2 000/s again. */
@@ -26,18 +27,6 @@ export interface Client {
 
 /** A client: starts sending when called; `stop` ends it (nothing after it is measured). */
 export type Driver = (client: Client) => { stop(): void } | undefined;
-
-/** A seeded generator of [0, 1) (mulberry32): every run the same. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const quantile = (sorted: number[], q: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

@@ -119,10 +119,10 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
     this.#room = new WaitingRoom(this.#timers, config.groupConcurrency, config.tracksOldest, () => this.#startWork());
     this.#flow = new Flow(config.part, config.limit, config.learners, config.classify as Classify<unknown> | undefined, this.#timers, {
-      setConcurrency: (n) => {
+      setConcurrency: (n, start) => {
         if (n === this.#dispatch.concurrency) return;
         this.#dispatch.concurrency = n;
-        this.#startWork();
+        if (start) this.#startWork();
       },
       resumed: () => this.#startWork(),
       reportError: (error) => this.#reportError(error),

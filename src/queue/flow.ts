@@ -10,8 +10,11 @@ export interface SampledLimiter {
 
 /** What following load needs of its queue. */
 export interface FlowHost {
-  /** The concurrency in force changed: start what can start now. */
-  setConcurrency(n: number): void;
+  /**
+   * The concurrency in force changed; `start`: start what can start now (false while an attempt's outcome is
+   * being booked — the queue starts work once its books are done).
+   */
+  setConcurrency(n: number, start: boolean): void;
   /** Starts may go on again (a `pauseFor` ran out). */
   resumed(): void;
   /** Reports an error of the queue's own machinery (`classify`, a limit that threw). */
@@ -39,6 +42,8 @@ export class Flow {
   readonly #timers: TimerHeap;
   readonly #host: FlowHost;
   readonly #onLimit = (change: LimitChange): void => this.#follow(change?.to);
+  /** Set while a settled attempt's sample is given: a limit that moves then must not start work in the middle of the queue's books. */
+  #inSample = false;
 
   constructor(
     part: string,
@@ -81,7 +86,10 @@ export class Flow {
     job.startInFlight = running;
   }
 
-  /** An attempt settled with `outcome`: classified, then a sample for the limit and the limiters that learn. */
+  /**
+   * An attempt settled with `outcome`: classified, then a sample for the limit and the limiters that learn.
+   * A concurrency it changes is set, not acted on: the queue starts work when it has booked the outcome.
+   */
   settled(job: { startedAt: number; startInFlight: number }, outcome: AttemptOutcome<unknown>): void {
     let classification: string;
     try {
@@ -98,20 +106,25 @@ export class Flow {
       dropped: classification === 'dropped',
     };
     const limit = this.#limit;
-    if (limit !== undefined) {
-      try {
-        limit.onSample(sample);
-      } catch (error) {
-        this.#host.reportError(error);
+    this.#inSample = true;
+    try {
+      if (limit !== undefined) {
+        try {
+          limit.onSample(sample);
+        } catch (error) {
+          this.#host.reportError(error);
+        }
+        this.#follow(limit.limit);
       }
-      this.#follow(limit.limit);
-    }
-    for (const limiter of this.#limiters) {
-      try {
-        limiter.onSample(sample);
-      } catch (error) {
-        this.#host.reportError(error);
+      for (const limiter of this.#limiters) {
+        try {
+          limiter.onSample(sample);
+        } catch (error) {
+          this.#host.reportError(error);
+        }
       }
+    } finally {
+      this.#inSample = false;
     }
   }
 
@@ -139,7 +152,7 @@ export class Flow {
 
   #follow(n: unknown): void {
     if (typeof n === 'number' && ((Number.isInteger(n) && n >= 1) || n === Infinity)) {
-      this.#host.setConcurrency(n);
+      this.#host.setConcurrency(n, !this.#inSample);
       return;
     }
     this.#host.reportError(new RangeError(`${this.#part}: concurrency limit must be a positive integer, got ${v.show(n)}`));

@@ -111,3 +111,5 @@ export type { Classification, AttemptOutcome, Classify } from './limits/classify
 export { defaultClassify } from './limits/classify.js';
 export type { AdaptiveTokenBucketOptions } from './adaptive-token-bucket.js';
 export { AdaptiveTokenBucket } from './adaptive-token-bucket.js';
+export type { KeyedTokenBucketOptions } from './keyed-token-bucket.js';
+export { KeyedTokenBucket } from './keyed-token-bucket.js';

@@ -4,7 +4,8 @@ import type { DedupeKey, DedupeStore } from './deduper.js';
 import type { Classify, defaultClassify } from './limits/classify.js';
 import type { ConcurrencyLimit } from './limits/limit.js';
 import type { RetryPolicy } from './retry.js';
-import type { RateLimitInput } from './token-bucket.js';
+import type { KeyedTokenBucket } from './keyed-token-bucket.js';
+import type { RateLimiter, RateLimitInput, TokenBucketOptions } from './token-bucket.js';
 
 /**
  * What a {@link Queue} does when `capacity` waiting items are reached:
@@ -127,8 +128,23 @@ export interface QueueOptions<T, R> {
    * in no group (it runs as in a queue without `groupBy`).
    */
   readonly groupBy?: (item: T) => GroupKey | undefined;
-  /** Items of one group in flight at once. @default 1 */
-  readonly groupConcurrency?: number;
+  /**
+   * Items of one group holding a slot (ready or in flight) at once: a
+   * positive integer or `Infinity`, or a function of the group's key (asked
+   * once per group, when it forms: per-tenant limits). Live through
+   * `queue.groupConcurrency`. A busy group never blocks the others.
+   * @default 1
+   */
+  readonly groupConcurrency?: number | ((key: GroupKey) => number);
+  /**
+   * A rate limit per message group: `{ ratePerSecond, burst }` (a bucket per
+   * group, in one {@link KeyedTokenBucket}), or a function giving a group's
+   * {@link RateLimiter} (asked once per group, when it forms). An item of a
+   * group takes one of its group's tokens before it may start; a group out of
+   * tokens waits on its own, and never delays another group or an item
+   * without a group. BullMQ Pro's group rate limit.
+   */
+  readonly groupRateLimit?: Omit<TokenBucketOptions, 'clock' | 'initialTokens'> | ((key: GroupKey) => RateLimiter);
   /** Drop duplicates: key options, or a `Deduper` (then only pushes with an `id` are checked). */
   readonly dedupe?: QueueDedupeOptions<T> | DedupeStore;
   /**

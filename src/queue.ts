@@ -21,11 +21,13 @@ import { StartGate } from './queue/start-gate.js';
 import { cancelById } from './queue/cancel.js';
 import { Intake } from './queue/intake.js';
 import { WaitingRoom } from './queue/waiting.js';
+import type { GroupPolicy } from './queue/groups.js';
 import { Watchers } from './queue/watchers.js';
 import type {
   CloseOptions,
   CloseResult,
   Delivery,
+  GroupKey,
   Handler,
   PushOptions,
   QueueEvents,
@@ -86,6 +88,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   readonly #pushers: Pushers<T, R>;
   readonly #dedupe: LiveKeys<T, R> | undefined;
   readonly #gate: StartGate | undefined;
+  #groupConcurrency: number | ((key: GroupKey) => number);
   /** Samples for the concurrency limit and the limiters that learn; the `pauseFor` hold. */
   readonly #flow: Flow;
   readonly #watchers = new Watchers();
@@ -116,8 +119,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#timers = new TimerHeap(config.clock);
     this.#capacity = config.capacity;
     this.#plainPushes = config.plainPushes;
+    this.#groupConcurrency = config.groupConcurrency;
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
-    this.#room = new WaitingRoom(this.#timers, config.groupConcurrency, config.tracksOldest, () => this.#startWork());
+    const groupPolicy: GroupPolicy = {
+      concurrency: config.groupConcurrency,
+      rateLimitFor: config.groupRateLimit,
+      timers: this.#timers,
+      onGrant: () => this.#startWork(),
+      onError: (error) => this.#reportError(error),
+      part: config.part,
+    };
+    this.#room = new WaitingRoom(this.#timers, groupPolicy, config.tracksOldest, () => this.#startWork());
     this.#flow = new Flow(config.part, config.limit, config.learners, config.classify as Classify<unknown> | undefined, this.#timers, {
       setConcurrency: (n, start) => {
         if (n === this.#dispatch.concurrency) return;
@@ -384,6 +396,24 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     const { concurrency, limit } = toConcurrency(PART, 'concurrency', value, 1);
     this.#flow.attach(limit);
     this.#dispatch.concurrency = concurrency;
+    this.#startWork();
+  }
+
+  /**
+   * Items of one message group holding a slot at once: a number, or the
+   * function of the group's key given. Live: setting it gives every group its
+   * new limit at once (a function is asked again for each group), and items
+   * waiting behind their group take the slots freed.
+   */
+  get groupConcurrency(): number | ((key: GroupKey) => number) {
+    return this.#groupConcurrency;
+  }
+
+  /** Sets it live; see the getter. @throws TypeError or RangeError for a bad value. */
+  set groupConcurrency(value: number | ((key: GroupKey) => number)) {
+    const next = typeof value === 'function' ? value : v.number(PART, 'groupConcurrency', value, 'positive-integer-or-infinity', 1);
+    this.#groupConcurrency = next;
+    this.#room.setGroupConcurrency(next);
     this.#startWork();
   }
 

@@ -74,6 +74,7 @@ const TASK_QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<TaskQueueOptions>({
   visibilityTimeoutMs: true,
   ttlMs: true,
   groupConcurrency: true,
+  groupRateLimit: true,
   dedupe: true,
   rateLimit: true,
   autoStart: true,

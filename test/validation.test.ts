@@ -220,7 +220,7 @@ const cases: Case[] = [
     'Queue groupConcurrency 0',
     () => new Queue({ groupConcurrency: 0 }),
     RangeError,
-    'Queue: groupConcurrency must be a positive integer, got 0',
+    'Queue: groupConcurrency must be a positive integer or Infinity, got 0',
   ],
   ['Queue groupBy not a function', () => new Queue({ groupBy: 'g' as never }), TypeError, 'Queue: groupBy must be a function, got "g"'],
   [
@@ -393,7 +393,7 @@ describe('an unknown option is a TypeError naming the nearest known one, in ever
       'Queue, far from any',
       () => new Queue({ zzzzzzzzzzzz: 1 } as never),
       TypeError,
-      "Queue: unknown option 'zzzzzzzzzzzz' (known: 'handler', 'concurrency', 'classify', 'retryAfter', 'capacity', 'overflow', 'retry', 'deadLetter', 'visibilityTimeoutMs', 'ttlMs', 'groupBy', 'groupConcurrency', 'dedupe', 'rateLimit', 'autoStart', 'name', 'clock')",
+      "Queue: unknown option 'zzzzzzzzzzzz' (known: 'handler', 'concurrency', 'classify', 'retryAfter', 'capacity', 'overflow', 'retry', 'deadLetter', 'visibilityTimeoutMs', 'ttlMs', 'groupBy', 'groupConcurrency', 'groupRateLimit', 'dedupe', 'rateLimit', 'autoStart', 'name', 'clock')",
     ],
     [
       'Queue retry',

@@ -25,6 +25,11 @@ export class Ring<V> {
     this.#size++;
   }
 
+  /** The first value, left in place. */
+  peek(): V | undefined {
+    return this.#size === 0 ? undefined : this.#buffer[this.#head];
+  }
+
   shift(): V | undefined {
     if (this.#size === 0) return undefined;
     const value = this.#buffer[this.#head];

@@ -7,6 +7,7 @@ import * as v from '../internal/validate.js';
 import type { GroupKey, Handler, Overflow, PushOptions, QueueDedupeOptions, QueueOptions } from '../queue-types.js';
 import type { Classify } from '../limits/classify.js';
 import type { ConcurrencyLimit, LimitSample } from '../limits/limit.js';
+import { KeyedTokenBucket } from '../keyed-token-bucket.js';
 import type { RateLimiter } from '../token-bucket.js';
 
 /** The name errors and dead-letter messages give the part. */
@@ -30,6 +31,7 @@ export function constructAs<Q>(part: string, make: () => Q): Q {
 
 const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
 const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
+const GROUP_RATE_KEYS = /* @__PURE__ */ v.knownKeys<{ ratePerSecond: number; burst?: number }>({ ratePerSecond: true, burst: true });
 const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   handler: true,
   concurrency: true,
@@ -43,6 +45,7 @@ const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   ttlMs: true,
   groupBy: true,
   groupConcurrency: true,
+  groupRateLimit: true,
   dedupe: true,
   rateLimit: true,
   autoStart: true,
@@ -83,7 +86,9 @@ export interface QueueConfig<T, R> {
   readonly visibilityTimeoutMs: number | undefined;
   readonly ttlMs: number | undefined;
   readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
-  readonly groupConcurrency: number;
+  readonly groupConcurrency: number | ((key: GroupKey) => number);
+  /** A group's rate limiter, when groups have one (`groupRateLimit`). */
+  readonly groupRateLimit: ((key: GroupKey) => RateLimiter) | undefined;
   /** Where dedupe keys are remembered, when the queue dedupes. */
   readonly dedupeStore: DedupeStore | undefined;
   /** What a push of a live key does (`dedupe.mode`). */
@@ -130,7 +135,11 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
   const visibilityTimeoutMs = v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive');
   const ttlMs = v.number(PART, 'ttlMs', o.ttlMs, 'positive');
   const groupBy = v.fn<(item: T) => GroupKey | undefined>(PART, 'groupBy', o.groupBy);
-  const groupConcurrency = v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer', 1);
+  const groupConcurrency =
+    typeof o.groupConcurrency === 'function'
+      ? o.groupConcurrency
+      : v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer-or-infinity', 1);
+  const groupRateLimit = toGroupRateLimit(o.groupRateLimit, clock);
   let dedupeStore: DedupeStore | undefined;
   let dedupeKey: ((item: T) => DedupeKey) | undefined;
   let dedupeMode: 'drop' | 'replace' = 'drop';
@@ -164,6 +173,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     ttlMs,
     groupBy,
     groupConcurrency,
+    groupRateLimit,
     dedupeStore,
     dedupeMode,
     dedupeKey,
@@ -175,6 +185,30 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest && !sampling,
     tracksOldest,
   };
+}
+
+/** A `groupRateLimit` option as a function of the group's key: bucket options become a {@link KeyedTokenBucket}. */
+function toGroupRateLimit(value: unknown, clock: Clock): ((key: GroupKey) => RateLimiter) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') return value as (key: GroupKey) => RateLimiter;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${PART}: groupRateLimit must be { ratePerSecond, burst } or a function of the group's key, got ${v.show(value)}`);
+  }
+  const o = v.options<{ ratePerSecond: number; burst?: number }>(PART, value, GROUP_RATE_KEYS, 'groupRateLimit');
+  const keyed = v.within(
+    PART,
+    'groupRateLimit',
+    () =>
+      new KeyedTokenBucket({
+        ratePerSecond: o.ratePerSecond,
+        ...(o.burst !== undefined ? { burst: o.burst } : {}),
+        maxKeys: Infinity,
+        clock,
+      }),
+  );
+  if (keyed.burst < 1)
+    throw new RangeError(`${PART}: groupRateLimit.burst must be at least 1 (a start takes one token), got ${keyed.burst}`);
+  return (key) => keyed.limiterFor(key);
 }
 
 /** A push's options checked, with the item's group and dedupe keys taken. */

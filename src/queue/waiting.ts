@@ -1,6 +1,7 @@
 import { IndexedHeap } from '../internal/indexed-heap.js';
 import type { TimerHeap } from '../internal/timer-heap.js';
-import { Groups } from './groups.js';
+import { type GroupPolicy, Groups } from './groups.js';
+import type { GroupKey } from '../queue-types.js';
 import { DELAYED, DONE, GROUP_WAIT, type Job, READY } from './job.js';
 import { ReadyLevels } from './ready.js';
 
@@ -22,7 +23,7 @@ export class WaitingRoom<T, R> {
   readonly ready = new ReadyLevels<T, R>();
   /** Message groups; made when the first item with a group arrives. */
   groups: Groups<T, R> | undefined;
-  readonly #groupConcurrency: number;
+  readonly #groupPolicy: GroupPolicy;
   /** Items waiting for `delayMs` or a retry backoff. */
   readonly #delayed = new Set<Job<T, R>>();
   /** Every waiting record by push order, when the queue drops its oldest. */
@@ -35,15 +36,21 @@ export class WaitingRoom<T, R> {
 
   /**
    * @param timers - the queue's timers, for delays.
-   * @param groupConcurrency - slots per message group.
+   * @param groupPolicy - slots and rate limits per message group.
    * @param tracksOldest - keep the waiting records by push order, for {@link WaitingRoom.takeOldest}.
    * @param onDue - called after a delayed item became available.
    */
-  constructor(timers: TimerHeap, groupConcurrency: number, tracksOldest: boolean, onDue: () => void) {
+  constructor(timers: TimerHeap, groupPolicy: GroupPolicy, tracksOldest: boolean, onDue: () => void) {
     this.#timers = timers;
-    this.#groupConcurrency = groupConcurrency;
+    this.#groupPolicy = groupPolicy;
     this.#bySeq = tracksOldest ? new IndexedHeap<Job<T, R>>((a, b) => a.seq < b.seq) : undefined;
     this.#onDue = onDue;
+  }
+
+  /** Sets the slots per message group live (`queue.groupConcurrency`). */
+  setGroupConcurrency(concurrency: number | ((key: GroupKey) => number)): void {
+    if (this.groups !== undefined) this.groups.setConcurrency(concurrency);
+    else this.#groupPolicy.concurrency = concurrency;
   }
 
   /** Whether every waiting item has a record kept by push order (worker loops then take through {@link WaitingRoom.pop}). */
@@ -154,13 +161,13 @@ export class WaitingRoom<T, R> {
   /** Available now: ready, or behind its group. */
   #admit(job: Job<T, R>): void {
     if (job.groupKey === undefined) this.ready.push(job);
-    else (this.groups ??= new Groups(this.#groupConcurrency, this.ready)).admit(job);
+    else (this.groups ??= new Groups(this.#groupPolicy, this.ready)).admit(job);
   }
 
   /** Available again after a failure or a delay: an item holding its group slot goes straight back to ready. */
   #readmit(job: Job<T, R>): void {
     if (job.holdsSlot || job.groupKey === undefined) this.ready.push(job);
-    else (this.groups ??= new Groups(this.#groupConcurrency, this.ready)).admit(job);
+    else (this.groups ??= new Groups(this.#groupPolicy, this.ready)).admit(job);
   }
 
   #delay(job: Job<T, R>, delayMs: number): void {

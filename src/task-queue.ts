@@ -3,6 +3,7 @@ import type { DedupeStore } from './deduper.js';
 import { isRejectError, QueueClosedError } from './errors.js';
 import { untilAborted } from './internal/abort.js';
 import * as v from './internal/validate.js';
+import type { ConcurrencyLimit } from './limits/limit.js';
 import { Queue } from './queue.js';
 import { constructAs } from './queue/options.js';
 import type { CloseOptions, CloseResult, FailedInfo, GroupKey, HandlerContext, PushOptions, QueueOptions } from './queue-types.js';
@@ -192,10 +193,19 @@ export class TaskQueue {
     return this.#queue.concurrency;
   }
 
-  /** Sets it (live): see {@link Queue.concurrency}. @throws TypeError or RangeError for a bad value. */
-  set concurrency(value: number) {
+  /** Sets it (live): a number, or a {@link ConcurrencyLimit} to follow; see {@link Queue.concurrency}. @throws TypeError or RangeError for a bad value. */
+  set concurrency(value: number | ConcurrencyLimit) {
     try {
       this.#queue.concurrency = value;
+    } catch (error) {
+      throw rename(error);
+    }
+  }
+
+  /** Holds every start for `ms`, as {@link Queue.pauseFor}. @throws TypeError or RangeError for a bad `ms`. */
+  pauseFor(ms: number): void {
+    try {
+      this.#queue.pauseFor(ms);
     } catch (error) {
       throw rename(error);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { QueueClosedError, QueueFullError, RejectError, TaskQueue, TimeoutError, wrap } from '../src/index.js';
+import { AimdLimit, QueueClosedError, QueueFullError, RejectError, TaskQueue, TimeoutError, wrap } from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
 import { balanced, deferred, track } from './helpers.js';
 
@@ -236,5 +236,33 @@ describe('wrap', () => {
     expect(double.queue).toBe(tasks);
     expect(tasks.stats.completed).toBe(2);
     expect(() => wrap(5 as never)).toThrow(new TypeError('wrap: fn must be a function, got 5'));
+  });
+});
+
+describe('TaskQueue following load', () => {
+  it('takes a concurrency limit and retryAfter, and pauseFor holds every start', async () => {
+    const clock = new TestClock();
+    const limit = new AimdLimit({ initialLimit: 3, clock });
+    const tasks = new TaskQueue({ concurrency: limit, retryAfter: 'queue', clock });
+    expect(tasks.concurrency).toBe(3);
+    const starts: number[] = [];
+    const busy = tasks.add(() => {
+      starts.push(clock.now());
+      throw Object.assign(new Error('429'), { status: 429, retryAfterMs: 300 });
+    });
+    const later = tasks.add(() => void starts.push(clock.now()));
+    await expect(busy).rejects.toThrow('429');
+    await clock.advance(0);
+    expect(starts).toEqual([0]); // the 429 held every start for its Retry-After
+    const held = tasks.add(() => void starts.push(clock.now()));
+    await clock.runAll();
+    await Promise.all([later, held]);
+    expect(starts).toEqual([0, 300, 300]);
+    tasks.pauseFor(100);
+    const afterPause = tasks.add(() => void starts.push(clock.now()));
+    await clock.runAll();
+    await afterPause;
+    expect(starts.at(-1)).toBe(400);
+    expect(() => tasks.pauseFor(-1)).toThrow('TaskQueue: ms must be a non-negative finite number, got -1');
   });
 });

@@ -1,15 +1,19 @@
 import { type Clock, systemClock } from '../clock.js';
 import type { DeadLetterStore } from '../dead-letter.js';
 import { isRejectError, isRetryExhaustedError } from '../errors.js';
-import { toDeadLetterStore } from '../internal/inputs.js';
+import { toConcurrency, toDeadLetterStore } from '../internal/inputs.js';
 import { closeQuietly } from '../internal/iterators.js';
-import { resolveRetryPolicy } from '../internal/retry-policy.js';
+import { resolveRetryPolicy, retryAfterOf } from '../internal/retry-policy.js';
+import { type Classify, defaultClassify } from '../limits/classify.js';
+import type { ConcurrencyLimit, LimitChange } from '../limits/limit.js';
 import * as v from '../internal/validate.js';
 import { type RetryEvent, type RetryPolicy, retry } from '../retry.js';
 import { type Operator, toAsyncIterator } from './source.js';
 
 const MAP_CONCURRENT_KEYS = /* @__PURE__ */ v.knownKeys<MapConcurrentOptions<unknown>>({
   concurrency: true,
+  classify: true,
+  retryAfter: true,
   backpressure: true,
   ordered: true,
   retry: true,
@@ -31,13 +35,28 @@ export interface MapContext {
 
 /** Options of {@link mapConcurrent}. */
 export interface MapConcurrentOptions<T> {
-  /** Calls running at once: a positive integer or `Infinity` (as p-map's). @default 1 */
-  readonly concurrency?: number;
+  /**
+   * Items in flight at once (their calls, and their waits between retries): a
+   * positive integer or `Infinity` (as p-map's), or a {@link ConcurrencyLimit}
+   * fed a sample per settled call and followed live.
+   * @default 1
+   */
+  readonly concurrency?: number | ConcurrencyLimit;
+  /** How a settled call counts for a limit object (see Queue's `classify`). @default defaultClassify */
+  readonly classify?: Classify<unknown>;
+  /**
+   * `'queue'`: an error carrying `retryAfterMs` holds every new call until
+   * then — no item is pulled, and a call due meanwhile (a retry) waits
+   * inside its attempt (the wait counts toward `timeoutMs`). `'item'`: only
+   * that item's retry waits.
+   * @default 'item'
+   */
+  readonly retryAfter?: 'item' | 'queue';
   /**
    * The most results running or finished but not yet taken by the consumer
    * (p-map's `pMapIterable` `backpressure`): calls go on ahead of a slow
    * consumer until this many are in hand. At least `concurrency`.
-   * @default concurrency
+   * @default concurrency (with a limit object: the limit in force)
    */
   readonly backpressure?: number;
   /** Yield results in source order (`true`) or as they finish. @default true */
@@ -59,6 +78,12 @@ export interface MapConcurrentOptions<T> {
   readonly timeoutMs?: number;
   /** Source of time for backoff waits and `timeoutMs`. @default systemClock */
   readonly clock?: Clock;
+}
+
+/** A limit object's `limit`, or `fallback` while it reads as no positive integer. */
+function limitOf(limit: ConcurrencyLimit, fallback: number): number {
+  const n = limit.limit;
+  return (Number.isInteger(n) && n >= 1) || n === Infinity ? n : fallback;
 }
 
 type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown; dead: boolean };
@@ -84,10 +109,12 @@ export function mapConcurrent<T, R>(
   const part = 'mapConcurrent';
   v.requiredFn(part, 'fn', fn);
   const o = v.options<MapConcurrentOptions<T>>(part, options, MAP_CONCURRENT_KEYS);
-  const concurrency = v.number(part, 'concurrency', o.concurrency, 'positive-integer-or-infinity', 1);
-  const backpressure = v.number(part, 'backpressure', o.backpressure, 'positive-integer-or-infinity', concurrency);
-  if (backpressure < concurrency) {
-    throw new RangeError(`${part}: backpressure must be at least concurrency (${concurrency}), got ${backpressure}`);
+  const { concurrency: fixed, limit } = toConcurrency(part, 'concurrency', o.concurrency, 1);
+  const classify = v.fn<Classify<unknown>>(part, 'classify', o.classify) ?? defaultClassify;
+  const pauseOnRetryAfter = v.choice(part, 'retryAfter', o.retryAfter, ['item', 'queue'] as const, 'item') === 'queue';
+  const givenBackpressure = v.number(part, 'backpressure', o.backpressure, 'positive-integer-or-infinity');
+  if (limit === undefined && givenBackpressure !== undefined && givenBackpressure < fixed) {
+    throw new RangeError(`${part}: backpressure must be at least concurrency (${fixed}), got ${givenBackpressure}`);
   }
   const ordered = v.boolean(part, 'ordered', o.ordered, true);
   const policy = o.retry === undefined ? undefined : resolveRetryPolicy(part, o.retry, 3);
@@ -102,6 +129,62 @@ export function mapConcurrent<T, R>(
   // a slow consumer, and a result is yielded as soon as it is there, not when the source next yields.
   return (source) => {
     const iterator = toAsyncIterator(source);
+    /** The concurrency in force: the limit object's, read live. */
+    const concurrency = (): number => (limit === undefined ? fixed : limitOf(limit, fixed));
+    const backpressure = (): number => Math.max(givenBackpressure ?? 0, concurrency());
+    /** Calls running (not waits between retries): a sample's `inFlight`. */
+    let calls = 0;
+    /** `retryAfter: 'queue'`: no call starts before this time (ms). */
+    let heldUntil = -Infinity;
+    let holdTimer: unknown;
+    const onLimit = (_change: LimitChange): void => pump();
+    limit?.on?.('limit', onLimit);
+    /** Calls `fn` for one attempt, after any hold; samples its outcome for the limit. */
+    const call = async (item: T, context: MapContext): Promise<R> => {
+      const wait = heldUntil - clock.now();
+      if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+      const startedAt = clock.now();
+      const inFlight = ++calls;
+      let outcome: { ok: true; value: R } | { ok: false; error: unknown };
+      try {
+        outcome = { ok: true, value: await fn(item, context) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      calls--;
+      if (!outcome.ok && pauseOnRetryAfter) {
+        const ms = retryAfterOf(outcome.error);
+        if (ms !== undefined) hold(ms);
+      }
+      if (limit !== undefined) sample(limit, outcome, startedAt, inFlight);
+      if (outcome.ok) return outcome.value;
+      throw outcome.error;
+    };
+    const sample = (
+      l: ConcurrencyLimit,
+      outcome: { ok: true; value: R } | { ok: false; error: unknown },
+      startedAt: number,
+      inFlight: number,
+    ) => {
+      let kind: string;
+      try {
+        kind = classify(outcome);
+      } catch {
+        return; // a classify that throws gives no sample
+      }
+      if (kind !== 'success' && kind !== 'dropped') return;
+      l.onSample({ startedAt, rttMs: Math.max(0, clock.now() - startedAt), inFlight, dropped: kind === 'dropped' });
+    };
+    const hold = (ms: number): void => {
+      const until = clock.now() + ms;
+      if (until <= heldUntil) return;
+      heldUntil = until;
+      if (holdTimer !== undefined) clock.clearTimeout(holdTimer);
+      holdTimer = clock.setTimeout(() => {
+        holdTimer = undefined;
+        pump();
+      }, ms);
+    };
     const stop = new AbortController();
     /** Settled outcomes not yet yielded: by index when ordered, in settling order otherwise. */
     const results = new Map<number, Outcome<R>>();
@@ -122,7 +205,9 @@ export function mapConcurrent<T, R>(
       retry(
         (attempt, signal) => {
           attempts = attempt;
-          return fn(item, { signal, attempt, index: i });
+          return limit === undefined && !pauseOnRetryAfter
+            ? fn(item, { signal, attempt, index: i })
+            : call(item, { signal, attempt, index: i });
         },
         {
           maxAttempts: policy?.maxAttempts ?? 1,
@@ -182,6 +267,8 @@ export function mapConcurrent<T, R>(
       if (finished) return;
       finished = true;
       stop.abort();
+      limit?.off?.('limit', onLimit);
+      if (holdTimer !== undefined) clock.clearTimeout(holdTimer);
       if (!sourceDone) closeQuietly(iterator);
     };
 
@@ -213,7 +300,8 @@ export function mapConcurrent<T, R>(
 
     /** Pulls the source while a slot is free and fewer than `backpressure` results are running or unconsumed. */
     const pump = (): void => {
-      if (pulling || sourceDone || finished || running >= concurrency || running + results.size >= backpressure) return;
+      if (pulling || sourceDone || finished || running >= concurrency() || running + results.size >= backpressure()) return;
+      if (clock.now() < heldUntil) return; // the hold's timer pumps again
       pulling = true;
       let next: Promise<IteratorResult<T>>;
       try {

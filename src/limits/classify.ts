@@ -9,7 +9,19 @@ import { isRejectError } from '../errors.js';
 export type Classification = 'success' | 'dropped' | 'ignore';
 
 /** A settled attempt: its value, or the error it threw or rejected with. */
-export type AttemptOutcome<R = unknown> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
+export type AttemptOutcome<R = unknown> =
+  | {
+      /** Fulfilled. */
+      readonly ok: true;
+      /** What it returned. */
+      readonly value: R;
+    }
+  | {
+      /** Failed. */
+      readonly ok: false;
+      /** What it threw or rejected with. */
+      readonly error: unknown;
+    };
 
 /** A function that classifies outcomes (the `classify` option). It must not throw; one that does counts as `'ignore'`. */
 export type Classify<R = unknown> = (outcome: AttemptOutcome<R>) => Classification;

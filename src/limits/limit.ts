@@ -32,8 +32,11 @@ export type LimitReason =
 
 /** The `'limit'` event's payload: the limit went `from` → `to` because of `reason`. */
 export interface LimitChange {
+  /** The limit before. */
   readonly from: number;
+  /** The limit now. */
   readonly to: number;
+  /** Why it moved. */
   readonly reason: LimitReason;
 }
 

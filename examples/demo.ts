@@ -21,9 +21,14 @@ record matches.
 Flags:
   --rounds N            replays of every example payload (default 13: ~10 000 deliveries)
   --redeliveries R      share of deliveries sent again, 0..1 (default 0.1)
-  --concurrency N       requests in flight (default 4)
-  --rate N              requests per second sluice sends (default 60)
-  --receiver-rate N     requests per second the receiver accepts (default 50)
+  --concurrency N       requests in flight at first; the limit then follows the receiver (default 4)
+  --max-concurrency N   the most requests in flight the limit may reach (default 64)
+  --static N            a fixed concurrency of N instead of the adaptive limit, for comparison
+  --rate N              requests per second sluice sends at most (default 1000)
+  --receiver-rate N     requests per second the receiver accepts (default 100000: no rate limit)
+  --receiver-workers N  requests the receiver serves at once; halved a third of the way through (default 8)
+  --receiver-service-ms MS  the receiver's time per request (default 25)
+  --receiver-queue N    requests that may wait at the receiver; past it, 429 (default 16)
   --fail-rate R         share of requests the receiver answers 503, 0..0.9 (default 0.05)
   --body-limit BYTES    the receiver's body limit (default 1000000)
   --poison-event NAME   event type the receiver refuses with 422 (default security_advisory)
@@ -63,7 +68,12 @@ function parse(argv: string[]): { options: JobOptions; json: string | undefined 
       rounds: { type: 'string' },
       redeliveries: { type: 'string' },
       concurrency: { type: 'string' },
+      'max-concurrency': { type: 'string' },
+      static: { type: 'string' },
       rate: { type: 'string' },
+      'receiver-workers': { type: 'string' },
+      'receiver-service-ms': { type: 'string' },
+      'receiver-queue': { type: 'string' },
       'receiver-rate': { type: 'string' },
       'fail-rate': { type: 'string' },
       'body-limit': { type: 'string' },
@@ -85,8 +95,13 @@ function parse(argv: string[]): { options: JobOptions; json: string | undefined 
       rounds: number('rounds', values.rounds, 13, 1, 1_000, true),
       redeliveryRate: number('redeliveries', values.redeliveries, 0.1, 0, 1, false),
       concurrency: number('concurrency', values.concurrency, 4, 1, 256, true),
-      ratePerSecond: number('rate', values.rate, 60, 0.1, 100_000, false),
-      receiverRatePerSecond: number('receiver-rate', values['receiver-rate'], 50, 1, 100_000, true),
+      maxConcurrency: number('max-concurrency', values['max-concurrency'], 64, 1, 1_024, true),
+      staticConcurrency: values.static === undefined ? undefined : number('static', values.static, 1, 1, 1_024, true),
+      ratePerSecond: number('rate', values.rate, 1_000, 0.1, 100_000, false),
+      receiverRatePerSecond: number('receiver-rate', values['receiver-rate'], 100_000, 1, 100_000, true),
+      receiverWorkers: number('receiver-workers', values['receiver-workers'], 8, 1, 1_024, true),
+      receiverServiceMs: number('receiver-service-ms', values['receiver-service-ms'], 25, 0, 10_000, false),
+      receiverQueue: number('receiver-queue', values['receiver-queue'], 16, 0, 100_000, true),
       failRate: number('fail-rate', values['fail-rate'], 0.05, 0, 0.9, false),
       bodyLimit: number('body-limit', values['body-limit'], 1_000_000, 64_000, 100_000_000, true),
       poisonEvent,
@@ -107,6 +122,10 @@ function table(s: Summary): string {
     ['unique deliveries', s.unique],
     ['batches sent *', s.batches],
     ['HTTP requests *', s.requests],
+    [
+      'concurrency: start / lowest / highest / final *',
+      'static' in s.limit ? `static ${s.limit.static}` : `${s.limit.start} / ${s.limit.lowest} / ${s.limit.highest} / ${s.limit.final}`,
+    ],
     ['429 Too Many Requests seen *', s.status429],
     ['503 Service Unavailable seen *', s.status503],
     ['422 poison batches split *', s.status422],

@@ -16,6 +16,10 @@ import { startReceiver } from './webhooks/receiver.js';
 const logFile = join(mkdtempSync(join(tmpdir(), 'sluice-queue-')), 'accepted.jsonl');
 const receiver = await startReceiver({
   ratePerSecond: 200,
+  workers: 16,
+  serviceMs: 2,
+  queueLimit: 64,
+  halveAfter: 0,
   failRate: 0.05,
   bodyLimit: 1_000_000,
   poisonEvent: 'security_advisory',

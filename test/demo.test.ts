@@ -75,6 +75,28 @@ describe('npm run demo', () => {
     expect(s.unique).toBe(s.delivered + s.deadLettered.total);
   }, 120_000);
 
+  it('follows the receiver with an adaptive concurrency limit, and --static N fixes it, the books balanced both ways', () => {
+    const summary = (args: string[]) => {
+      const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+      const result = run(['--rounds', '2', '--json', json, ...args]);
+      expect(result.status).toBe(0);
+      const s = JSON.parse(readFileSync(json, 'utf8'));
+      rmSync(dirname(json), { recursive: true, force: true });
+      return { s, stdout: result.stdout };
+    };
+    const adaptive = summary(['--concurrency', '2']);
+    expect(adaptive.s.limit.start).toBe(2);
+    expect(adaptive.s.limit.highest).toBeGreaterThan(2); // it grew to use the receiver's workers
+    expect(adaptive.s.limit.lowest).toBeLessThanOrEqual(adaptive.s.limit.final);
+    expect(adaptive.stdout).toMatch(/concurrency: start \/ lowest \/ highest \/ final \*\s+2 \/ \d+ \/ \d+ \/ \d+/);
+    expect(adaptive.s.balanced).toBe(true);
+    const fixed = summary(['--static', '40', '--receiver-queue', '4']);
+    expect(fixed.s.limit).toEqual({ static: 40 });
+    expect(fixed.s.status429).toBeGreaterThan(0); // 40 in flight against 8 workers and 4 places to wait
+    expect(fixed.s.balanced).toBe(true);
+    expect(fixed.s.unique).toBe(adaptive.s.unique);
+  }, 120_000);
+
   it('prints help and exits 0', () => {
     const result = run(['--help']);
     expect(result.status).toBe(0);

@@ -3,8 +3,11 @@
  * HTTP receiver through a sluice pipeline, and lose nothing.
  *
  *   deliveries → dedupe(deliveryId) → batch(per repository, under the body limit)
- *     → throttle(TokenBucket) → mapConcurrent(POST /batch, retries + DeadLetter)
+ *     → throttle(TokenBucket) → mapConcurrent(POST /batch, retries + DeadLetter,
+ *       concurrency following load: Gradient2Limit, a 429's Retry-After holding every call)
  *
+ * The receiver loses half its workers a third of the way through; the
+ * concurrency limit follows it down (unless `--static N` fixes it).
  * Poison batches (422) are split in halves until the bad delivery stands
  * alone; it is dead-lettered as `'rejected'` and its neighbours go through.
  * After the run, batches that ran out of attempts are redriven once.
@@ -14,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   DeadLetter,
+  Gradient2Limit,
   RejectError,
   TaskQueue,
   TokenBucket,
@@ -34,8 +38,18 @@ export interface JobOptions {
   readonly rounds: number;
   /** Share of deliveries sent again (GitHub redeliveries), 0..1. */
   readonly redeliveryRate: number;
-  /** POST requests in flight at once. */
+  /** POST requests in flight at first: the adaptive limit's initial limit. */
   readonly concurrency: number;
+  /** A fixed concurrency instead of the adaptive limit (for comparison). */
+  readonly staticConcurrency: number | undefined;
+  /** The most requests in flight the adaptive limit may reach. */
+  readonly maxConcurrency: number;
+  /** The receiver's workers (requests served at once) until it halves. */
+  readonly receiverWorkers: number;
+  /** The receiver's time per request, ms. */
+  readonly receiverServiceMs: number;
+  /** Requests that may wait at the receiver; past it, 429. */
+  readonly receiverQueue: number;
   /** Requests per second sluice sends (its TokenBucket). */
   readonly ratePerSecond: number;
   /** Requests per second the receiver accepts before answering 429. */
@@ -69,6 +83,8 @@ export interface Summary {
   redrive: { redriven: number; failed: number };
   receiver: { accepted: number; duplicates: number; matchesDelivered: boolean };
   retries: number;
+  /** The concurrency limit's path: where it started, its lowest and highest, and where it ended; `static` when fixed. */
+  limit: { start: number; lowest: number; highest: number; final: number; changes: number } | { static: number };
   status429: number;
   status503: number;
   status422: number;
@@ -113,8 +129,14 @@ async function startReceiver(options: ReceiverOptions): Promise<{ url: string; s
 }
 
 export async function runJob(o: JobOptions, progress: Progress = () => {}): Promise<Summary> {
+  // A third of the way through, by deliveries accepted (an estimate before dedupe: a third of those read).
+  const total = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].length;
   const receiver = await startReceiver({
     ratePerSecond: o.receiverRatePerSecond,
+    workers: o.receiverWorkers,
+    serviceMs: o.receiverServiceMs,
+    queueLimit: o.receiverQueue,
+    halveAfter: Math.floor(total / 3),
     failRate: o.failRate,
     bodyLimit: o.bodyLimit,
     poisonEvent: o.poisonEvent,
@@ -210,6 +232,16 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       }
     }
 
+    // Concurrency that follows the receiver: Netflix's Gradient2 backs off as latency grows, before 429s.
+    const limit =
+      o.staticConcurrency === undefined ? new Gradient2Limit({ initialLimit: o.concurrency, maxLimit: o.maxConcurrency }) : undefined;
+    const path = { start: limit?.limit ?? 0, lowest: limit?.limit ?? 0, highest: limit?.limit ?? 0, changes: 0 };
+    limit?.on('limit', ({ to }) => {
+      path.changes++;
+      path.lowest = Math.min(path.lowest, to);
+      path.highest = Math.max(path.highest, to);
+    });
+
     const started = Date.now();
     const pipeline = pipe(
       read(),
@@ -234,7 +266,11 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
           return post(items, signal);
         },
         {
-          concurrency: o.concurrency,
+          concurrency: limit ?? o.staticConcurrency!,
+          // This receiver's 503s are random faults, not load: only its 429s tell the limit to back off.
+          classify: (outcome) =>
+            outcome.ok ? 'success' : outcome.error instanceof HttpError && outcome.error.status === 429 ? 'dropped' : 'ignore',
+          retryAfter: 'queue',
           ordered: false,
           retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
           onRetry: () => retries++,
@@ -287,6 +323,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       redrive,
       receiver: { accepted: stats.accepted, duplicates: stats.duplicates, matchesDelivered },
       retries,
+      limit: limit ? { ...path, final: limit.limit } : { static: o.staticConcurrency! },
       status429,
       status503,
       status422,

@@ -3,6 +3,10 @@
  * `node:http` server on 127.0.0.1 that accepts `POST /batch` (a JSON array of
  * deliveries) and misbehaves the way real downstreams do:
  *
+ * - it serves `workers` requests at once, each taking `serviceMs`; more wait
+ *   in its queue (latency grows with load), and past `queueLimit` waiting it
+ *   answers `429` with `Retry-After: 1`; its workers halve once it has
+ *   accepted `halveAfter` deliveries (a downstream losing capacity mid-run);
  * - `429` with `Retry-After` past its own rate limit (fixed one-second windows);
  * - `503` for a share of requests (`failRate`);
  * - `413` when a body exceeds `bodyLimit` bytes;
@@ -18,6 +22,14 @@ import { createServer } from 'node:http';
 export interface ReceiverOptions {
   /** Requests per second it accepts before answering 429. */
   readonly ratePerSecond: number;
+  /** Requests it serves at once. */
+  readonly workers: number;
+  /** How long a request takes to serve, ms. */
+  readonly serviceMs: number;
+  /** Requests that may wait for a worker; the next one is answered 429. */
+  readonly queueLimit: number;
+  /** Its workers halve once it has accepted this many deliveries (0: never). */
+  readonly halveAfter: number;
   /** Share of requests answered 503, 0..1. */
   readonly failRate: number;
   /** The largest body it accepts, in bytes. */
@@ -32,6 +44,8 @@ export interface ReceiverOptions {
 
 export interface ReceiverStats {
   readonly requests: number;
+  /** Its workers now (halved after `halveAfter` deliveries). */
+  readonly workers: number;
   readonly accepted: number;
   readonly duplicates: number;
   readonly status: Record<string, number>;
@@ -57,6 +71,18 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
   let duplicates = 0;
   let windowStart = Date.now();
   let inWindow = 0;
+  let workers = options.workers;
+  let busy = 0;
+  const waiting: (() => void)[] = [];
+  /** Serves a request when a worker is free: after serviceMs, `handle` answers it; then the next waiting one goes. */
+  const serve = (handle: () => void): void => {
+    busy++;
+    setTimeout(() => {
+      handle();
+      busy--;
+      while (busy < workers && waiting.length > 0) serve(waiting.shift()!);
+    }, options.serviceMs);
+  };
   writeFileSync(options.logFile, '');
 
   const server = createServer((req, res) => {
@@ -66,7 +92,7 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
       res.end(JSON.stringify(body));
     };
     if (req.method === 'GET' && req.url === '/stats') {
-      const stats: ReceiverStats = { requests, accepted: accepted.size, duplicates, status };
+      const stats: ReceiverStats = { requests, workers, accepted: accepted.size, duplicates, status };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(stats));
       return;
@@ -95,24 +121,32 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
         const seconds = Math.max(1, Math.ceil((windowStart + 1_000 - now) / 1_000));
         return reply(429, { error: 'rate limited' }, { 'retry-after': String(seconds) });
       }
-      if (random() < options.failRate) return reply(503, { error: 'unavailable' });
-      let batch: { deliveryId: string; event: string }[];
-      try {
-        batch = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        if (!Array.isArray(batch)) throw new Error('not an array');
-      } catch {
-        return reply(400, { error: 'body must be a JSON array' });
-      }
-      const poison = batch.filter((d) => d.event === options.poisonEvent).map((d) => d.deliveryId);
-      if (poison.length > 0) return reply(422, { error: `cannot accept ${options.poisonEvent} events`, poison });
-      const ids: string[] = [];
-      for (const d of batch) {
-        if (accepted.has(d.deliveryId)) duplicates++;
-        else accepted.add(d.deliveryId);
-        ids.push(d.deliveryId);
-      }
-      appendFileSync(options.logFile, `${JSON.stringify(ids)}\n`);
-      reply(200, { accepted: ids.length });
+      const handle = (): void => {
+        if (random() < options.failRate) return reply(503, { error: 'unavailable' });
+        let batch: { deliveryId: string; event: string }[];
+        try {
+          batch = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (!Array.isArray(batch)) throw new Error('not an array');
+        } catch {
+          return reply(400, { error: 'body must be a JSON array' });
+        }
+        const poison = batch.filter((d) => d.event === options.poisonEvent).map((d) => d.deliveryId);
+        if (poison.length > 0) return reply(422, { error: `cannot accept ${options.poisonEvent} events`, poison });
+        const ids: string[] = [];
+        for (const d of batch) {
+          if (accepted.has(d.deliveryId)) duplicates++;
+          else accepted.add(d.deliveryId);
+          ids.push(d.deliveryId);
+        }
+        appendFileSync(options.logFile, `${JSON.stringify(ids)}\n`);
+        if (options.halveAfter > 0 && accepted.size >= options.halveAfter && workers === options.workers) {
+          workers = Math.max(1, Math.floor(options.workers / 2));
+        }
+        reply(200, { accepted: ids.length });
+      };
+      if (busy < workers && waiting.length === 0) return serve(handle);
+      if (waiting.length >= options.queueLimit) return reply(429, { error: 'overloaded' }, { 'retry-after': '1' });
+      waiting.push(handle);
     });
   });
 

@@ -121,7 +121,7 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
         const seconds = Math.max(1, Math.ceil((windowStart + 1_000 - now) / 1_000));
         return reply(429, { error: 'rate limited' }, { 'retry-after': String(seconds) });
       }
-      const handle = (): void => {
+      const handle = () => {
         if (random() < options.failRate) return reply(503, { error: 'unavailable' });
         let batch: { deliveryId: string; event: string }[];
         try {

@@ -157,6 +157,18 @@ export interface QueueOptions<T, R> {
   readonly rateLimit?: RateLimitInput | readonly RateLimitInput[];
   /** Start handling at once; with `false` the queue starts paused until `resume()`. @default true */
   readonly autoStart?: boolean;
+  /**
+   * Keep figures for {@link Queue.metrics} over a sliding window
+   * (`windowMs`, default 60 000): rates, wait and run quantiles, Little's
+   * law. Off, the queue reads no clock for them and records nothing.
+   * @default false
+   */
+  readonly metrics?:
+    | boolean
+    | {
+        /** The sliding window, ms. @default 60000 */
+        readonly windowMs?: number;
+      };
   /** A name for dead-letter entries' `source`. @default 'queue' */
   readonly name?: string;
   /** Source of time for delays, retries, TTLs and visibility timeouts. @default systemClock */
@@ -265,10 +277,103 @@ export interface AttemptInfo {
   readonly id: string;
   /** The attempt's number, from 1. */
   readonly attempt: number;
+  /** When the item was accepted (ms, the queue's clock). */
+  readonly enqueuedAt: number;
+  /**
+   * When this attempt started (ms, the queue's clock). Read only while the
+   * queue has a listener or `metrics` on: `NaN` for an attempt that started
+   * before the first listener was added.
+   */
+  readonly startedAt: number;
+  /**
+   * Time in the queue before this attempt, ms: since the push for the first
+   * attempt (its `delayMs` included), since the last attempt ended for a
+   * retry (its backoff included). Kept apart from `runMs`.
+   */
+  readonly waitMs: number;
+}
+
+/** Quantiles of durations over a metrics window, in ms, from a log-linear histogram (within 1/32 of the exact values). */
+export interface Quantiles {
+  /** The median. */
+  readonly p50: number;
+  /** The 90th percentile. */
+  readonly p90: number;
+  /** The 99th percentile. */
+  readonly p99: number;
+  /** The largest, exact. */
+  readonly max: number;
+  /** The mean, exact. */
+  readonly mean: number;
+  /** How many were recorded. */
+  readonly count: number;
+}
+
+/** Little's law over a metrics window: L = λW in a steady state. */
+export interface LittlesLaw {
+  /** The number waiting, averaged over the window's time (measured). */
+  readonly L: number;
+  /** Arrivals per second. */
+  readonly lambda: number;
+  /** The mean wait, s. */
+  readonly W: number;
+  /** λ × W: what L should be. */
+  readonly lambdaW: number;
+  /** |L − λW| / L (1 when L is 0 and λW is not; 0 when both are). */
+  readonly relativeError: number;
+}
+
+/**
+ * A queue's figures over its metrics window ({@link Queue.metrics}): rates
+ * per second, wait and run time quantiles, and Little's law (L = λW: the
+ * number waiting, on average, equals the arrival rate times the mean wait).
+ */
+export interface QueueMetrics {
+  /** The time the figures cover, ms: the window (`metrics.windowMs`), or less while the queue is younger. */
+  readonly windowMs: number;
+  /** Items accepted per second. */
+  readonly arrivalRate: number;
+  /** Items completed per second. */
+  readonly throughput: number;
+  /** Attempts failed per second (retried or not). */
+  readonly failureRate: number;
+  /** Time in the queue before each attempt that started in the window (see {@link AttemptInfo.waitMs}). */
+  readonly waitMs: Quantiles;
+  /** Run time of each attempt that settled in the window. */
+  readonly runMs: Quantiles;
+  /** Items waiting now. */
+  readonly waiting: number;
+  /** Attempts in flight now. */
+  readonly inFlight: number;
+  /** The concurrency in force now (a limit object's, when the queue follows one). */
+  readonly concurrencyLimit: number;
+  /**
+   * Little's law over the window: `L` the number waiting, averaged over
+   * time (measured); `lambda` arrivals per second; `W` the mean wait in s;
+   * `lambdaW` their product; `relativeError` = |L − λW| / L. They agree in
+   * a steady state; a queue that grows or drains in the window shows it.
+   */
+  readonly littlesLaw: LittlesLaw;
+}
+
+/** What the `'completed'` and `'failed'` events tell: the attempt's timing too. */
+export interface SettledInfo extends AttemptInfo {
+  /** How long the attempt ran, start to settle, ms. */
+  readonly runMs: number;
+}
+
+/** What the `'cancelled'` event tells. */
+export interface CancelledInfo {
+  /** The item's id. */
+  readonly id: string;
+  /** Its attempts so far (0: it never started). */
+  readonly attempt: number;
+  /** When the item was accepted (ms, the queue's clock). */
+  readonly enqueuedAt: number;
 }
 
 /** What the `'failed'` event tells. */
-export interface FailedInfo extends AttemptInfo {
+export interface FailedInfo extends SettledInfo {
   /** Whether another attempt is scheduled. */
   readonly willRetry: boolean;
 }
@@ -282,7 +387,7 @@ export interface QueueEvents<T, R> {
    * `ack` carries no result, so `result` is `undefined` there (declare a
    * pull-mode queue's `R` as `void` or leave it `unknown`).
    */
-  completed: [item: T, result: R, info: AttemptInfo];
+  completed: [item: T, result: R, info: SettledInfo];
   /** An attempt failed. */
   failed: [item: T, error: unknown, info: FailedInfo];
   /** An item was dead-lettered. */
@@ -292,7 +397,7 @@ export interface QueueEvents<T, R> {
    * at once when it waited, when its attempt settled when it ran.
    * `attempt` is 0 for an item that never started.
    */
-  cancelled: [item: T, reason: unknown, info: AttemptInfo];
+  cancelled: [item: T, reason: unknown, info: CancelledInfo];
   /** Nothing is waiting or in flight any more. */
   idle: [];
   /**

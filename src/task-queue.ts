@@ -6,7 +6,16 @@ import * as v from './internal/validate.js';
 import type { ConcurrencyLimit } from './limits/limit.js';
 import { Queue } from './queue.js';
 import { constructAs } from './queue/options.js';
-import type { CloseOptions, CloseResult, FailedInfo, GroupKey, HandlerContext, PushOptions, QueueOptions } from './queue-types.js';
+import type {
+  CloseOptions,
+  CloseResult,
+  FailedInfo,
+  GroupKey,
+  HandlerContext,
+  PushOptions,
+  QueueMetrics,
+  QueueOptions,
+} from './queue-types.js';
 
 const PART = 'TaskQueue';
 
@@ -79,6 +88,7 @@ const TASK_QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<TaskQueueOptions>({
   dedupe: true,
   rateLimit: true,
   autoStart: true,
+  metrics: true,
   name: true,
   clock: true,
 });
@@ -197,6 +207,15 @@ export class TaskQueue {
   set concurrency(value: number | ConcurrencyLimit) {
     try {
       this.#queue.concurrency = value;
+    } catch (error) {
+      throw rename(error);
+    }
+  }
+
+  /** The figures over the metrics window, as {@link Queue.metrics} (a task's wait and run times). @throws TypeError without the `metrics` option. */
+  metrics(): QueueMetrics {
+    try {
+      return this.#queue.metrics();
     } catch (error) {
       throw rename(error);
     }

@@ -266,3 +266,16 @@ describe('TaskQueue following load', () => {
     expect(() => tasks.pauseFor(-1)).toThrow('TaskQueue: ms must be a non-negative finite number, got -1');
   });
 });
+
+describe('TaskQueue.metrics()', () => {
+  it("gives the tasks' wait and run times, and names TaskQueue when metrics are off", async () => {
+    const clock = new TestClock();
+    const tasks = new TaskQueue({ metrics: true, clock });
+    await Promise.all([1, 2].map(() => tasks.add(() => new Promise<void>((r) => clock.setTimeout(r, 10)))).concat(clock.runAll()));
+    const m = tasks.metrics();
+    expect(m.runMs.count).toBe(2);
+    expect(m.runMs.max).toBe(10);
+    expect(m.waitMs.max).toBe(10); // the second waited for the first
+    expect(() => new TaskQueue().metrics()).toThrow('TaskQueue: metrics() needs the metrics option');
+  });
+});

@@ -393,7 +393,7 @@ describe('an unknown option is a TypeError naming the nearest known one, in ever
       'Queue, far from any',
       () => new Queue({ zzzzzzzzzzzz: 1 } as never),
       TypeError,
-      "Queue: unknown option 'zzzzzzzzzzzz' (known: 'handler', 'concurrency', 'classify', 'retryAfter', 'capacity', 'overflow', 'retry', 'deadLetter', 'visibilityTimeoutMs', 'ttlMs', 'groupBy', 'groupConcurrency', 'groupRateLimit', 'dedupe', 'rateLimit', 'autoStart', 'name', 'clock')",
+      "Queue: unknown option 'zzzzzzzzzzzz' (known: 'handler', 'concurrency', 'classify', 'retryAfter', 'capacity', 'overflow', 'retry', 'deadLetter', 'visibilityTimeoutMs', 'ttlMs', 'groupBy', 'groupConcurrency', 'groupRateLimit', 'dedupe', 'rateLimit', 'autoStart', 'metrics', 'name', 'clock')",
     ],
     [
       'Queue retry',

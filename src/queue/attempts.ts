@@ -4,8 +4,9 @@ import { retryAfterOf } from '../internal/retry-policy.js';
 import { seqId } from '../internal/seq-id.js';
 import type { TimerHeap } from '../internal/timer-heap.js';
 import type { QueueEvents } from '../queue-types.js';
-import { AttemptContext, DONE, Job, RUNNING } from './job.js';
+import { AttemptContext, DONE, Job, type PlainInFlight, RUNNING } from './job.js';
 import type { Flow } from './flow.js';
+import type { QueueRecorder } from './metrics.js';
 import type { LiveKeys } from './live-keys.js';
 import { PART, type QueueConfig } from './options.js';
 import { deadLetterError, deadLetterInput, decideFailure, handedBackError } from './outcome.js';
@@ -23,6 +24,10 @@ export interface AttemptsHost<T, R> {
   settled(): void;
   /** A worker loop's attempt lapsed: the loop's concurrency slot is free (push mode). */
   lapsed(): void;
+  /** Whether attempts are timed (a listener, or metrics): the time is read only then. */
+  timing(): boolean;
+  /** The number waiting now (for the metrics' Little's law). */
+  waiting(): number;
 }
 
 /**
@@ -64,6 +69,8 @@ export class Attempts<T, R> {
   /** Whether settled attempts are sampled for a limit (QueueConfig.sampling). */
   readonly #sampling: boolean;
   readonly #pauseOnRetryAfter: boolean;
+  /** The metrics window's recorder, when `metrics` is on. */
+  readonly metrics: QueueRecorder | undefined;
   readonly #report = (error: unknown): void => this.#host.reportError(error);
 
   constructor(
@@ -72,8 +79,10 @@ export class Attempts<T, R> {
     room: WaitingRoom<T, R>,
     dedupe: LiveKeys<T, R> | undefined,
     flow: Flow,
+    metrics: QueueRecorder | undefined,
     host: AttemptsHost<T, R>,
   ) {
+    this.metrics = metrics;
     this.#config = config;
     this.#flow = flow;
     this.#sampling = config.sampling;
@@ -93,7 +102,13 @@ export class Attempts<T, R> {
     }
     job.state = RUNNING;
     this.running++;
-    if (this.#sampling) this.#flow.started(job, this.running);
+    if (this.#sampling || this.#host.timing()) {
+      const now = this.#timers.now();
+      job.startedAt = now;
+      job.waitMs = now - (Number.isNaN(job.readyAt) ? job.pushedAt : job.readyAt);
+      this.metrics?.started(now, job.waitMs, this.#host.waiting());
+      if (this.#sampling) job.startInFlight = this.running;
+    } else job.startedAt = Number.NaN;
     const attempt = ++job.attempt;
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
@@ -104,7 +119,9 @@ export class Attempts<T, R> {
         job.timer = this.#timers.add(this.#timers.now() + timeoutMs, () => this.#lapse(job, generation, timeoutMs));
       }
     }
-    if (this.#host.listens('active')) this.#host.emit('active', job.item, { id: job.id, attempt });
+    if (this.#host.listens('active')) {
+      this.#host.emit('active', job.item, { id: job.id, attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: job.waitMs });
+    }
     return generation;
   }
 
@@ -117,13 +134,14 @@ export class Attempts<T, R> {
       return true;
     }
     this.#end(job);
+    const runMs = this.#ran(job.startedAt, true);
     if (this.#sampling) this.#flow.settled(job, { ok: true, value });
     job.state = DONE;
     this.completed++;
     this.#release(job);
     const settlers = job.settlers;
     if (settlers !== undefined) for (const s of settlers) s.resolve(value);
-    if (this.#host.listens('completed')) this.#host.emit('completed', job.item, value, { id: job.id, attempt: job.attempt });
+    if (this.#host.listens('completed')) this.#host.emit('completed', job.item, value, this.#settledInfo(job, runMs));
     this.#host.settled();
     return true;
   }
@@ -164,10 +182,10 @@ export class Attempts<T, R> {
   }
 
   /** A plain item's attempt settled after `cancel()`: counted cancelled. */
-  cancelledPlain(item: T, seq: number, reason: unknown): void {
+  cancelledPlain(item: T, seq: number, reason: unknown, pushedAt: number): void {
     this.running--;
     this.cancelled++;
-    if (this.#host.listens('cancelled')) this.#host.emit('cancelled', item, reason, { id: seqId(seq), attempt: 1 });
+    if (this.#host.listens('cancelled')) this.#host.emit('cancelled', item, reason, { id: seqId(seq), attempt: 1, enqueuedAt: pushedAt });
   }
 
   /** A plain item that waited was cancelled (its record made for it, its entry taken out of its ring). */
@@ -184,30 +202,70 @@ export class Attempts<T, R> {
     const reason = job.cancelReason;
     const settlers = job.settlers;
     if (settlers !== undefined) for (const s of settlers) s.reject(reason);
-    if (this.#host.listens('cancelled')) this.#host.emit('cancelled', job.item, reason, { id: job.id, attempt: job.attempt });
+    if (this.#host.listens('cancelled')) {
+      this.#host.emit('cancelled', job.item, reason, { id: job.id, attempt: job.attempt, enqueuedAt: job.pushedAt });
+    }
     this.#host.settled();
   }
 
-  /** The plain lane's start: only the books (the room counted the item out). */
-  startPlain(item: T, seq: number): void {
+  /** The plain lane's start: only the books (the room counted the item out), and the time when it is read. */
+  startPlain(item: T, seq: number, plain: PlainInFlight): void {
     this.running++;
-    if (this.#host.listens('active')) this.#host.emit('active', item, { id: seqId(seq), attempt: 1 });
+    if (!this.#host.timing()) {
+      plain.startedAt = Number.NaN;
+      return;
+    }
+    const now = this.#timers.now();
+    plain.startedAt = now;
+    this.metrics?.started(now, now - plain.pushedAt, this.#host.waiting());
+    if (this.#host.listens('active')) {
+      this.#host.emit('active', item, {
+        id: seqId(seq),
+        attempt: 1,
+        enqueuedAt: plain.pushedAt,
+        startedAt: now,
+        waitMs: now - plain.pushedAt,
+      });
+    }
   }
 
   /** The plain lane's completion: only the books and the event (the worker loop goes on, or leaves and checks watchers). */
-  completePlain(item: T, seq: number, value: R): void {
+  completePlain(item: T, seq: number, value: R, plain: PlainInFlight): void {
     this.running--;
     this.completed++;
-    if (this.#host.listens('completed')) this.#host.emit('completed', item, value, { id: seqId(seq), attempt: 1 });
+    const startedAt = plain.startedAt;
+    const runMs = this.#ran(startedAt, true); // NaN when not timed: nobody listened when it started
+    if (this.#host.listens('completed')) {
+      const info = { id: seqId(seq), attempt: 1, enqueuedAt: plain.pushedAt, startedAt, waitMs: startedAt - plain.pushedAt, runMs };
+      this.#host.emit('completed', item, value, info);
+    }
   }
 
   /** The plain lane's first attempt failed: the item gets its record now, to retry or dead-letter. */
-  failPlain(item: T, seq: number, pushedAt: number, error: unknown): void {
-    const job = Job.plain<T, R>(item, seq, pushedAt, 0); // worker loops take plain items only from level 0
+  failPlain(item: T, seq: number, plain: PlainInFlight, error: unknown): void {
+    const job = Job.plain<T, R>(item, seq, plain.pushedAt, 0); // worker loops take plain items only from level 0
     job.state = RUNNING;
     job.attempt = 1;
     job.generation = 1;
+    job.startedAt = plain.startedAt;
+    job.waitMs = plain.startedAt - plain.pushedAt;
     this.#failAttempt(job, error, undefined);
+  }
+
+  /** An attempt that started at `startedAt` ended now: its run time (NaN when it was not timed), recorded in the metrics. */
+  #ran(startedAt: number, ok: boolean): number {
+    if (Number.isNaN(startedAt)) return Number.NaN;
+    const now = this.#timers.now();
+    const runMs = now - startedAt;
+    this.metrics?.settled(now, runMs, ok);
+    return runMs;
+  }
+
+  #settledInfo(
+    job: Job<T, R>,
+    runMs: number,
+  ): { id: string; attempt: number; enqueuedAt: number; startedAt: number; waitMs: number; runMs: number } {
+    return { id: job.id, attempt: job.attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: job.waitMs, runMs };
   }
 
   /**
@@ -313,6 +371,8 @@ export class Attempts<T, R> {
 
   #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
     this.#end(job);
+    const runMs = this.#ran(job.startedAt, false);
+    job.runMs = runMs;
     if (this.#sampling) this.#flow.settled(job, { ok: false, error });
     if (this.#pauseOnRetryAfter) {
       const ms = retryAfterOf(error);
@@ -370,7 +430,9 @@ export class Attempts<T, R> {
   }
 
   #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
-    if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { id: job.id, attempt: job.attempt, willRetry });
+    if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { ...this.#settledInfo(job, job.runMs), willRetry });
+    // A retry's wait starts when this attempt ended.
+    if (willRetry && !Number.isNaN(job.startedAt)) job.readyAt = job.startedAt + job.runMs;
   }
 
   /** Releases what a finished item held: its id, signal watch, dedupe key, group slot and timers. */

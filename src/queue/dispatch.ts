@@ -151,7 +151,7 @@ export class Dispatcher<T, R> {
           ready.count--;
           room.size--;
           const seq = plain.seq;
-          attempts.startPlain(item, seq);
+          attempts.startPlain(item, seq, plain);
           host.took();
           try {
             // The context goes to the handler only (events name the item by seq): where the handler is
@@ -191,9 +191,9 @@ export class Dispatcher<T, R> {
         plain.cancelled = false;
         const reason = plain.cancelReason;
         plain.cancelReason = undefined;
-        attempts.cancelledPlain(item, seq, reason);
-      } else if (ok) attempts.completePlain(item, seq, outcome as R);
-      else attempts.failPlain(item, seq, plain.pushedAt, outcome);
+        attempts.cancelledPlain(item, seq, reason, plain.pushedAt);
+      } else if (ok) attempts.completePlain(item, seq, outcome as R, plain);
+      else attempts.failPlain(item, seq, plain, outcome);
     };
     const done = (value: R): void => {
       if (job === undefined) {

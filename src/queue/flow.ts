@@ -80,12 +80,6 @@ export class Flow {
     this.#limit?.off?.('limit', this.#onLimit);
   }
 
-  /** An attempt started: when it started and how many run with it (itself included). */
-  started(job: { startedAt: number; startInFlight: number }, running: number): void {
-    job.startedAt = this.#timers.now();
-    job.startInFlight = running;
-  }
-
   /**
    * An attempt settled with `outcome`: classified, then a sample for the limit and the limiters that learn.
    * A concurrency it changes is set, not acted on: the queue starts work when it has booked the outcome.

@@ -96,6 +96,7 @@ export class Intake<T, R> {
     const ttlMs = o.ttlMs;
     if (ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + ttlMs, () => this.#attempts.expire(job, ttlMs));
     this.#room.enter(job, o.delayMs);
+    this.#attempts.metrics?.arrived(job.pushedAt, this.#room.size);
     const signal = o.signal;
     if (signal !== undefined) job.detach = whenAborted(signal, () => this.#attempts.cancel(job, signal.reason));
     if (full) {
@@ -115,7 +116,9 @@ export class Intake<T, R> {
     const seq = this.nextSeq++;
     this.accepted++;
     // Stamped with the turn's time: one clock read for a loop of pushes (see firstSeenAt).
-    this.#room.enterPlain(item, seq, this.#timers.turnNow(), priority);
+    const now = this.#timers.turnNow();
+    this.#room.enterPlain(item, seq, now, priority);
+    this.#attempts.metrics?.arrived(now, this.#room.size);
     // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
     const dispatch = this.#dispatch;
     if (dispatch.workers < dispatch.concurrency || dispatch.handler === undefined) this.#startWork();

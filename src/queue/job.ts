@@ -66,9 +66,14 @@ export class Job<T, R> implements HandlerContext {
   #controller: AbortController | undefined = undefined;
   /** Its place in the waiting room's heap by push order (a `'drop-oldest'` queue's); -1 while it is not in it. */
   index = -1;
-  /** When its running attempt started (ms), and how many were in flight then: a limit's sample (only when the queue samples). */
-  startedAt = 0;
+  /** When its running attempt started (ms; NaN when the queue did not read the time), and how many were in flight then. */
+  startedAt = Number.NaN;
   startInFlight = 0;
+  /** When its current wait began, if not at its push: when its last attempt ended (ms). */
+  readyAt = Number.NaN;
+  /** The running attempt's time in the queue before it (ms), and the last attempt's run time (ms). */
+  waitMs = Number.NaN;
+  runMs = Number.NaN;
 
   #id: string | undefined;
 
@@ -156,6 +161,8 @@ export class PlainInFlight {
   job: Job<unknown, unknown> | undefined = undefined;
   /** The push time (ms); NaN to start with, so the field holds a double from the first. */
   pushedAt = Number.NaN;
+  /** When the running item's attempt started (ms), when the queue reads the time. */
+  startedAt = Number.NaN;
   /** The running item's signal, once its handler asked for it. */
   controller: AbortController | undefined = undefined;
   /** Set by `cancel()`: the item is counted cancelled when it settles. */

@@ -49,9 +49,11 @@ const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   dedupe: true,
   rateLimit: true,
   autoStart: true,
+  metrics: true,
   name: true,
   clock: true,
 });
+const METRICS_KEYS = /* @__PURE__ */ v.knownKeys<{ windowMs?: number }>({ windowMs: true });
 const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true, mode: true });
 const DEDUPE_MODES: readonly ('drop' | 'replace')[] = ['drop', 'replace'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
@@ -101,6 +103,8 @@ export interface QueueConfig<T, R> {
   /** Whether settled attempts are sampled (a limit object, or a limiter that learns): every attempt then needs a record. */
   readonly sampling: boolean;
   readonly autoStart: boolean;
+  /** The metrics window (ms) when `metrics` is on. */
+  readonly metricsWindowMs: number | undefined;
   readonly name: string;
   /** The part the user called (`Queue`, or `TaskQueue`), named in push errors. */
   readonly part: string;
@@ -181,10 +185,22 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     learners,
     sampling,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
+    metricsWindowMs: metricsWindow(o.metrics),
     name: v.string(PART, 'name', o.name, 'queue'),
     plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest && !sampling,
     tracksOldest,
   };
+}
+
+/** The `metrics` option: the window in ms when on, `undefined` when off. */
+function metricsWindow(value: unknown): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 60_000;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${PART}: metrics must be a boolean or { windowMs }, got ${v.show(value)}`);
+  }
+  const o = v.options<{ windowMs?: number }>(PART, value, METRICS_KEYS, 'metrics');
+  return v.number(PART, 'metrics.windowMs', o.windowMs, 'positive', 60_000);
 }
 
 /** A `groupRateLimit` option as a function of the group's key: bucket options become a {@link KeyedTokenBucket}. */

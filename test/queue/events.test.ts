@@ -38,8 +38,9 @@ describe('Queue: events', () => {
     queue.on('active', active);
     queue.on('completed', completed);
     await queue.submit('abc', { id: 'i1' });
-    expect(active).toHaveBeenCalledWith('abc', { id: 'i1', attempt: 1 });
-    expect(completed).toHaveBeenCalledWith('abc', 3, { id: 'i1', attempt: 1 });
+    const timing = { enqueuedAt: 0, startedAt: 0, waitMs: 0 };
+    expect(active).toHaveBeenCalledWith('abc', { id: 'i1', attempt: 1, ...timing });
+    expect(completed).toHaveBeenCalledWith('abc', 3, { id: 'i1', attempt: 1, ...timing, runMs: 0 });
   });
 
   it('names an item pushed without options by its receipt id in events and in the handler context', async () => {
@@ -58,10 +59,10 @@ describe('Queue: events', () => {
     await queue.onIdle();
     expect(contextIds).toEqual(ids);
     expect(seen).toEqual([
-      ['active', 'a', { id: ids[0], attempt: 1 }],
-      ['completed', 'a', 1, { id: ids[0], attempt: 1 }],
-      ['active', 'bb', { id: ids[1], attempt: 1 }],
-      ['completed', 'bb', 2, { id: ids[1], attempt: 1 }],
+      ['active', 'a', { id: ids[0], attempt: 1, enqueuedAt: 0, startedAt: 0, waitMs: 0 }],
+      ['completed', 'a', 1, { id: ids[0], attempt: 1, enqueuedAt: 0, startedAt: 0, waitMs: 0, runMs: 0 }],
+      ['active', 'bb', { id: ids[1], attempt: 1, enqueuedAt: 0, startedAt: 0, waitMs: 0 }],
+      ['completed', 'bb', 2, { id: ids[1], attempt: 1, enqueuedAt: 0, startedAt: 0, waitMs: 0, runMs: 0 }],
     ]);
   });
   it('listeners see the books balanced: failed without retry, dead-lettered and the dead letter’s added, drop-oldest included', async () => {

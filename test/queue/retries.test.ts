@@ -24,8 +24,9 @@ describe('Queue: retries and dead letters', () => {
     expect(result.value).toBe('OK');
     expect(queue.stats).toMatchObject({ failed: 2, retried: 2, completed: 1 });
     expect(failed.mock.calls.map((c) => c[2])).toEqual([
-      { id: expect.any(String), attempt: 1, willRetry: true },
-      { id: expect.any(String), attempt: 2, willRetry: true },
+      // The retry's wait is its backoff: from the end of the attempt before to its start.
+      { id: expect.any(String), attempt: 1, enqueuedAt: 0, startedAt: 0, waitMs: 0, runMs: 0, willRetry: true },
+      { id: expect.any(String), attempt: 2, enqueuedAt: 0, startedAt: 100, waitMs: 100, runMs: 0, willRetry: true },
     ]);
     expect(queue.size).toBe(0);
   });

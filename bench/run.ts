@@ -16,7 +16,7 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths', 'flow'];
+const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths', 'flow', 'observability'];
 const suites = only.length ? only : all;
 const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   queue: { n: 1_000_000, reps: 6, rounds: 3 },
@@ -27,6 +27,7 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   scale: { n: 1, reps: 3 },
   paths: { n: 20_000, reps: 3 }, // and 4 N: the figures were taken at 20 000 and 40 000
   flow: { n: 30_000, reps: 1 }, // n = ms of simulated time; deterministic, so one repetition is the run
+  observability: { n: 1_000_000, reps: 6, rounds: 3 },
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -37,6 +38,7 @@ const small: typeof full = {
   scale: { n: 0, reps: 1 },
   paths: { n: 2_000, reps: 1 },
   flow: { n: 6_000, reps: 1 },
+  observability: { n: 20_000, reps: 2 },
 };
 const sizes = quick ? small : full;
 

@@ -143,9 +143,11 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
       resumed: () => this.#startWork(),
       reportError: (error) => this.#reportError(error),
     });
-    this.#metrics = config.metricsWindowMs === undefined ? undefined : new QueueRecorder(config.metricsWindowMs, this.#timers.now());
+    this.#metrics =
+      config.metricsWindowMs === undefined
+        ? undefined
+        : new QueueRecorder(config.metricsWindowMs, config.metricsSampleEvery, this.#timers.now());
     this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, this.#flow, this.#metrics, {
-      timing: () => this.#listened || this.#metrics !== undefined,
       waiting: () => this.#room.size,
       listens: (event) => this.#listens(event),
       emit: (event, ...args) => this.#emit(event, ...args),
@@ -225,6 +227,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     context?: unknown,
   ): this {
     this.#listened = true;
+    this.#attempts.listened = true;
     return super.on(event, fn, context);
   }
 
@@ -238,6 +241,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     context?: unknown,
   ): this {
     this.#listened = true;
+    this.#attempts.listened = true;
     return super.addListener(event, fn, context);
   }
 
@@ -251,6 +255,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     context?: unknown,
   ): this {
     this.#listened = true;
+    this.#attempts.listened = true;
     return super.once(event, fn, context);
   }
 

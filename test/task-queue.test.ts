@@ -270,7 +270,7 @@ describe('TaskQueue following load', () => {
 describe('TaskQueue.metrics()', () => {
   it("gives the tasks' wait and run times, and names TaskQueue when metrics are off", async () => {
     const clock = new TestClock();
-    const tasks = new TaskQueue({ metrics: true, clock });
+    const tasks = new TaskQueue({ metrics: { sampleEvery: 1 }, clock });
     await Promise.all([1, 2].map(() => tasks.add(() => new Promise<void>((r) => clock.setTimeout(r, 10)))).concat(clock.runAll()));
     const m = tasks.metrics();
     expect(m.runMs.count).toBe(2);

@@ -24,8 +24,6 @@ export interface AttemptsHost<T, R> {
   settled(): void;
   /** A worker loop's attempt lapsed: the loop's concurrency slot is free (push mode). */
   lapsed(): void;
-  /** Whether attempts are timed (a listener, or metrics): the time is read only then. */
-  timing(): boolean;
   /** The number waiting now (for the metrics' Little's law). */
   waiting(): number;
 }
@@ -71,6 +69,8 @@ export class Attempts<T, R> {
   readonly #pauseOnRetryAfter: boolean;
   /** The metrics window's recorder, when `metrics` is on. */
   readonly metrics: QueueRecorder | undefined;
+  /** Set once the queue has any listener: until then no event is emitted and no attempt timed for one (one field read). */
+  listened = false;
   readonly #report = (error: unknown): void => this.#host.reportError(error);
 
   constructor(
@@ -102,11 +102,12 @@ export class Attempts<T, R> {
     }
     job.state = RUNNING;
     this.running++;
-    if (this.#sampling || this.#host.timing()) {
+    const sampled = this.metrics?.sample() === true;
+    if (sampled || this.#sampling || this.listened) {
       const now = this.#timers.now();
       job.startedAt = now;
       job.waitMs = now - (Number.isNaN(job.readyAt) ? job.pushedAt : job.readyAt);
-      this.metrics?.started(now, job.waitMs, this.#host.waiting());
+      if (sampled) this.metrics!.started(now, job.waitMs, this.#host.waiting());
       if (this.#sampling) job.startInFlight = this.running;
     } else job.startedAt = Number.NaN;
     const attempt = ++job.attempt;
@@ -211,13 +212,14 @@ export class Attempts<T, R> {
   /** The plain lane's start: only the books (the room counted the item out), and the time when it is read. */
   startPlain(item: T, seq: number, plain: PlainInFlight): void {
     this.running++;
-    if (!this.#host.timing()) {
+    const sampled = this.metrics?.sample() === true;
+    if (!sampled && !this.listened) {
       plain.startedAt = Number.NaN;
       return;
     }
     const now = this.#timers.now();
     plain.startedAt = now;
-    this.metrics?.started(now, now - plain.pushedAt, this.#host.waiting());
+    if (sampled) this.metrics!.started(now, now - plain.pushedAt, this.#host.waiting());
     if (this.#host.listens('active')) {
       this.#host.emit('active', item, {
         id: seqId(seq),
@@ -235,7 +237,7 @@ export class Attempts<T, R> {
     this.completed++;
     const startedAt = plain.startedAt;
     const runMs = this.#ran(startedAt, true); // NaN when not timed: nobody listened when it started
-    if (this.#host.listens('completed')) {
+    if (this.listened && this.#host.listens('completed')) {
       const info = { id: seqId(seq), attempt: 1, enqueuedAt: plain.pushedAt, startedAt, waitMs: startedAt - plain.pushedAt, runMs };
       this.#host.emit('completed', item, value, info);
     }
@@ -254,7 +256,10 @@ export class Attempts<T, R> {
 
   /** An attempt that started at `startedAt` ended now: its run time (NaN when it was not timed), recorded in the metrics. */
   #ran(startedAt: number, ok: boolean): number {
-    if (Number.isNaN(startedAt)) return Number.NaN;
+    if (Number.isNaN(startedAt)) {
+      this.metrics?.counted(ok);
+      return Number.NaN;
+    }
     const now = this.#timers.now();
     const runMs = now - startedAt;
     this.metrics?.settled(now, runMs, ok);

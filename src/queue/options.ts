@@ -53,7 +53,7 @@ const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   name: true,
   clock: true,
 });
-const METRICS_KEYS = /* @__PURE__ */ v.knownKeys<{ windowMs?: number }>({ windowMs: true });
+const METRICS_KEYS = /* @__PURE__ */ v.knownKeys<{ windowMs?: number; sampleEvery?: number }>({ windowMs: true, sampleEvery: true });
 const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<QueueDedupeOptions<unknown>>({ key: true, windowMs: true, maxKeys: true, mode: true });
 const DEDUPE_MODES: readonly ('drop' | 'replace')[] = ['drop', 'replace'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<PushOptions>({
@@ -103,8 +103,9 @@ export interface QueueConfig<T, R> {
   /** Whether settled attempts are sampled (a limit object, or a limiter that learns): every attempt then needs a record. */
   readonly sampling: boolean;
   readonly autoStart: boolean;
-  /** The metrics window (ms) when `metrics` is on. */
+  /** The metrics window (ms) when `metrics` is on, and one attempt in how many is timed. */
   readonly metricsWindowMs: number | undefined;
+  readonly metricsSampleEvery: number;
   readonly name: string;
   /** The part the user called (`Queue`, or `TaskQueue`), named in push errors. */
   readonly part: string;
@@ -185,22 +186,25 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
     learners,
     sampling,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
-    metricsWindowMs: metricsWindow(o.metrics),
+    ...metricsOptions(o.metrics),
     name: v.string(PART, 'name', o.name, 'queue'),
     plainPushes: groupBy === undefined && dedupeStore === undefined && ttlMs === undefined && !tracksOldest && !sampling,
     tracksOldest,
   };
 }
 
-/** The `metrics` option: the window in ms when on, `undefined` when off. */
-function metricsWindow(value: unknown): number | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true) return 60_000;
+/** The `metrics` option: the window in ms (`undefined` when off), and one attempt in how many is timed. */
+function metricsOptions(value: unknown): { metricsWindowMs: number | undefined; metricsSampleEvery: number } {
+  if (value === undefined || value === false) return { metricsWindowMs: undefined, metricsSampleEvery: 1 };
+  if (value === true) return { metricsWindowMs: 60_000, metricsSampleEvery: 64 };
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`${PART}: metrics must be a boolean or { windowMs }, got ${v.show(value)}`);
+    throw new TypeError(`${PART}: metrics must be a boolean or { windowMs, sampleEvery }, got ${v.show(value)}`);
   }
-  const o = v.options<{ windowMs?: number }>(PART, value, METRICS_KEYS, 'metrics');
-  return v.number(PART, 'metrics.windowMs', o.windowMs, 'positive', 60_000);
+  const o = v.options<{ windowMs?: number; sampleEvery?: number }>(PART, value, METRICS_KEYS, 'metrics');
+  return {
+    metricsWindowMs: v.number(PART, 'metrics.windowMs', o.windowMs, 'positive', 60_000),
+    metricsSampleEvery: v.number(PART, 'metrics.sampleEvery', o.sampleEvery, 'positive-integer', 64),
+  };
 }
 
 /** A `groupRateLimit` option as a function of the group's key: bucket options become a {@link KeyedTokenBucket}. */

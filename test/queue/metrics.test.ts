@@ -79,7 +79,7 @@ describe('Queue: timings in events', () => {
 describe('Queue.metrics()', () => {
   it('gives rates, wait and run quantiles, and a Little-law check that agrees in a steady state', async () => {
     const clock = new TestClock();
-    const queue = new Queue<number>({ handler: () => sleep(clock, 40), metrics: { windowMs: 10_000 }, clock });
+    const queue = new Queue<number>({ handler: () => sleep(clock, 40), metrics: { windowMs: 10_000, sampleEvery: 1 }, clock });
     // Two items every 100 ms for 10 s: the first waits 0 ms, the second 40 ms.
     for (let t = 0; t < 10_000; t += 100) {
       queue.tryPush(1);
@@ -108,7 +108,7 @@ describe('Queue.metrics()', () => {
 
   it('slides: what happened before the window no longer counts', async () => {
     const clock = new TestClock();
-    const queue = new Queue<number>({ handler: () => {}, metrics: { windowMs: 1_000 }, clock });
+    const queue = new Queue<number>({ handler: () => {}, metrics: { windowMs: 1_000, sampleEvery: 1 }, clock });
     for (let i = 0; i < 50; i++) queue.tryPush(i);
     await clock.advance(100);
     expect(queue.metrics().waitMs.count).toBe(50);
@@ -119,7 +119,9 @@ describe('Queue.metrics()', () => {
 
   it('throws without the metrics option, and rejects a bad one', () => {
     expect(() => new Queue().metrics()).toThrow('Queue: metrics() needs the metrics option (new Queue({ metrics: true }))');
-    expect(() => new Queue({ metrics: 'yes' as never })).toThrow('Queue: metrics must be a boolean or { windowMs }, got "yes"');
+    expect(() => new Queue({ metrics: 'yes' as never })).toThrow(
+      'Queue: metrics must be a boolean or { windowMs, sampleEvery }, got "yes"',
+    );
     expect(() => new Queue({ metrics: { windowMs: 0 } })).toThrow('Queue: metrics.windowMs must be a positive finite number, got 0');
     expect(() => new Queue({ metrics: { window: 5 } as never })).toThrow("unknown option 'metrics.window'");
   });

@@ -1,0 +1,43 @@
+/**
+ * What watching a queue costs: the same no-op async items through a plain
+ * queue, one with a `'completed'` listener (its events then carry timings),
+ * and one with `metrics` on (wait and run histograms, Little's law).
+ */
+import type { Suite } from './harness.js';
+import { Queue } from './sluice.js';
+
+const work = async (n: number): Promise<number> => n;
+
+export const suite: Suite = {
+  name: 'observability',
+  title: 'What watching costs: a plain queue, one with a listener (timed events), one with metrics',
+  unit: 'items/s',
+  params: [{ concurrency: 1 }, { concurrency: 16 }],
+  rows: {
+    'sluice Queue tryPush': async (n, { concurrency }) => {
+      const queue = new Queue<number, number>({ handler: work, concurrency });
+      for (let i = 0; i < n; i++) queue.tryPush(i);
+      await queue.onIdle();
+    },
+    "sluice Queue tryPush, a 'completed' listener": async (n, { concurrency }) => {
+      const queue = new Queue<number, number>({ handler: work, concurrency });
+      let runMs = 0;
+      queue.on('completed', (_item, _result, info) => {
+        runMs += info.runMs;
+      });
+      for (let i = 0; i < n; i++) queue.tryPush(i);
+      await queue.onIdle();
+      return runMs;
+    },
+    'sluice Queue tryPush, metrics on': async (n, { concurrency }) => {
+      const queue = new Queue<number, number>({ handler: work, concurrency, metrics: true });
+      for (let i = 0; i < n; i++) queue.tryPush(i);
+      await queue.onIdle();
+      return queue.metrics();
+    },
+  },
+  ratios: [
+    { ours: 'sluice Queue tryPush, metrics on', anchor: 'sluice Queue tryPush', budget: 0.9 },
+    { ours: "sluice Queue tryPush, a 'completed' listener", anchor: 'sluice Queue tryPush' },
+  ],
+};

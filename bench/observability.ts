@@ -4,6 +4,7 @@
  * and one with `metrics` on (wait and run histograms, Little's law).
  */
 import type { Suite } from './harness.js';
+import { suite as queue } from './queue.js';
 import { Queue } from './sluice.js';
 
 const work = async (n: number): Promise<number> => n;
@@ -14,11 +15,7 @@ export const suite: Suite = {
   unit: 'items/s',
   params: [{ concurrency: 1 }, { concurrency: 16 }],
   rows: {
-    'sluice Queue tryPush': async (n, { concurrency }) => {
-      const queue = new Queue<number, number>({ handler: work, concurrency });
-      for (let i = 0; i < n; i++) queue.tryPush(i);
-      await queue.onIdle();
-    },
+    'sluice Queue tryPush': queue.rows['sluice Queue tryPush']!,
     "sluice Queue tryPush, a 'completed' listener": async (n, { concurrency }) => {
       const queue = new Queue<number, number>({ handler: work, concurrency });
       let runMs = 0;

@@ -6,6 +6,8 @@ export default defineConfig([
     entry: {
       index: 'src/index.ts',
       'testing/index': 'src/testing/index.ts',
+      // OpenTelemetry: @opentelemetry/api stays external (an optional peer dependency).
+      'otel/index': 'src/otel/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -74,6 +74,7 @@ export type {
   AttemptInfo,
   SettledInfo,
   CancelledInfo,
+  EnqueuedInfo,
   FailedInfo,
   QueueEvents,
   CloseOptions,

@@ -366,6 +366,14 @@ export interface SettledInfo extends AttemptInfo {
   readonly runMs: number;
 }
 
+/** What the `'enqueued'` event tells. */
+export interface EnqueuedInfo {
+  /** The item's id (its receipt's). */
+  readonly id: string;
+  /** When it was accepted (ms, the queue's clock). */
+  readonly enqueuedAt: number;
+}
+
 /** What the `'cancelled'` event tells. */
 export interface CancelledInfo {
   /** The item's id. */
@@ -384,6 +392,8 @@ export interface FailedInfo extends SettledInfo {
 
 /** The events of a {@link Queue}, as eventemitter3 tuples. */
 export interface QueueEvents<T, R> {
+  /** An item was accepted (not a duplicate, not dropped), told within the push that offered it. */
+  enqueued: [item: T, info: EnqueuedInfo];
   /** An attempt started. */
   active: [item: T, info: AttemptInfo];
   /**

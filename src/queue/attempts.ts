@@ -182,6 +182,11 @@ export class Attempts<T, R> {
     return true;
   }
 
+  /** An item was accepted: the `'enqueued'` event, when listened to. */
+  enqueued(item: T, id: string, at: number): void {
+    if (this.#host.listens('enqueued')) this.#host.emit('enqueued', item, { id, enqueuedAt: at });
+  }
+
   /** A plain item's attempt settled after `cancel()`: counted cancelled. */
   cancelledPlain(item: T, seq: number, reason: unknown, pushedAt: number): void {
     this.running--;

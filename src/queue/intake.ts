@@ -97,6 +97,7 @@ export class Intake<T, R> {
     if (ttlMs !== undefined) job.ttlTimer = this.#timers.add(this.#timers.now() + ttlMs, () => this.#attempts.expire(job, ttlMs));
     this.#room.enter(job, o.delayMs);
     this.#attempts.metrics?.arrived(job.pushedAt, this.#room.size);
+    if (this.#attempts.listened) this.#attempts.enqueued(job.item, job.id, job.pushedAt);
     const signal = o.signal;
     if (signal !== undefined) job.detach = whenAborted(signal, () => this.#attempts.cancel(job, signal.reason));
     if (full) {
@@ -119,6 +120,7 @@ export class Intake<T, R> {
     const now = this.#timers.turnNow();
     this.#room.enterPlain(item, seq, now, priority);
     this.#attempts.metrics?.arrived(now, this.#room.size);
+    if (this.#attempts.listened) this.#attempts.enqueued(item, seqId(seq), now);
     // A push can only start work: it never meets a watcher (they wait for fewer items) or admits a pusher.
     const dispatch = this.#dispatch;
     if (dispatch.workers < dispatch.concurrency || dispatch.handler === undefined) this.#startWork();

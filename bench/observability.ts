@@ -1,11 +1,12 @@
 /**
  * What watching a queue costs: the same no-op async items through a plain
  * queue, one with a `'completed'` listener (its events then carry timings),
- * and one with `metrics` on (wait and run histograms, Little's law).
+ * one with `metrics` on (wait and run histograms, Little's law), and one
+ * instrumented by `sluice/otel` with the API's no-op providers.
  */
 import type { Suite } from './harness.js';
 import { suite as queue } from './queue.js';
-import { Queue } from './sluice.js';
+import { instrument, Queue } from './sluice.js';
 
 const work = async (n: number): Promise<number> => n;
 
@@ -32,9 +33,16 @@ export const suite: Suite = {
       await queue.onIdle();
       return queue.metrics();
     },
+    'sluice Queue tryPush, instrumented (no-op OpenTelemetry providers)': async (n, { concurrency }) => {
+      const queue = new Queue<number, number>({ handler: work, concurrency });
+      instrument(queue); // the global providers: no SDK registered, so the API's no-ops
+      for (let i = 0; i < n; i++) queue.tryPush(i);
+      await queue.onIdle();
+    },
   },
   ratios: [
     { ours: 'sluice Queue tryPush, metrics on', anchor: 'sluice Queue tryPush', budget: 0.9 },
     { ours: "sluice Queue tryPush, a 'completed' listener", anchor: 'sluice Queue tryPush' },
+    { ours: 'sluice Queue tryPush, instrumented (no-op OpenTelemetry providers)', anchor: 'sluice Queue tryPush' },
   ],
 };

@@ -7,12 +7,14 @@
 import { existsSync } from 'node:fs';
 import type * as Sluice from '../src/index.js';
 import type * as Testing from '../src/testing/index.js';
+import type * as Otel from '../src/otel/index.js';
 
 const dist = new URL('../dist/index.js', import.meta.url);
 if (!existsSync(dist)) throw new Error('bench/ measures the built package: run `npm run build` first (npm run bench does)');
 const sluice = (await import(dist.href)) as typeof Sluice;
 
 const testing = (await import(new URL('../dist/testing/index.js', import.meta.url).href)) as typeof Testing;
+const otel = (await import(new URL('../dist/otel/index.js', import.meta.url).href)) as typeof Otel;
 
 export const {
   AdaptiveTokenBucket,
@@ -29,4 +31,5 @@ export const {
   throttle,
 } = sluice;
 export const { TestClock } = testing;
+export const { instrument } = otel;
 export type { Clock, ConcurrencyLimit, RateLimiter } from '../src/index.js';

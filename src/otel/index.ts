@@ -37,7 +37,7 @@ export interface InstrumentOptions {
   readonly tracerProvider?: TracerProvider;
   /** Where metrics go. @default the global one (`metrics.getMeterProvider()`) */
   readonly meterProvider?: MeterProvider;
-  /** Push contexts remembered for linking (items accepted and not yet settled); the oldest is forgotten past it. @default 100000 */
+  /** Push contexts remembered for linking (items accepted and not yet settled); past it, new items' attempts get no link. @default 100000 */
   readonly maxPending?: number;
 }
 
@@ -131,29 +131,33 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
   const running = new Map<string, Span>();
   /** The send spans of the push calls under way: the `'enqueued'` event within one names its item. */
   const pushing: Span[] = [];
+  // Past maxPending, an item's attempts get no link (forgetting the oldest instead would cost a scan per push).
   const remember = (id: string, producer: SpanContext): void => {
-    producers.set(id, producer);
-    if (producers.size > maxPending) producers.delete(producers.keys().next().value!);
+    if (producers.size < maxPending) producers.set(id, producer);
   };
   // Told within the push, before the item can start: its attempts will link the push's span.
+  // A span that records nothing (no SDK: the API's no-op tracer) has nothing to link to: nothing is kept.
   const onEnqueued = (_item: T, info: { id: string }): void => {
     const span = pushing.at(-1);
-    if (span !== undefined) remember(info.id, span.spanContext());
+    if (span?.isRecording()) remember(info.id, span.spanContext());
   };
 
-  const sending = (parent: Context): Span =>
-    tracer.startSpan(
-      `send ${destination}`,
-      { kind: SpanKind.PRODUCER, attributes: { ...base, 'messaging.operation.name': 'send', 'messaging.operation.type': 'send' } },
-      parent,
-    );
+  // Made once: a span per item must not pay for building them.
+  const sendName = `send ${destination}`;
+  const processName = `process ${destination}`;
+  const sendOptions = {
+    kind: SpanKind.PRODUCER,
+    attributes: { ...base, 'messaging.operation.name': 'send', 'messaging.operation.type': 'send' },
+  };
+  const noLinks: Link[] = [];
+  const sending = (parent: Context): Span => tracer.startSpan(sendName, sendOptions, parent);
   /** The push was accepted (or refused as a duplicate, or dropped): the send span ends; its context waits for the item's attempts. */
   const accepted = (span: Span, receipt: Receipt | undefined): void => {
     if (receipt !== undefined) {
       span.setAttribute('messaging.message.id', receipt.id);
       if (!receipt.duplicate && !receipt.dropped) {
         sent.add(1, base);
-        if (!producers.has(receipt.id)) remember(receipt.id, span.spanContext());
+        if (span.isRecording() && !producers.has(receipt.id)) remember(receipt.id, span.spanContext());
       }
     }
     span.end();
@@ -198,13 +202,20 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
   };
 
   const onActive = (_item: T, info: AttemptInfo): void => {
-    const producer = producers.get(info.id);
-    const links: Link[] = producer ? [{ context: producer }] : [];
+    const producer = producers.size === 0 ? undefined : producers.get(info.id);
+    const links: Link[] = producer ? [{ context: producer }] : noLinks;
     const span = tracer.startSpan(
-      `process ${destination}`,
+      processName,
       {
         kind: SpanKind.CONSUMER,
-        attributes: { ...processAttributes, 'messaging.message.id': info.id, 'sluice.attempt': info.attempt },
+        attributes: {
+          'messaging.system': 'sluice',
+          'messaging.destination.name': destination,
+          'messaging.operation.name': 'process',
+          'messaging.operation.type': 'process',
+          'messaging.message.id': info.id,
+          'sluice.attempt': info.attempt,
+        },
         links,
       },
       ROOT_CONTEXT,
@@ -220,7 +231,7 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
     span?.end();
   };
   const onCompleted = (_item: T, _result: R, info: SettledInfo): void => {
-    producers.delete(info.id);
+    if (producers.size > 0) producers.delete(info.id);
     settle(info, undefined);
   };
   const onFailed = (_item: T, error: unknown, info: FailedInfo): void => {

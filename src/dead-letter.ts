@@ -188,6 +188,12 @@ export interface DeadLetterStats {
   readonly size: number;
 }
 
+/** What {@link DeadLetter.metrics} tells: the counters, and the entries held by reason. */
+export interface DeadLetterMetrics extends DeadLetterStats {
+  /** Entries held now, by reason (reasons with none are left out). */
+  readonly byReason: Partial<Record<DeadLetterReason, number>>;
+}
+
 /** The events of a {@link DeadLetter}, as eventemitter3 tuples. */
 export interface DeadLetterEvents<T> {
   /** An entry was added. */
@@ -267,6 +273,16 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
   /** The most entries held. */
   get capacity(): number {
     return this.#capacity;
+  }
+
+  /**
+   * The counters, and the entries held now by reason (O(n) in the entries
+   * held: read it now and then, not per item).
+   */
+  metrics(): DeadLetterMetrics {
+    const byReason: Partial<Record<DeadLetterReason, number>> = {};
+    for (const entry of this.#entries.values()) byReason[entry.reason] = (byReason[entry.reason] ?? 0) + 1;
+    return { ...this.stats, byReason };
   }
 
   /** Counters since construction. */

@@ -22,6 +22,16 @@ export interface DeduperOptions {
   readonly clock?: Clock;
 }
 
+/** What {@link Deduper.metrics} tells, since construction. */
+export interface DeduperMetrics {
+  /** Keys checked. */
+  readonly checks: number;
+  /** Of them, duplicates (seen within the window). */
+  readonly hits: number;
+  /** Keys held now. */
+  readonly size: number;
+}
+
 /** The store a deduplicating part needs; {@link Deduper} implements it in memory. */
 export interface DedupeStore {
   /** True on first sight of `key` within the window (and records it); false for a duplicate. */
@@ -88,6 +98,14 @@ export class Deduper implements DedupeStore {
     return this.#keys.size;
   }
 
+  #checks = 0;
+  #hits = 0;
+
+  /** Sightings checked since construction, duplicates among them (hits), and the keys held now. */
+  metrics(): DeduperMetrics {
+    return { checks: this.#checks, hits: this.#hits, size: this.size };
+  }
+
   /**
    * Records a sighting of `key`.
    * @param key - the idempotency key.
@@ -98,11 +116,13 @@ export class Deduper implements DedupeStore {
     checkKey(key);
     const now = this.#time.now();
     this.#sweep(now);
+    this.#checks++;
     const expiresAt = this.#keys.get(key);
     if (expiresAt !== undefined && expiresAt > now) {
       // A duplicate: refresh LRU order, keep the window fixed.
       this.#keys.delete(key);
       this.#keys.set(key, expiresAt);
+      this.#hits++;
       return false;
     }
     const expiry = now + this.#windowMs;

@@ -25,7 +25,7 @@ export {
   isDuplicateError,
 } from './errors.js';
 
-export type { TokenBucketOptions, AcquireOptions, RateLimiter, RateLimitInput } from './token-bucket.js';
+export type { TokenBucketOptions, AcquireOptions, RateLimiter, RateLimitInput, TokenBucketMetrics } from './token-bucket.js';
 export { TokenBucket } from './token-bucket.js';
 
 export type { Jitter, BackoffFn, BackoffOptions } from './backoff.js';
@@ -37,7 +37,7 @@ export { retry } from './retry.js';
 export type { AddOptions, Task, TaskCall, TaskContext, TaskQueueOptions, Wrapped } from './task-queue.js';
 export { TaskQueue, wrap } from './task-queue.js';
 
-export type { DedupeKey, DeduperOptions, DedupeStore } from './deduper.js';
+export type { DedupeKey, DeduperOptions, DedupeStore, DeduperMetrics } from './deduper.js';
 export { Deduper } from './deduper.js';
 
 export type {
@@ -53,6 +53,7 @@ export type {
   RedriveOptions,
   RedriveResult,
   DeadLetterStats,
+  DeadLetterMetrics,
   DeadLetterEvents,
   DeadLetterStore,
 } from './dead-letter.js';
@@ -84,7 +85,15 @@ export type {
 } from './queue-types.js';
 export { Queue } from './queue.js';
 
-export type { BatchKey, SealReason, BatchOptions, FlushInfo, BatchAccumulatorEvents, BatchCloseResult } from './batch-accumulator.js';
+export type {
+  BatchKey,
+  SealReason,
+  BatchOptions,
+  FlushInfo,
+  BatchAccumulatorEvents,
+  BatchCloseResult,
+  BatchMetrics,
+} from './batch-accumulator.js';
 export { BatchAccumulator } from './batch-accumulator.js';
 
 export type {
@@ -105,6 +114,7 @@ export type {
   LimitEvents,
   AdaptiveLimitOptions,
   WindowSummary,
+  LimitMetrics,
 } from './limits/limit.js';
 export { AdaptiveLimit } from './limits/limit.js';
 export type { AimdLimitOptions } from './limits/aimd.js';

@@ -1,6 +1,8 @@
 import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
+import { Histogram, quantilesOf } from './internal/histogram.js';
 import type { LimitSample } from './limits/limit.js';
+import type { Quantiles } from './queue-types.js';
 import { noop, whenAborted } from './internal/abort.js';
 import { LinkedList, type ListNode } from './internal/linked-list.js';
 import { MAX_TIMER_MS } from './internal/long-timer.js';
@@ -44,6 +46,24 @@ export interface AcquireOptions {
    * @default none: wait as long as it takes
    */
   readonly maxWaitMs?: number;
+}
+
+/** What {@link TokenBucket.metrics} tells. */
+export interface TokenBucketMetrics {
+  /** Tokens added per second now. */
+  readonly ratePerSecond: number;
+  /** The capacity in tokens now. */
+  readonly burst: number;
+  /** Tokens available now. */
+  readonly tokens: number;
+  /** `acquire` calls waiting now. */
+  readonly pending: number;
+  /** Grants since construction. */
+  readonly granted: number;
+  /** Of those, grants that waited. */
+  readonly waited: number;
+  /** The wait of a grant, ms (0 for one made at once). */
+  readonly waitMs: Quantiles;
 }
 
 /** The shape of a rate limiter sluice parts accept; {@link TokenBucket} implements it. */
@@ -118,6 +138,9 @@ export class TokenBucket implements RateLimiter {
   #pendingCost = 0;
   #timer: unknown = undefined;
   #timerArmed = false;
+  /** Grants made at once (no wait), and the waits of those that waited (ms, on the virtual timeline). */
+  #grantedAtOnce = 0;
+  #waits: Histogram | undefined = undefined;
 
   /**
    * @param options - see {@link TokenBucketOptions}.
@@ -188,6 +211,7 @@ export class TokenBucket implements RateLimiter {
     this.#refill(now);
     if (this.#tokens < cost) return false;
     this.#tokens -= cost;
+    this.#grantedAtOnce++;
     return true;
   }
 
@@ -219,6 +243,7 @@ export class TokenBucket implements RateLimiter {
       this.#refill(now);
       if (this.#tokens >= cost) {
         this.#tokens -= cost;
+        this.#grantedAtOnce++;
         return Promise.resolve();
       }
     }
@@ -275,6 +300,30 @@ export class TokenBucket implements RateLimiter {
     }
     this.#disarm();
     this.#serve();
+  }
+
+  /**
+   * The bucket's figures since construction: its rate, burst, tokens and
+   * waiters now; grants made (at once, and after a wait); and the wait of a
+   * grant (`acquire` and `tryAcquire` alike; 0 for one made at once) as
+   * quantiles from a log-linear histogram (within 1/32 of the exact values).
+   * Waits are measured on the bucket's virtual timeline: from the call to the
+   * instant its tokens had accrued.
+   */
+  metrics(): TokenBucketMetrics {
+    const waits = new Histogram();
+    waits.counts[0] = this.#grantedAtOnce;
+    waits.count = this.#grantedAtOnce;
+    if (this.#waits !== undefined) waits.add(this.#waits);
+    return {
+      ratePerSecond: this.#ratePerSecond,
+      burst: this.#burst,
+      tokens: this.tokens,
+      pending: this.#waiters.size,
+      granted: waits.count,
+      waited: this.#waits?.count ?? 0,
+      waitMs: quantilesOf(waits),
+    };
   }
 
   /**
@@ -354,6 +403,7 @@ export class TokenBucket implements RateLimiter {
       }
       this.#waiters.remove(node);
       this.#pendingCost -= waiter.cost;
+      (this.#waits ??= new Histogram()).record(readyAt - waiter.arrivedAt);
       waiter.detach();
       waiter.resolve();
     }

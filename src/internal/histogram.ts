@@ -1,3 +1,5 @@
+import type { Quantiles } from '../queue-types.js';
+
 /**
  * A fixed-memory log-linear histogram of durations in ms (HdrHistogram's
  * layout, coarse): 1 µs resolution below 16 µs, then 16 linear sub-buckets
@@ -80,4 +82,16 @@ function midpointOf(i: number): number {
   const sub = (i - 16) & 15;
   const width = 2 ** (e - 4);
   return ((16 + sub) * width + width / 2) / 1000;
+}
+
+/** Quantiles of a histogram, in ms. */
+export function quantilesOf(h: Histogram): Quantiles {
+  return {
+    p50: h.quantile(0.5),
+    p90: h.quantile(0.9),
+    p99: h.quantile(0.99),
+    max: h.max,
+    mean: h.count === 0 ? 0 : h.sum / h.count,
+    count: h.count,
+  };
 }

@@ -112,6 +112,28 @@ export interface WindowSummary {
   readonly samples: number;
 }
 
+/** What a built-in limit's `metrics()` tells: where the limit is and where it has been, since construction. */
+export interface LimitMetrics {
+  /** The limit in force now. */
+  readonly limit: number;
+  /** The lowest it may go. */
+  readonly minLimit: number;
+  /** The highest it may go. */
+  readonly maxLimit: number;
+  /** The lowest it has been. */
+  readonly lowest: number;
+  /** The highest it has been. */
+  readonly highest: number;
+  /** Samples taken. */
+  readonly samples: number;
+  /** Of them, the dropped ones (429, 503, Retry-After, timeouts). */
+  readonly drops: number;
+  /** Decision windows closed. */
+  readonly windows: number;
+  /** Changes of the limit they made (`'limit'` events). */
+  readonly changes: number;
+}
+
 /** Option keys of the base limit, for each built-in's own list. */
 export const LIMIT_KEYS = {
   initialLimit: true,
@@ -153,6 +175,13 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
   #lastStart = 0;
   /** When the open window may decide (ms): once an attempt ends after it. */
   #windowEnd = -Infinity;
+  // For metrics(): since construction.
+  #sampleCount = 0;
+  #dropCount = 0;
+  #windowCount = 0;
+  #changeCount = 0;
+  #lowest: number;
+  #highest: number;
 
   /**
    * @param part - the subclass's name, for errors.
@@ -171,6 +200,8 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
     const initial = v.number(part, 'initialLimit', o.initialLimit, 'positive-integer', 20);
     this.estimate = Math.min(this.maxLimit, Math.max(this.minLimit, initial));
     this.#limit = Math.floor(this.estimate);
+    this.#lowest = this.#limit;
+    this.#highest = this.#limit;
     this.#minWindowMs = v.number(part, 'minWindowMs', o.minWindowMs, 'positive', 100);
     this.#maxWindowMs = v.number(part, 'maxWindowMs', o.maxWindowMs, 'positive', Math.max(1000, this.#minWindowMs));
     if (this.#maxWindowMs < this.#minWindowMs) {
@@ -183,6 +214,21 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
   /** The limit in force now: an integer in `minLimit..maxLimit`. */
   get limit(): number {
     return this.#limit;
+  }
+
+  /** Where the limit is and where it has been, and the samples, drops and windows it saw, since construction. */
+  metrics(): LimitMetrics {
+    return {
+      limit: this.#limit,
+      minLimit: this.minLimit,
+      maxLimit: this.maxLimit,
+      lowest: this.#lowest,
+      highest: this.#highest,
+      samples: this.#sampleCount,
+      drops: this.#dropCount,
+      windows: this.#windowCount,
+      changes: this.#changeCount,
+    };
   }
 
   /**
@@ -201,6 +247,8 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
       throw new TypeError(`${this.part}: onSample takes { startedAt, rttMs, inFlight, dropped }, got ${v.show(sample)}`);
     }
     const rtt = Math.max(rttMs || 0, 0); // NaN and negatives count as 0
+    this.#sampleCount++;
+    if (dropped) this.#dropCount++;
     const end = Math.max(startedAt + rtt, this.#clock.now());
     // The first window lasts minWindowMs too: closed on its first windowSize samples, it would hold only the
     // fastest of the first attempts, and a limit that keeps the lowest latency seen (Vegas) would keep that bias.
@@ -219,6 +267,7 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
 
   /** Closes the open window at `end`: the algorithm decides on it, and the next one opens. */
   #close(end: number): void {
+    this.#windowCount++;
     const window: WindowSummary = {
       startedAt: this.#lastStart,
       rttMs: this.#timed > 0 ? this.#rttSum / this.#timed : 0,
@@ -252,6 +301,9 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
     const from = this.#limit;
     if (to === from) return;
     this.#limit = to;
+    this.#changeCount++;
+    if (to < this.#lowest) this.#lowest = to;
+    if (to > this.#highest) this.#highest = to;
     emitSafely<LimitEvents, 'limit'>(this, 'limit', { from, to, reason });
   }
 }

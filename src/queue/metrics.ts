@@ -1,6 +1,6 @@
-import { Histogram } from '../internal/histogram.js';
+import { Histogram, quantilesOf } from '../internal/histogram.js';
 import { SlidingWindow } from '../internal/sliding-window.js';
-import type { Quantiles, QueueMetrics } from '../queue-types.js';
+import type { QueueMetrics } from '../queue-types.js';
 
 /** One slot of a queue's metrics window. */
 interface Slot {
@@ -22,18 +22,6 @@ const resetSlot = (s: Slot): void => {
   s.run.clear();
   s.waitingArea = 0;
 };
-
-/** Quantiles of a histogram, in ms. */
-export function quantilesOf(h: Histogram): Quantiles {
-  return {
-    p50: h.quantile(0.5),
-    p90: h.quantile(0.9),
-    p99: h.quantile(0.99),
-    max: h.max,
-    mean: h.count === 0 ? 0 : h.sum / h.count,
-    count: h.count,
-  };
-}
 
 /**
  * What a queue with `metrics` on records. Every arrival and outcome is

@@ -73,7 +73,27 @@ const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, sign
  * failed.entries(); // what could not be sent, and why
  * ```
  */
+/**
+ * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
+ * queue emits to it, but does not time its attempts for it — a user's
+ * listener makes the queue read the clock twice per attempt; this one must
+ * not. Not part of the public API.
+ */
+export let listenUntimed: <T, R, E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+  queue: Queue<T, R>,
+  event: E,
+  fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+) => void;
+
 export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
+  static {
+    listenUntimed = (queue, event, fn) => {
+      queue.#listened = true;
+      queue.#attempts.listened = true;
+      EventEmitter.prototype.on.call(queue, event as string, fn as (...args: unknown[]) => void);
+    };
+  }
+
   readonly #config: QueueConfig<T, R>;
   readonly #timers: TimerHeap;
   // Read on every push or start: kept here rather than behind #config.
@@ -228,6 +248,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   ): this {
     this.#listened = true;
     this.#attempts.listened = true;
+    this.#attempts.timed = true;
     return super.on(event, fn, context);
   }
 
@@ -242,6 +263,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   ): this {
     this.#listened = true;
     this.#attempts.listened = true;
+    this.#attempts.timed = true;
     return super.addListener(event, fn, context);
   }
 
@@ -256,6 +278,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   ): this {
     this.#listened = true;
     this.#attempts.listened = true;
+    this.#attempts.timed = true;
     return super.once(event, fn, context);
   }
 

@@ -279,3 +279,24 @@ describe('TaskQueue.metrics()', () => {
     expect(() => new TaskQueue().metrics()).toThrow('TaskQueue: metrics() needs the metrics option');
   });
 });
+
+describe('TaskQueue and the clock', () => {
+  it('reads no clock per task to settle its adds (its own listeners time nothing)', async () => {
+    const clock = new TestClock();
+    let reads = 0;
+    const counting = {
+      now: () => {
+        reads++;
+        return clock.now();
+      },
+      setTimeout: clock.setTimeout.bind(clock),
+      clearTimeout: clock.clearTimeout.bind(clock),
+    };
+    const tasks = new TaskQueue({ concurrency: 4, clock: counting });
+    const adds = Array.from({ length: 200 }, (_, i) => tasks.add(() => i)); // a push stamps its time (a read per add)
+    const before = reads;
+    const results = await Promise.all(adds);
+    expect(results[199]).toBe(199);
+    expect(reads - before).toBeLessThan(10); // running and settling them: none per task
+  });
+});

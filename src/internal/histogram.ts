@@ -24,7 +24,7 @@ export class Histogram {
 
   /** Records a duration in ms (negative and NaN count as 0). */
   record(ms: number): void {
-    const v = ms > 0 ? ms : 0;
+    const v = Math.max(ms || 0, 0); // NaN and negatives count as 0
     this.counts[indexOf(v)]!++;
     this.count++;
     this.sum += v;

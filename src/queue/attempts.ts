@@ -69,8 +69,10 @@ export class Attempts<T, R> {
   readonly #pauseOnRetryAfter: boolean;
   /** The metrics window's recorder, when `metrics` is on. */
   readonly metrics: QueueRecorder | undefined;
-  /** Set once the queue has any listener: until then no event is emitted and no attempt timed for one (one field read). */
+  /** Set once the queue has any listener: until then no event is emitted (one field read). */
   listened = false;
+  /** Set once the queue has a listener of the user's: attempts are timed for its events (the clock read twice each). */
+  timed = false;
   readonly #report = (error: unknown): void => this.#host.reportError(error);
 
   constructor(
@@ -103,7 +105,7 @@ export class Attempts<T, R> {
     job.state = RUNNING;
     this.running++;
     const sampled = this.metrics?.sample() === true;
-    if (sampled || this.#sampling || this.listened) {
+    if (sampled || this.#sampling || this.timed) {
       const now = this.#timers.now();
       job.startedAt = now;
       job.waitMs = now - (Number.isNaN(job.readyAt) ? job.pushedAt : job.readyAt);
@@ -218,8 +220,12 @@ export class Attempts<T, R> {
   startPlain(item: T, seq: number, plain: PlainInFlight): void {
     this.running++;
     const sampled = this.metrics?.sample() === true;
-    if (!sampled && !this.listened) {
+    if (!sampled && !this.timed) {
       plain.startedAt = Number.NaN;
+      if (this.listened && this.#host.listens('active')) {
+        const info = { id: seqId(seq), attempt: 1, enqueuedAt: plain.pushedAt, startedAt: Number.NaN, waitMs: Number.NaN };
+        this.#host.emit('active', item, info);
+      }
       return;
     }
     const now = this.#timers.now();

@@ -59,7 +59,10 @@ describe('Queue: timings in events', () => {
     const clock = new TestClock();
     let reads = 0;
     const counting: Clock = {
-      now: () => (reads++, clock.now()),
+      now: () => {
+        reads++;
+        return clock.now();
+      },
       setTimeout: (f, ms) => clock.setTimeout(f, ms),
       clearTimeout: (h) => clock.clearTimeout(h),
     };

@@ -97,6 +97,8 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
   const duration: Histogram = meter.createHistogram('messaging.process.duration', {
     unit: 's',
     description: 'Duration of processing operation.',
+    // The semantic conventions' boundaries for durations in seconds (the SDK's default ones are for ms).
+    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
   });
   const consumed: Counter = meter.createCounter('messaging.client.consumed.messages', {
     unit: '{message}',

@@ -42,6 +42,18 @@ const PROCESS_KEYS = /* @__PURE__ */ v.knownKeys<{ concurrency?: number }>({ con
 const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, signal: true });
 
 /**
+ * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
+ * queue emits to it, but does not time its attempts for it — a user's
+ * listener makes the queue read the clock twice per attempt; this one must
+ * not. Not part of the public API.
+ */
+export let listenUntimed: <T, R, E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+  queue: Queue<T, R>,
+  event: E,
+  fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+) => void;
+
+/**
  * An in-process work queue: concurrency, priorities, delays, retries with
  * backoff, dead letters, message groups, deduplication, rate limits and
  * visibility timeouts — what users of p-queue, fastq, BullMQ and SQS expect,
@@ -73,18 +85,6 @@ const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, sign
  * failed.entries(); // what could not be sent, and why
  * ```
  */
-/**
- * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
- * queue emits to it, but does not time its attempts for it — a user's
- * listener makes the queue read the clock twice per attempt; this one must
- * not. Not part of the public API.
- */
-export let listenUntimed: <T, R, E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-  queue: Queue<T, R>,
-  event: E,
-  fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-) => void;
-
 export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   static {
     listenUntimed = (queue, event, fn) => {

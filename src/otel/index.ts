@@ -1,5 +1,5 @@
 /**
- * `sluice/otel`: OpenTelemetry traces and metrics for a sluice {@link Queue},
+ * `sluice/otel`: OpenTelemetry traces and metrics for a sluice `Queue`,
  * on `@opentelemetry/api` (an optional peer dependency: install it, and an
  * SDK, to use this entry point; the core never imports it).
  *
@@ -26,7 +26,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import type { AttemptInfo, FailedInfo, PushOptions, Queue, Receipt, SettledInfo } from '../index.js';
+import type { AttemptInfo, CancelledInfo, EnqueuedInfo, FailedInfo, PushOptions, Receipt, SettledInfo } from '../index.js';
 
 /** The instrumentation scope's name. */
 const SCOPE = 'sluice';
@@ -41,6 +41,46 @@ export interface InstrumentOptions {
   readonly maxPending?: number;
 }
 
+/**
+ * What {@link instrument} needs of a queue: a sluice `Queue` has it all.
+ * (A structural type: the `Queue` class seen through this entry point's
+ * types and through the main one's would otherwise be two classes.)
+ */
+export interface InstrumentableQueue<T, R> {
+  /** The queue's name: `messaging.destination.name`. */
+  readonly name: string;
+  /** Items waiting. */
+  readonly size: number;
+  /** Attempts in flight. */
+  readonly inFlight: number;
+  /** The concurrency in force. */
+  readonly concurrency: number;
+  /** Offers an item (wrapped: a producer span per call). */
+  push(item: T, options?: PushOptions): Promise<Receipt>;
+  /** Offers an item without waiting (wrapped: a producer span per call). */
+  tryPush(item: T, options?: PushOptions): Receipt | undefined;
+  /** Adds a listener of `'enqueued'`. */
+  on(event: 'enqueued', fn: (item: T, info: EnqueuedInfo) => void): unknown;
+  /** Adds a listener of `'active'`. */
+  on(event: 'active', fn: (item: T, info: AttemptInfo) => void): unknown;
+  /** Adds a listener of `'completed'`. */
+  on(event: 'completed', fn: (item: T, result: R, info: SettledInfo) => void): unknown;
+  /** Adds a listener of `'failed'`. */
+  on(event: 'failed', fn: (item: T, error: unknown, info: FailedInfo) => void): unknown;
+  /** Adds a listener of `'cancelled'`. */
+  on(event: 'cancelled', fn: (item: T, reason: unknown, info: CancelledInfo) => void): unknown;
+  /** Removes a listener of `'enqueued'`. */
+  off(event: 'enqueued', fn: (item: T, info: EnqueuedInfo) => void): unknown;
+  /** Removes a listener of `'active'`. */
+  off(event: 'active', fn: (item: T, info: AttemptInfo) => void): unknown;
+  /** Removes a listener of `'completed'`. */
+  off(event: 'completed', fn: (item: T, result: R, info: SettledInfo) => void): unknown;
+  /** Removes a listener of `'failed'`. */
+  off(event: 'failed', fn: (item: T, error: unknown, info: FailedInfo) => void): unknown;
+  /** Removes a listener of `'cancelled'`. */
+  off(event: 'cancelled', fn: (item: T, reason: unknown, info: CancelledInfo) => void): unknown;
+}
+
 /** What {@link instrument} returns. */
 export interface Instrumentation {
   /** Stops: listeners removed, `push`/`tryPush` restored, gauges unregistered. Spans already started end as usual. */
@@ -48,7 +88,7 @@ export interface Instrumentation {
 }
 
 /**
- * Instruments a queue with OpenTelemetry, after its messaging semantic
+ * Instruments a sluice `Queue` with OpenTelemetry, after its messaging semantic
  * conventions (`messaging.system` `'sluice'`, `messaging.destination.name`
  * the queue's `name`):
  *
@@ -83,7 +123,7 @@ export interface Instrumentation {
  * @param options - see {@link InstrumentOptions}.
  * @throws TypeError when `queue` is not a sluice Queue.
  */
-export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions = {}): Instrumentation {
+export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: InstrumentOptions = {}): Instrumentation {
   if (typeof queue !== 'object' || queue === null || typeof queue.on !== 'function' || typeof queue.tryPush !== 'function') {
     throw new TypeError(`instrument: queue must be a sluice Queue, got ${String(queue)}`);
   }
@@ -139,7 +179,7 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
   };
   // Told within the push, before the item can start: its attempts will link the push's span.
   // A span that records nothing (no SDK: the API's no-op tracer) has nothing to link to: nothing is kept.
-  const onEnqueued = (_item: T, info: { id: string }): void => {
+  const onEnqueued = (_item: T, info: EnqueuedInfo): void => {
     const span = pushing.at(-1);
     if (span?.isRecording()) remember(info.id, span.spanContext());
   };
@@ -245,7 +285,7 @@ export function instrument<T, R>(queue: Queue<T, R>, options: InstrumentOptions 
     span?.setAttribute('error.type', errorType);
     settle(info, errorType);
   };
-  const onCancelled = (_item: T, _reason: unknown, info: { id: string }): void => {
+  const onCancelled = (_item: T, _reason: unknown, info: CancelledInfo): void => {
     producers.delete(info.id);
     const span = running.get(info.id);
     if (span === undefined) return;

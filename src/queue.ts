@@ -42,18 +42,6 @@ const PROCESS_KEYS = /* @__PURE__ */ v.knownKeys<{ concurrency?: number }>({ con
 const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, signal: true });
 
 /**
- * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
- * queue emits to it, but does not time its attempts for it — a user's
- * listener makes the queue read the clock twice per attempt; this one must
- * not. Not part of the public API.
- */
-export let listenUntimed: <T, R, E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-  queue: Queue<T, R>,
-  event: E,
-  fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-) => void;
-
-/**
  * An in-process work queue: concurrency, priorities, delays, retries with
  * backoff, dead letters, message groups, deduplication, rate limits and
  * visibility timeouts — what users of p-queue, fastq, BullMQ and SQS expect,
@@ -86,14 +74,6 @@ export let listenUntimed: <T, R, E extends EventEmitter.EventNames<QueueEvents<T
  * ```
  */
 export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
-  static {
-    listenUntimed = (queue, event, fn) => {
-      queue.#listened = true;
-      queue.#attempts.listened = true;
-      EventEmitter.prototype.on.call(queue, event as string, fn as (...args: unknown[]) => void);
-    };
-  }
-
   readonly #config: QueueConfig<T, R>;
   readonly #timers: TimerHeap;
   // Read on every push or start: kept here rather than behind #config.
@@ -265,6 +245,21 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#attempts.listened = true;
     this.#attempts.timed = true;
     return super.addListener(event, fn, context);
+  }
+
+  /**
+   * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
+   * queue emits to it but does not time its attempts for it, as it does for
+   * a user's listener (two clock reads per attempt). Not part of the API.
+   * @internal
+   */
+  listenUntimed<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
+    event: E,
+    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
+  ): void {
+    this.#listened = true;
+    this.#attempts.listened = true;
+    super.on(event, fn);
   }
 
   /**

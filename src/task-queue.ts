@@ -4,7 +4,7 @@ import { isRejectError, QueueClosedError } from './errors.js';
 import { untilAborted } from './internal/abort.js';
 import * as v from './internal/validate.js';
 import type { ConcurrencyLimit } from './limits/limit.js';
-import { listenUntimed, Queue } from './queue.js';
+import { Queue } from './queue.js';
 import { constructAs } from './queue/options.js';
 import type {
   CloseOptions,
@@ -134,11 +134,11 @@ export class TaskQueue {
       o.ttlMs === undefined && o.dedupe === undefined && (o.overflow === undefined || o.overflow === 'block' || o.overflow === 'reject');
     if (this.#lane) {
       // sluice's own listeners: they do not make the queue time every task (a user's would).
-      listenUntimed(queue, 'completed', (call: TaskCall, result: unknown) => (call as Call).resolve?.(result));
-      listenUntimed(queue, 'failed', (call: TaskCall, error: unknown, info: FailedInfo) => {
+      queue.listenUntimed('completed', (call: TaskCall, result: unknown) => (call as Call).resolve?.(result));
+      queue.listenUntimed('failed', (call: TaskCall, error: unknown, info: FailedInfo) => {
         if (!info.willRetry) (call as Call).reject?.(finalError(error));
       });
-      listenUntimed(queue, 'cancelled', (call: TaskCall, reason: unknown) => (call as Call).reject?.(reason));
+      queue.listenUntimed('cancelled', (call: TaskCall, reason: unknown) => (call as Call).reject?.(reason));
     }
   }
 

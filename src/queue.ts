@@ -1,4 +1,3 @@
-import { EventEmitter } from 'eventemitter3';
 import type { DeadLetterStore } from './dead-letter.js';
 import { QueueClosedError } from './errors.js';
 import { noop, untilAborted } from './internal/abort.js';
@@ -9,20 +8,19 @@ import { TimerHeap } from './internal/timer-heap.js';
 import * as v from './internal/validate.js';
 import { Attempts } from './queue/attempts.js';
 import { Dispatcher } from './queue/dispatch.js';
-import { Flow } from './queue/flow.js';
-import { QueueRecorder } from './queue/metrics.js';
-import type { Classify } from './limits/classify.js';
+import { Emitting } from './queue/emitting.js';
+import { type Flow, flowControl } from './queue/flow.js';
+import type { QueueRecorder } from './queue/metrics.js';
 import type { ConcurrencyLimit } from './limits/limit.js';
 import { AttemptContext, Job, PlainContext, PlainInFlight, type Settler } from './queue/job.js';
 import { LiveKeys } from './queue/live-keys.js';
 import { checkPush, PART, type QueueConfig, resolveOptions } from './queue/options.js';
 import { type PullHost, PullMode } from './queue/pull.js';
 import { Pushers } from './queue/pushers.js';
-import { StartGate } from './queue/start-gate.js';
+import type { StartGate } from './queue/start-gate.js';
 import { cancelById } from './queue/cancel.js';
 import { Intake } from './queue/intake.js';
 import { WaitingRoom } from './queue/waiting.js';
-import type { GroupPolicy } from './queue/groups.js';
 import { Watchers } from './queue/watchers.js';
 import type {
   CloseOptions,
@@ -73,7 +71,7 @@ const CLOSE_KEYS = /* @__PURE__ */ v.knownKeys<CloseOptions>({ drain: true, sign
  * failed.entries(); // what could not be sent, and why
  * ```
  */
-export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
+export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #config: QueueConfig<T, R>;
   readonly #timers: TimerHeap;
   // Read on every push or start: kept here rather than behind #config.
@@ -99,10 +97,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   #closed = false;
   #closing: Promise<CloseResult<T>> | undefined = undefined;
-  /** Set once any listener is added: until then no event needs a listener lookup per item. */
-  #listened = false;
-  /** Whether an error with no `'error'` listener was shown on the console (see #reportError). */
-  #unheardErrorShown = false;
 
   // The books: accepted = completed + deadLettered + returned + cancelled + waiting + inFlight, at every moment a
   // listener or a caller can observe. The queue counts what comes in; the room counts what waits
@@ -125,33 +119,24 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     this.#plainPushes = config.plainPushes;
     this.#groupConcurrency = config.groupConcurrency;
     this.#dedupe = config.dedupeStore === undefined ? undefined : new LiveKeys(config.dedupeStore, config.dedupeMode);
-    const groupPolicy: GroupPolicy = {
-      concurrency: config.groupConcurrency,
-      rateLimitFor: config.groupRateLimit,
-      timers: this.#timers,
-      onGrant: () => this.#startWork(),
-      onError: (error) => this.#reportError(error),
-      part: config.part,
-    };
-    this.#room = new WaitingRoom(this.#timers, groupPolicy, config.tracksOldest, () => this.#startWork());
-    this.#flow = new Flow(config.part, config.limit, config.learners, config.classify as Classify<unknown> | undefined, this.#timers, {
+    const control = flowControl(config, this.#timers, {
+      startWork: () => this.#startWork(),
+      reportError: (error) => this.reportError(error),
       setConcurrency: (n, start) => {
         if (n === this.#dispatch.concurrency) return;
         this.#dispatch.concurrency = n;
         if (start) this.#startWork();
       },
-      resumed: () => this.#startWork(),
-      reportError: (error) => this.#reportError(error),
     });
-    this.#metrics =
-      config.metricsWindowMs === undefined
-        ? undefined
-        : new QueueRecorder(config.metricsWindowMs, config.metricsSampleEvery, this.#timers.now());
+    this.#room = new WaitingRoom(this.#timers, control.groupPolicy, config.tracksOldest, () => this.#startWork());
+    this.#flow = control.flow;
+    this.#metrics = control.metrics;
+    this.#gate = control.gate;
     this.#attempts = new Attempts(config, this.#timers, this.#room, this.#dedupe, this.#flow, this.#metrics, {
       waiting: () => this.#room.size,
-      listens: (event) => this.#listens(event),
-      emit: (event, ...args) => this.#emit(event, ...args),
-      reportError: (error) => this.#reportError(error),
+      listens: (event) => this.listens(event),
+      emit: (event, ...args) => this.emitEvent(event, ...args),
+      reportError: (error) => this.reportError(error),
       settled: () => {
         this.#startWork();
         this.#idleEvent();
@@ -160,15 +145,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
         this.#dispatch.workers--;
       },
     });
-    this.#gate =
-      config.rateLimit === undefined
-        ? undefined
-        : new StartGate(
-            config.rateLimit,
-            this.#timers,
-            () => this.#startWork(),
-            (error) => this.#reportError(error),
-          );
     this.#dispatch = new Dispatcher(config, this.#room, this.#attempts, this.#gate, this.#flow, {
       took: () => {
         if (this.#pushers.size > 0) this.#pushers.admit();
@@ -215,66 +191,6 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
   /** Attempts running, or deliveries unacked. */
   get inFlight(): number {
     return this.#attempts.running;
-  }
-
-  /**
-   * Adds a listener, as `EventEmitter.on`; see {@link QueueEvents} for the events.
-   * @returns this queue.
-   */
-  override on<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-    event: E,
-    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-    context?: unknown,
-  ): this {
-    this.#listened = true;
-    this.#attempts.listened = true;
-    this.#attempts.timed = true;
-    return super.on(event, fn, context);
-  }
-
-  /**
-   * Adds a listener, as `EventEmitter.addListener` (the same as {@link Queue.on}).
-   * @returns this queue.
-   */
-  override addListener<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-    event: E,
-    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-    context?: unknown,
-  ): this {
-    this.#listened = true;
-    this.#attempts.listened = true;
-    this.#attempts.timed = true;
-    return super.addListener(event, fn, context);
-  }
-
-  /**
-   * Adds a listener of sluice's own (TaskQueue's settling of its adds): the
-   * queue emits to it but does not time its attempts for it, as it does for
-   * a user's listener (two clock reads per attempt). Not part of the API.
-   * @internal
-   */
-  listenUntimed<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-    event: E,
-    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-  ): void {
-    this.#listened = true;
-    this.#attempts.listened = true;
-    super.on(event, fn);
-  }
-
-  /**
-   * Adds a listener called at most once, as `EventEmitter.once`.
-   * @returns this queue.
-   */
-  override once<E extends EventEmitter.EventNames<QueueEvents<T, R>>>(
-    event: E,
-    fn: EventEmitter.EventListener<QueueEvents<T, R>, E>,
-    context?: unknown,
-  ): this {
-    this.#listened = true;
-    this.#attempts.listened = true;
-    this.#attempts.timed = true;
-    return super.once(event, fn, context);
   }
 
   /** Whether the queue is paused (`pause()`, or `autoStart: false` before `resume()`). */
@@ -620,7 +536,7 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Delivery<T>> {
     if (this.#dispatch.handler) throw new TypeError(`${PART}: the queue has a handler; a queue has a handler or is iterated, not both`);
-    return (this.#dispatch.pull ??= new PullMode(this.#pullHost())).iterator();
+    return (this.#dispatch.pull ??= new PullMode(this.#pullHost(), this.#attempts)).iterator();
   }
 
   // ---- accepting ----
@@ -651,13 +567,8 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
 
   // ---- events, watchers, pull mode ----
 
-  /** Whether `event` has a listener; one field read per item while nothing listens at all. */
-  #listens(event: keyof QueueEvents<T, R>): boolean {
-    return this.#listened && this.listenerCount(event) > 0;
-  }
-
   #idleEvent(): void {
-    if (this.#room.size === 0 && this.#attempts.running === 0 && this.#listens('idle')) this.#emit('idle');
+    if (this.#room.size === 0 && this.#attempts.running === 0 && this.listens('idle')) this.emitEvent('idle');
   }
 
   #checkWatchers(): void {
@@ -671,39 +582,17 @@ export class Queue<T, R = unknown> extends EventEmitter<QueueEvents<T, R>> {
     return {
       isFinished: () => this.#closed && this.#room.size === 0 && this.#attempts.running === 0,
       startWork: () => this.#startWork(),
-      // A pull-mode queue has no handler, so nothing produces an R: an ack completes the item with
-      // `undefined` (what 'completed' listeners and `submit` then get, as QueueEvents documents).
-      // A cancelled delivery is settled by its ack or nack too (counted cancelled), but neither completed nor failed it.
-      ack: (job, generation) => {
-        const cancelled = job.cancelled;
-        return this.#attempts.succeed(job, generation, undefined as R) && !cancelled;
-      },
-      nack: (job, generation, error, delayMs) => {
-        const cancelled = job.cancelled;
-        return this.#attempts.fail(job, generation, error, delayMs) && !cancelled;
-      },
-      giveBack: (job) => this.#attempts.giveBack(job),
     };
   }
 
-  /**
-   * Reports an error of the queue's own machinery (its rate limiter, `retryIf`, the backoff, the dead letter) as an
-   * `'error'` event. With no `'error'` listener it would vanish, so the first one is shown on the console instead.
-   */
-  #reportError(error: unknown): void {
-    if (this.listenerCount('error') > 0) {
-      this.#emit('error', error);
-      return;
-    }
-    if (this.#unheardErrorShown) return;
-    this.#unheardErrorShown = true;
-    console.warn(
-      `${PART} '${this.#config.name}': ${describeError(error)} (no 'error' listener; this is shown once, later errors only to listeners)`,
-    );
+  /** A listener was added: a user's makes the queue time its attempts for the events. */
+  protected heard(timed: boolean): void {
+    this.#attempts.listened = true;
+    if (timed) this.#attempts.timed = true;
   }
 
-  /** Emits an event of this part's map, safely (see emitSafely). */
-  #emit<E extends keyof QueueEvents<T, R> & string>(event: E, ...args: QueueEvents<T, R>[E]): void {
-    emitSafely<QueueEvents<T, R>, E>(this, event, ...args);
+  /** The queue in a console warning. */
+  protected describe(): string {
+    return `${PART} '${this.#config.name}'`;
   }
 }

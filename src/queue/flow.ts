@@ -1,6 +1,10 @@
 import type { TimerEntry, TimerHeap } from '../internal/timer-heap.js';
 import * as v from '../internal/validate.js';
 import { type AttemptOutcome, type Classify, defaultClassify } from '../limits/classify.js';
+import type { GroupPolicy } from './groups.js';
+import { QueueRecorder } from './metrics.js';
+import type { QueueConfig } from './options.js';
+import { StartGate } from './start-gate.js';
 import type { ConcurrencyLimit, LimitChange, LimitSample } from '../limits/limit.js';
 
 /** A rate limiter that learns from samples too (an `AdaptiveTokenBucket`). */
@@ -151,4 +155,44 @@ export class Flow {
     }
     this.#host.reportError(new RangeError(`${this.#part}: concurrency limit must be a positive integer, got ${v.show(n)}`));
   }
+}
+
+/** What a queue's flow control needs of it. */
+export interface FlowControlHooks {
+  /** Start what can start now (a group's token came, a hold ended, the rate limiter granted). */
+  startWork(): void;
+  reportError(error: unknown): void;
+  /** The concurrency in force changed (see {@link FlowHost.setConcurrency}). */
+  setConcurrency(n: number, start: boolean): void;
+}
+
+/**
+ * A queue's flow control, made from its options: the message groups' slots
+ * and rate limits, the {@link Flow} (limit, samples, hold), the metrics
+ * recorder when `metrics` is on, and the rate-limit gate in front of every start.
+ */
+export function flowControl<T, R>(
+  config: QueueConfig<T, R>,
+  timers: TimerHeap,
+  hooks: FlowControlHooks,
+): { groupPolicy: GroupPolicy; flow: Flow; metrics: QueueRecorder | undefined; gate: StartGate | undefined } {
+  const startWork = (): void => hooks.startWork();
+  const reportError = (error: unknown): void => hooks.reportError(error);
+  const groupPolicy: GroupPolicy = {
+    concurrency: config.groupConcurrency,
+    rateLimitFor: config.groupRateLimit,
+    timers,
+    onGrant: startWork,
+    onError: reportError,
+    part: config.part,
+  };
+  const flow = new Flow(config.part, config.limit, config.learners, config.classify as Classify<unknown> | undefined, timers, {
+    setConcurrency: (n, start) => hooks.setConcurrency(n, start),
+    resumed: startWork,
+    reportError,
+  });
+  const metrics =
+    config.metricsWindowMs === undefined ? undefined : new QueueRecorder(config.metricsWindowMs, config.metricsSampleEvery, timers.now());
+  const gate = config.rateLimit === undefined ? undefined : new StartGate(config.rateLimit, timers, startWork, reportError);
+  return { groupPolicy, flow, metrics, gate };
 }

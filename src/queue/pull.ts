@@ -1,6 +1,7 @@
 import { LinkedList } from '../internal/linked-list.js';
 import * as v from '../internal/validate.js';
 import type { Delivery, NackOptions } from '../queue-types.js';
+import type { Attempts } from './attempts.js';
 import type { AttemptContext, Job } from './job.js';
 import { PART } from './options.js';
 
@@ -21,12 +22,6 @@ export interface PullHost<T, R> {
   isFinished(): boolean;
   /** Starts what can start: deliveries to waiting `next()` calls (see {@link PullMode.deliver}). */
   startWork(): void;
-  /** Completes the attempt `generation` of `job`; false when it is no longer current. */
-  ack(job: Job<T, R>, generation: number): boolean;
-  /** Fails the attempt `generation` of `job` (`delayMs` instead of the backoff); false when it is no longer current. */
-  nack(job: Job<T, R>, generation: number, error: unknown, delayMs: number | undefined): boolean;
-  /** An unacked delivery returns to waiting, at the front of its priority, without using an attempt. */
-  giveBack(job: Job<T, R>): void;
 }
 
 const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true }) as IteratorResult<never>;
@@ -39,6 +34,8 @@ const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true
  */
 export class PullMode<T, R> {
   readonly #host: PullHost<T, R>;
+  /** Where a delivery's ack, nack or giving back is booked. */
+  readonly #attempts: Attempts<T, R>;
   readonly #iterators = new Set<PullIterator<T, R>>();
 
   /** The unacked delivery of item `id`, or `undefined` (O(unacked): `cancel()`). */
@@ -49,8 +46,24 @@ export class PullMode<T, R> {
   /** One entry per waiting `next()` call, in call order. */
   readonly #pullers = new LinkedList<PullIterator<T, R>>();
 
-  constructor(host: PullHost<T, R>) {
+  constructor(host: PullHost<T, R>, attempts: Attempts<T, R>) {
     this.#host = host;
+    this.#attempts = attempts;
+  }
+
+  // A pull-mode queue has no handler, so nothing produces an R: an ack completes the item with `undefined` (what
+  // 'completed' listeners and `submit` then get, as QueueEvents documents). A cancelled delivery is settled by its
+  // ack or nack too (counted cancelled), but neither completed nor failed it.
+  /** Completes the attempt `generation` of `job`; false when it is no longer current (or it was cancelled). */
+  #ack(job: Job<T, R>, generation: number): boolean {
+    const cancelled = job.cancelled;
+    return this.#attempts.succeed(job, generation, undefined as R) && !cancelled;
+  }
+
+  /** Fails the attempt `generation` of `job` (`delayMs` instead of the backoff); false when no longer current (or cancelled). */
+  #nack(job: Job<T, R>, generation: number, error: unknown, delayMs: number | undefined): boolean {
+    const cancelled = job.cancelled;
+    return this.#attempts.fail(job, generation, error, delayMs) && !cancelled;
   }
 
   /** Whether a `next()` call waits for a delivery. */
@@ -95,7 +108,6 @@ export class PullMode<T, R> {
     const resolve = state.pending.shift()!;
     job.puller = state;
     state.unacked.add(job);
-    const host = this.#host;
     const delivery: Delivery<T> = {
       item: job.item,
       id: job.id,
@@ -104,12 +116,12 @@ export class PullMode<T, R> {
         return context.signal;
       },
       key: job.groupKey,
-      ack: () => host.ack(job, generation),
+      ack: () => this.#ack(job, generation),
       nack: (error?: unknown, options?: NackOptions) => {
         const o = v.options<NackOptions>(PART, options, NACK_KEYS);
         const delayMs = v.number(PART, 'delayMs', o.delayMs, 'non-negative');
         const failure = error === undefined ? new Error(`${PART}: delivery of item ${job.id} was nacked`) : error;
-        return host.nack(job, generation, failure, delayMs);
+        return this.#nack(job, generation, failure, delayMs);
       },
     };
     resolve({ value: delivery, done: false });
@@ -123,7 +135,7 @@ export class PullMode<T, R> {
     this.#forget(state);
     // Given back newest first, each to the front: they wait again in the order they were delivered.
     const jobs = [...state.unacked].reverse();
-    for (const job of jobs) this.#host.giveBack(job);
+    for (const job of jobs) this.#attempts.giveBack(job); // back to waiting, at the front, without using an attempt
     this.#host.startWork();
   }
 

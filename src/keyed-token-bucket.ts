@@ -34,7 +34,7 @@ const SWEEP = 2;
  * is not full: a full one is forgotten (it would start full anyway), so a
  * million keys used once each cost nothing once they refilled; `maxKeys`
  * bounds the rest. Envoy's and rate-limiter-flexible's per-key limits, in
- * one process.
+ * memory: limits shared by several instances of an app need a shared store.
  *
  * Keys are strings or numbers, compared as `Map` keys (`1` and `'1'` differ).
  *

@@ -31,7 +31,7 @@ export type Classify<R = unknown> = (outcome: AttemptOutcome<R>) => Classificati
  * `'dropped'` when the error says the server shed load — it has a numeric
  * `retryAfterMs` (HTTP `Retry-After`), a `status` or `statusCode` of 429 or
  * 503, or is a timeout (sluice's `TimeoutError`, or any error named
- * `'TimeoutError'`, as `AbortSignal.timeout()` throws). A `RejectError` (the
+ * `'TimeoutError'`, the DOMException a timed-out fetch rejects with). A `RejectError` (the
  * handler's "do not retry this item") and every other error are `'ignore'`:
  * a bug or a bad item says nothing about load.
  *

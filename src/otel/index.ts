@@ -30,6 +30,8 @@ import type { AttemptInfo, CancelledInfo, EnqueuedInfo, FailedInfo, PushOptions,
 
 /** The instrumentation scope's name. */
 const SCOPE = 'sluice';
+/** The messaging operation of an attempt, in span names, attributes and the duration metric's name. */
+const PROCESS = 'process';
 
 /** Options of {@link instrument}. */
 export interface InstrumentOptions {
@@ -104,7 +106,8 @@ export interface Instrumentation {
  *   linked when its push resolves, so an attempt that starts and ends
  *   before that has no link. Only `push` and `tryPush` are wrapped: items
  *   given to `submit` or `pushAll` get process spans without a link.
- * - **Metrics.** `messaging.process.duration` (histogram, s, per attempt,
+ * - **Metrics.** the processing duration, `messaging.{operation}.duration`
+ *   for the `process` operation (histogram, s, per attempt,
  *   `error.type` on failures), `messaging.client.consumed.messages`
  *   (counter, per settled attempt), `messaging.client.sent.messages`
  *   (counter, per accepted push), and the gauges `sluice.queue.waiting`,
@@ -132,9 +135,10 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
   const maxPending = options.maxPending ?? 100_000;
   const destination = queue.name;
   const base: Attributes = { 'messaging.system': 'sluice', 'messaging.destination.name': destination };
-  const processAttributes: Attributes = { ...base, 'messaging.operation.name': 'process', 'messaging.operation.type': 'process' };
+  const processAttributes: Attributes = { ...base, 'messaging.operation.name': PROCESS, 'messaging.operation.type': PROCESS };
 
-  const duration: Histogram = meter.createHistogram('messaging.process.duration', {
+  // The semantic conventions name it after the operation: messaging.{operation}.duration.
+  const duration: Histogram = meter.createHistogram(`messaging.${PROCESS}.duration`, {
     unit: 's',
     description: 'Duration of processing operation.',
     // The semantic conventions' boundaries for durations in seconds (the SDK's default ones are for ms).
@@ -186,7 +190,7 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
 
   // Made once: a span per item must not pay for building them.
   const sendName = `send ${destination}`;
-  const processName = `process ${destination}`;
+  const processName = `${PROCESS} ${destination}`;
   const sendOptions = {
     kind: SpanKind.PRODUCER,
     attributes: { ...base, 'messaging.operation.name': 'send', 'messaging.operation.type': 'send' },
@@ -253,8 +257,8 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
         attributes: {
           'messaging.system': 'sluice',
           'messaging.destination.name': destination,
-          'messaging.operation.name': 'process',
-          'messaging.operation.type': 'process',
+          'messaging.operation.name': PROCESS,
+          'messaging.operation.type': PROCESS,
           'messaging.message.id': info.id,
           'sluice.attempt': info.attempt,
         },

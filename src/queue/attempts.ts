@@ -12,6 +12,11 @@ import { PART, type QueueConfig } from './options.js';
 import { deadLetterError, deadLetterInput, decideFailure, handedBackError } from './outcome.js';
 import type { WaitingRoom } from './waiting.js';
 
+/** A running attempt's time in the queue before it: since its push, or since its last attempt ended (ms). */
+function waitOf(job: { readonly startedAt: number; readonly readyAt: number; readonly pushedAt: number }): number {
+  return job.startedAt - (Number.isNaN(job.readyAt) ? job.pushedAt : job.readyAt);
+}
+
 /** What the attempt lifecycle needs of its queue. */
 export interface AttemptsHost<T, R> {
   /** Whether `event` has a listener (one field read while nothing listens at all). */
@@ -108,8 +113,7 @@ export class Attempts<T, R> {
     if (sampled || this.#sampling || this.timed) {
       const now = this.#timers.now();
       job.startedAt = now;
-      job.waitMs = now - (Number.isNaN(job.readyAt) ? job.pushedAt : job.readyAt);
-      if (sampled) this.metrics!.started(now, job.waitMs, this.#host.waiting());
+      if (sampled) this.metrics!.started(now, waitOf(job), this.#host.waiting());
       if (this.#sampling) job.startInFlight = this.running;
     } else job.startedAt = Number.NaN;
     const attempt = ++job.attempt;
@@ -123,7 +127,7 @@ export class Attempts<T, R> {
       }
     }
     if (this.#host.listens('active')) {
-      this.#host.emit('active', job.item, { id: job.id, attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: job.waitMs });
+      this.#host.emit('active', job.item, { id: job.id, attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: waitOf(job) });
     }
     return generation;
   }
@@ -261,7 +265,6 @@ export class Attempts<T, R> {
     job.attempt = 1;
     job.generation = 1;
     job.startedAt = plain.startedAt;
-    job.waitMs = plain.startedAt - plain.pushedAt;
     this.#failAttempt(job, error, undefined);
   }
 
@@ -281,7 +284,7 @@ export class Attempts<T, R> {
     job: Job<T, R>,
     runMs: number,
   ): { id: string; attempt: number; enqueuedAt: number; startedAt: number; waitMs: number; runMs: number } {
-    return { id: job.id, attempt: job.attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: job.waitMs, runMs };
+    return { id: job.id, attempt: job.attempt, enqueuedAt: job.pushedAt, startedAt: job.startedAt, waitMs: waitOf(job), runMs };
   }
 
   /**
@@ -388,7 +391,6 @@ export class Attempts<T, R> {
   #failAttempt(job: Job<T, R>, error: unknown, delayOverride: number | undefined): void {
     this.#end(job);
     const runMs = this.#ran(job.startedAt, false);
-    job.runMs = runMs;
     if (this.#sampling) this.#flow.settled(job, { ok: false, error });
     if (this.#pauseOnRetryAfter) {
       const ms = retryAfterOf(error);
@@ -401,15 +403,15 @@ export class Attempts<T, R> {
       job.previousDelay = outcome.delayMs;
       this.retried++;
       this.#room.retry(job, outcome.delayMs);
-      this.#emitFailed(job, error, true);
+      this.#emitFailed(job, error, true, runMs);
     } else if (outcome.action === 'hand-back') {
       this.#countHandedBack(job);
       this.returning!.push(job.item);
-      this.#emitFailed(job, error, false);
+      this.#emitFailed(job, error, false, runMs);
       this.#rejectHandedBack(job, 'close');
     } else {
       this.#countDeadLettered(job);
-      this.#emitFailed(job, error, false);
+      this.#emitFailed(job, error, false, runMs);
       this.#store(job, outcome.reason, outcome.error);
     }
     this.#host.settled();
@@ -445,10 +447,10 @@ export class Attempts<T, R> {
     }
   }
 
-  #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean): void {
-    if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { ...this.#settledInfo(job, job.runMs), willRetry });
+  #emitFailed(job: Job<T, R>, error: unknown, willRetry: boolean, runMs: number): void {
+    if (this.#host.listens('failed')) this.#host.emit('failed', job.item, error, { ...this.#settledInfo(job, runMs), willRetry });
     // A retry's wait starts when this attempt ended.
-    if (willRetry && !Number.isNaN(job.startedAt)) job.readyAt = job.startedAt + job.runMs;
+    if (willRetry && !Number.isNaN(job.startedAt)) job.readyAt = job.startedAt + runMs;
   }
 
   /** Releases what a finished item held: its id, signal watch, dedupe key, group slot and timers. */

@@ -71,9 +71,6 @@ export class Job<T, R> implements HandlerContext {
   startInFlight = 0;
   /** When its current wait began, if not at its push: when its last attempt ended (ms). */
   readyAt = Number.NaN;
-  /** The running attempt's time in the queue before it (ms), and the last attempt's run time (ms). */
-  waitMs = Number.NaN;
-  runMs = Number.NaN;
 
   #id: string | undefined;
 

@@ -160,8 +160,9 @@ export interface QueueOptions<T, R> {
   /**
    * Keep figures for {@link Queue.metrics} over a sliding window: rates
    * (every item counted), wait and run quantiles and Little's law. Every
-   * attempt is timed while pushes come at most one per ms; faster, one in
-   * `sampleEvery` (reading the clock twice per item would cost a no-op queue
+   * attempt is timed while pushes average at most one per ms over the last
+   * 64 to 128 ms (bursts below that are timed whole); faster, one in
+   * `sampleEvery` on a random stride (reading the clock twice per item would cost a no-op queue
    * half its speed). Off, the queue records nothing.
    * @default false
    */
@@ -309,7 +310,7 @@ export interface Quantiles {
   readonly max: number;
   /** The mean, exact. */
   readonly mean: number;
-  /** How many were recorded. */
+  /** How many attempts the figures stand for: each timed one, or `sampleEvery` for each sampled one above one push per ms. */
   readonly count: number;
 }
 

@@ -1,7 +1,6 @@
 import type { DeadLetterStore } from './dead-letter.js';
 import { QueueClosedError } from './errors.js';
 import { noop, untilAborted } from './internal/abort.js';
-import { describeError, emitSafely } from './internal/events.js';
 import { toConcurrency } from './internal/inputs.js';
 import { holdShapes } from './internal/shapes.js';
 import { TimerHeap } from './internal/timer-heap.js';
@@ -578,7 +577,7 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   }
 
   /** What pull mode may do to this queue (see PullHost). */
-  #pullHost(): PullHost<T, R> {
+  #pullHost(): PullHost {
     return {
       isFinished: () => this.#closed && this.#room.size === 0 && this.#attempts.running === 0,
       startWork: () => this.#startWork(),

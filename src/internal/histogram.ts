@@ -22,12 +22,16 @@ export class Histogram {
   max = 0;
   sum = 0;
 
-  /** Records a duration in ms (negative and NaN count as 0). */
-  record(ms: number): void {
+  /**
+   * Records a duration in ms (negative and NaN count as 0), standing for
+   * `weight` values (a sample of one in `weight`: counts, quantiles and the
+   * mean then estimate the whole).
+   */
+  record(ms: number, weight = 1): void {
     const v = Math.max(ms || 0, 0); // NaN and negatives count as 0
-    this.counts[indexOf(v)]!++;
-    this.count++;
-    this.sum += v;
+    this.counts[indexOf(v)]! += weight;
+    this.count += weight;
+    this.sum += v * weight;
     if (v > this.max) this.max = v;
   }
 

@@ -109,13 +109,18 @@ export class Attempts<T, R> {
     }
     job.state = RUNNING;
     this.running++;
-    const sampled = this.metrics?.sample() === true;
-    if (sampled || this.#sampling || this.timed) {
+    const weight = this.metrics?.sample() ?? 0;
+    // Every attempt is timed for a listener or a limit object's samples: then its figures weigh 1.
+    const every = this.timed || this.#sampling;
+    if (weight > 0 || every) {
       const now = this.#timers.now();
       job.startedAt = now;
-      if (sampled) this.metrics!.started(now, waitOf(job), this.#host.waiting());
+      this.metrics?.started(now, waitOf(job), this.#host.waiting(), every ? 1 : weight);
       if (this.#sampling) job.startInFlight = this.running;
-    } else job.startedAt = Number.NaN;
+    } else {
+      job.startedAt = Number.NaN;
+      this.metrics?.level(this.#host.waiting());
+    }
     const attempt = ++job.attempt;
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
@@ -223,8 +228,9 @@ export class Attempts<T, R> {
   /** The plain lane's start: only the books (the room counted the item out), and the time when it is read. */
   startPlain(item: T, seq: number, plain: PlainInFlight): void {
     this.running++;
-    const sampled = this.metrics?.sample() === true;
-    if (!sampled && !this.timed) {
+    const weight = this.metrics?.sample() ?? 0;
+    if (weight === 0 && !this.timed) {
+      this.metrics?.level(this.#host.waiting());
       plain.startedAt = Number.NaN;
       if (this.listened && this.#host.listens('active')) {
         const info = { id: seqId(seq), attempt: 1, enqueuedAt: plain.pushedAt, startedAt: Number.NaN, waitMs: Number.NaN };
@@ -234,7 +240,7 @@ export class Attempts<T, R> {
     }
     const now = this.#timers.now();
     plain.startedAt = now;
-    if (sampled) this.metrics!.started(now, now - plain.pushedAt, this.#host.waiting());
+    this.metrics?.started(now, now - plain.pushedAt, this.#host.waiting(), this.timed ? 1 : weight);
     if (this.#host.listens('active')) {
       this.#host.emit('active', item, {
         id: seqId(seq),
@@ -276,7 +282,7 @@ export class Attempts<T, R> {
     }
     const now = this.#timers.now();
     const runMs = now - startedAt;
-    this.metrics?.settled(now, runMs, ok);
+    this.metrics?.settled(now, runMs, ok, this.timed || this.#sampling);
     return runMs;
   }
 
@@ -403,6 +409,7 @@ export class Attempts<T, R> {
       job.previousDelay = outcome.delayMs;
       this.retried++;
       this.#room.retry(job, outcome.delayMs);
+      this.metrics?.level(this.#room.size);
       this.#emitFailed(job, error, true, runMs);
     } else if (outcome.action === 'hand-back') {
       this.#countHandedBack(job);

@@ -23,13 +23,16 @@ const resetSlot = (s: Slot): void => {
   s.waitingArea = 0;
 };
 
+/** The span over which the push rate is judged for timing every attempt, ms. */
+const SPAN_MS = 64;
+
 /**
  * What a queue with `metrics` on records. Every arrival and outcome is
  * counted (no clock read of its own: an arrival has its push's stamp, an
  * outcome goes to the current slot), and every arrival and timed start
  * observes the number waiting (∫ waiting dt: Little's law's L). Attempts are
  * timed (their wait and run times go to log-linear histograms) while pushes
- * come at most one per ms; faster, one in `sampleEvery` on a random stride
+ * average at most one per ms over the last 64 to 128 ms; faster, one in `sampleEvery` on a random stride
  * (so no periodic pattern in the work can hide from it). Fixed memory: four slots of two 1.8 KB
  * histograms (about 15 KB).
  */
@@ -52,22 +55,30 @@ export class QueueRecorder {
     this.#sampleEvery = sampleEvery;
   }
 
-  /** The latest push stamp seen, and the one current when the last attempt was timed (ms). */
+  /** The latest push stamp seen (ms). */
   #lastArrival = Number.NEGATIVE_INFINITY;
-  #lastTimed = Number.NEGATIVE_INFINITY;
+  /** Pushes counted by stamp in spans of {@link SPAN_MS}: the current span's number, its count and the last span's. */
+  #span = Number.NEGATIVE_INFINITY;
+  #inSpan = 0;
+  #inLastSpan = 0;
+  /** The weight of a sampled attempt's figures now: 1 while every attempt is timed, else `sampleEvery`. */
+  #weight = 1;
 
   /**
-   * Whether the attempt starting now is timed: every one while pushes come
-   * at most one per ms (by their stamps, no clock read), else one in
-   * `sampleEvery` on a random stride.
+   * Whether the attempt starting now is timed, as the weight its figures
+   * carry (0: not timed): every one (weight 1) while pushes average at most
+   * one per ms over the current and the last span of 64 ms (by their stamps,
+   * no clock read: a burst of pushes is timed whole), else one in
+   * `sampleEvery` on a random stride, standing for `sampleEvery` attempts
+   * (so the quantiles are not tilted toward the slower period's attempts).
    */
-  sample(): boolean {
-    if (this.#lastArrival - this.#lastTimed >= 1) {
-      this.#lastTimed = this.#lastArrival;
-      return true;
+  sample(): number {
+    if (this.#inSpan + this.#inLastSpan <= 2 * SPAN_MS) {
+      this.#weight = 1;
+      return 1;
     }
-    if (--this.#countdown > 0) return false;
-    this.#lastTimed = this.#lastArrival;
+    this.#weight = this.#sampleEvery;
+    if (--this.#countdown > 0) return 0;
     if (this.#sampleEvery === 1) this.#countdown = 1;
     else {
       // xorshift32: a stride of 1 .. 2 × sampleEvery − 1, sampleEvery on average.
@@ -78,7 +89,7 @@ export class QueueRecorder {
       this.#seed = x >>> 0;
       this.#countdown = 1 + (this.#seed % (2 * this.#sampleEvery - 1));
     }
-    return true;
+    return this.#sampleEvery;
   }
 
   /** The number waiting is `waiting` at `now`: the time since the last observation counts at the old number. */
@@ -96,6 +107,7 @@ export class QueueRecorder {
 
   /** An item was accepted at `now` (the push's stamp: no clock read of its own); `waiting` items wait now. */
   arrived(now: number, waiting: number): void {
+    this.#inSpan++;
     if (now === this.#lastArrival) {
       // Pushes stamped in the same turn: no time passed since the last observation.
       this.#waiting = waiting;
@@ -103,7 +115,23 @@ export class QueueRecorder {
       return;
     }
     this.#lastArrival = now;
+    const span = Math.floor(now / SPAN_MS);
+    if (span !== this.#span) {
+      this.#inLastSpan = span === this.#span + 1 ? this.#inSpan - 1 : 0;
+      this.#inSpan = 1;
+      this.#span = span;
+    }
     this.#observe(now, waiting).arrivals++;
+  }
+
+  /**
+   * The number waiting changed with no clock read (an untimed start, a
+   * retry's re-entry): the time since the last observation counts at the new
+   * number. Observations come at every arrival, so the error is bounded by
+   * the gap between arrivals (under 1 ms whenever attempts go untimed).
+   */
+  level(waiting: number): void {
+    this.#waiting = waiting;
   }
 
   /** An attempt that was not timed ended: counted in the current slot. */
@@ -113,18 +141,25 @@ export class QueueRecorder {
     else slot.failed++;
   }
 
-  /** A timed attempt started at `now` after waiting `waitMs`; `waiting` items wait now. */
-  started(now: number, waitMs: number, waiting: number): void {
-    this.#observe(now, waiting).wait.record(waitMs);
+  /**
+   * A timed attempt started at `now` after waiting `waitMs`; `waiting` items
+   * wait now. `weight`: what {@link QueueRecorder.sample} gave, or 1 when
+   * every attempt is timed (the queue has a listener).
+   */
+  started(now: number, waitMs: number, waiting: number, weight: number): void {
+    this.#observe(now, waiting).wait.record(waitMs, weight);
   }
 
-  /** A timed attempt ended at `now` after `runMs`: counted and recorded. */
-  settled(now: number, runMs: number, ok: boolean): void {
+  /**
+   * A timed attempt ended at `now` after `runMs`: counted and recorded, with
+   * weight 1 when every attempt is timed, else the current sampling weight.
+   */
+  settled(now: number, runMs: number, ok: boolean, everyAttempt: boolean): void {
     const slot = this.#window.at(now);
     this.#slot = slot;
     if (ok) slot.completed++;
     else slot.failed++;
-    slot.run.record(runMs);
+    slot.run.record(runMs, everyAttempt ? 1 : this.#weight);
   }
 
   /** The window's figures at `now`. */

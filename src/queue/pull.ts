@@ -17,7 +17,7 @@ export interface PullIterator<T, R> {
 }
 
 /** What pull mode needs of its queue. */
-export interface PullHost<T, R> {
+export interface PullHost {
   /** Whether the queue is closed with nothing waiting or in flight: iteration is over. */
   isFinished(): boolean;
   /** Starts what can start: deliveries to waiting `next()` calls (see {@link PullMode.deliver}). */
@@ -33,7 +33,7 @@ const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true
  * a delivery, and works on the queue only through {@link PullHost}.
  */
 export class PullMode<T, R> {
-  readonly #host: PullHost<T, R>;
+  readonly #host: PullHost;
   /** Where a delivery's ack, nack or giving back is booked. */
   readonly #attempts: Attempts<T, R>;
   readonly #iterators = new Set<PullIterator<T, R>>();
@@ -46,7 +46,7 @@ export class PullMode<T, R> {
   /** One entry per waiting `next()` call, in call order. */
   readonly #pullers = new LinkedList<PullIterator<T, R>>();
 
-  constructor(host: PullHost<T, R>, attempts: Attempts<T, R>) {
+  constructor(host: PullHost, attempts: Attempts<T, R>) {
     this.#host = host;
     this.#attempts = attempts;
   }

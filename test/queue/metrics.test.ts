@@ -4,6 +4,20 @@ import { TestClock } from '../../src/testing/index.js';
 
 const sleep = (clock: TestClock, ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
 
+/** A clock that counts its reads (`reads()`), on a TestClock's time. */
+function countingClock(clock: TestClock): { counting: Clock; reads: () => number } {
+  let n = 0;
+  const counting: Clock = {
+    now: () => {
+      n++;
+      return clock.now();
+    },
+    setTimeout: (f, ms) => clock.setTimeout(f, ms),
+    clearTimeout: (h) => clock.clearTimeout(h),
+  };
+  return { counting, reads: () => n };
+}
+
 describe('Queue: timings in events', () => {
   it('tells when an item was enqueued and started, how long it waited (its delay included) and ran', async () => {
     const clock = new TestClock(1_000);
@@ -57,23 +71,15 @@ describe('Queue: timings in events', () => {
 
   it('reads no clock for timings while nobody listens and metrics are off; NaN for an attempt that started unheard', async () => {
     const clock = new TestClock();
-    let reads = 0;
-    const counting: Clock = {
-      now: () => {
-        reads++;
-        return clock.now();
-      },
-      setTimeout: (f, ms) => clock.setTimeout(f, ms),
-      clearTimeout: (h) => clock.clearTimeout(h),
-    };
+    const { counting, reads } = countingClock(clock);
     const queue = new Queue<number>({ handler: (ms) => sleep(clock, ms), concurrency: 100, clock: counting });
     for (let i = 0; i < 100; i++) queue.tryPush(10);
-    const before = reads;
+    const before = reads();
     await clock.advance(5);
     const completed: SettledInfo[] = [];
     queue.on('completed', (_i, _r, info) => completed.push(info));
     await clock.runAll();
-    expect(reads - before).toBeLessThan(5); // a few for timers, none per attempt
+    expect(reads() - before).toBeLessThan(5); // a few for timers, none per attempt
     expect(completed).toHaveLength(100);
     expect(completed.every((i) => Number.isNaN(i.startedAt) && Number.isNaN(i.runMs))).toBe(true);
   });
@@ -107,6 +113,49 @@ describe('Queue.metrics()', () => {
     expect(lambdaW).toBeCloseTo(0.4, 1);
     expect(relativeError).toBeLessThan(0.05);
     expect([m.waiting, m.inFlight, m.concurrencyLimit]).toEqual([0, 0, 1]);
+  });
+
+  it('times every attempt of a burst (pushes in the same ms) while pushes average under one per ms, so waits are not biased low', async () => {
+    const clock = new TestClock();
+    const queue = new Queue<number>({ handler: () => sleep(clock, 10), metrics: { windowMs: 60_000 }, clock });
+    // 20 pushes at once every second for 20 s: they wait 0, 10, …, 190 ms (a batch sealing many keys at once).
+    for (let t = 0; t < 20_000; t += 1_000) {
+      for (let i = 0; i < 20; i++) queue.tryPush(i);
+      await clock.advance(1_000);
+    }
+    const m = queue.metrics();
+    expect(m.waitMs.count).toBe(400);
+    expect(m.waitMs.mean).toBeCloseTo(95, 0);
+    expect(m.waitMs.p50).toBeGreaterThanOrEqual(90 * (1 - 1 / 32));
+    expect(m.waitMs.p50).toBeLessThanOrEqual(100 * (1 + 1 / 32));
+    expect(m.waitMs.max).toBe(190);
+    // L = 1 900 item·ms waited per 1 000 ms; λ = 20/s, W = 0.095 s.
+    expect(m.littlesLaw.L).toBeCloseTo(1.9, 1);
+    expect(m.littlesLaw.lambdaW).toBeCloseTo(1.9, 1);
+    expect(m.littlesLaw.relativeError).toBeLessThan(0.02);
+  });
+
+  it('above one push per ms, times one attempt in sampleEvery, weighs it as sampleEvery, and still agrees with Little', async () => {
+    const clock = new TestClock();
+    const { counting, reads } = countingClock(clock);
+    const queue = new Queue<number>({ handler: () => sleep(clock, 1), concurrency: 3, metrics: { windowMs: 60_000 }, clock: counting });
+    // 4 pushes per ms, 3 served per ms, for 1 s, then quiet: item k waits about k/3 − k/4 = k/12 ms (mean ≈ 167 ms).
+    for (let t = 0; t < 1_000; t++) {
+      for (let i = 0; i < 4; i++) queue.tryPush(i);
+      await clock.advance(1);
+    }
+    await clock.advance(1_000);
+    const m = queue.metrics();
+    expect(queue.stats.completed).toBe(4_000);
+    expect(m.arrivalRate * (m.windowMs / 1_000)).toBeCloseTo(4_000, 0);
+    // One read per push; about 128 attempts timed whole before the rate showed, then one in 64 (two reads each).
+    expect(reads()).toBeLessThan(4_000 + 2 * 400);
+    // A sampled attempt stands for 64: the count and mean estimate the whole, not the early (short) waits.
+    expect(m.waitMs.count).toBeGreaterThan(4_000 * 0.75);
+    expect(m.waitMs.count).toBeLessThan(4_000 * 1.25);
+    expect(m.waitMs.mean).toBeGreaterThan(167 * 0.8);
+    expect(m.waitMs.mean).toBeLessThan(167 * 1.2);
+    expect(m.littlesLaw.relativeError).toBeLessThan(0.2);
   });
 
   it('slides: what happened before the window no longer counts', async () => {

@@ -6,10 +6,11 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { type JobOptions, type Summary, runJob } from './webhooks/job.js';
+import { renderReport } from './webhooks/report.js';
 
 const HELP = `Usage: npm run demo -- [flags]
 
@@ -37,6 +38,9 @@ Flags:
   --max-attempts N      attempts per request (default 4)
   --seed N              seed of redeliveries, failures and backoff jitter (default 1)
   --json FILE           also write the summary as JSON
+  --report FILE         where to write the HTML report: charts of deliveries/s, in flight
+                        vs the concurrency limit, 429s and 503s, wait p99; self-contained,
+                        opens offline (default sluice-demo-report.html; --report none: no report)
   --help                this text
 
 The same flags and --seed give the same deliveries read, duplicates, unique
@@ -59,7 +63,12 @@ function number(name: string, text: string | undefined, fallback: number, min: n
   return value;
 }
 
-function parse(argv: string[]): { options: JobOptions; json: string | undefined } | 'help' {
+interface Outputs {
+  readonly json: string | undefined;
+  readonly report: string | undefined;
+}
+
+function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -83,14 +92,18 @@ function parse(argv: string[]): { options: JobOptions; json: string | undefined 
       'max-attempts': { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) return 'help';
   const poisonEvent = values['poison-event'] ?? 'security_advisory';
   if (!/^[a-z_]+$/.test(poisonEvent)) throw new UsageError(`--poison-event must be an event name, got ${JSON.stringify(poisonEvent)}`);
+  const report = values.report ?? 'sluice-demo-report.html';
+  if (report === '') throw new UsageError('--report must be a file name or none, got ""');
   return {
     json: values.json,
+    report: report === 'none' ? undefined : resolve(report),
     options: {
       rounds: number('rounds', values.rounds, 13, 1, 1_000, true),
       redeliveryRate: number('redeliveries', values.redeliveries, 0.1, 0, 1, false),
@@ -141,6 +154,12 @@ function table(s: Summary): string {
     ['duplicates the receiver saw', s.receiver.duplicates],
     ['throughput (deliveries/s) *', s.throughputPerSec],
     ['latency p50 / p99 (ms) *', `${s.latencyMs.p50} / ${s.latencyMs.p99}`],
+    ['batch wait p50 / p99 (ms) *', `${s.queue.waitMs.p50} / ${s.queue.waitMs.p99}`],
+    ['request time p50 / p99 (ms) *', `${s.queue.runMs.p50} / ${s.queue.runMs.p99}`],
+    [
+      "Little's law: L measured / λ·W *",
+      `${s.queue.littlesLaw.L} / ${s.queue.littlesLaw.lambdaW} (${(s.queue.littlesLaw.relativeError * 100).toFixed(1)} % apart)`,
+    ],
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
@@ -160,16 +179,20 @@ async function main(): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const { options, json } = parsed;
+  const { options, ...outputs } = parsed;
   try {
-    return await run(options, json);
+    // The command as the report's title, without the output files' paths.
+    const argv = process.argv
+      .slice(2)
+      .filter((a, i, all) => !/^--(report|json)(=|$)/.test(a) && !/^--(report|json)$/.test(all[i - 1] ?? ''));
+    return await run(options, outputs, argv);
   } finally {
     // The receiver's log of accepted deliveries lives in a folder of its own: leave nothing behind.
     rmSync(dirname(options.logFile), { recursive: true, force: true });
   }
 }
 
-async function run(options: JobOptions, json: string | undefined): Promise<number> {
+async function run(options: JobOptions, { json, report }: Outputs, argv: string[]): Promise<number> {
   let progress: (settled: number, total: number) => void;
   let stopProgress: () => void;
   if (process.stderr.isTTY) {
@@ -196,10 +219,14 @@ async function run(options: JobOptions, json: string | undefined): Promise<numbe
     stopProgress = () => {};
   }
 
-  const summary = await runJob(options, progress);
+  const { summary, series } = await runJob(options, progress);
   stopProgress();
   process.stdout.write(`\n${table(summary)}\n\n`);
   if (json) writeFileSync(json, `${JSON.stringify(summary, null, 2)}\n`);
+  if (report) {
+    writeFileSync(report, renderReport(summary, series, `sluice demo: npm run demo${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`));
+    process.stdout.write(`report: ${report}\n`);
+  }
   if (summary.balanced) {
     process.stdout.write(
       `books balance: ${summary.unique} unique = ${summary.delivered} delivered + ${summary.deadLettered.total} dead-lettered; the receiver's record matches.\n`,

@@ -1,20 +1,52 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The main job as a newcomer runs it, as a child process (tsx, like `npm run demo`).
+// Without --report the demo writes one to the current directory: only the first test lets it (and removes it).
 const run = (args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+  spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'examples/demo.ts', ...(args.includes('--report') ? [] : ['--report', 'none']), ...args],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
 
 describe('npm run demo', () => {
   it('delivers every unique delivery or dead-letters it, and the receiver’s record matches', () => {
     const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
-    const result = run(['--rounds', '1', '--rate', '400', '--receiver-rate', '300', '--fail-rate', '0.1', '--json', json]);
+    const report = resolve('sluice-demo-report.html');
+    rmSync(report, { force: true });
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'examples/demo.ts',
+        '--rounds',
+        '1',
+        '--rate',
+        '400',
+        '--receiver-rate',
+        '300',
+        '--fail-rate',
+        '0.1',
+        '--json',
+        json,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/books balance/);
+    // The HTML report, written by default, its path printed (test/report.test.ts opens one in Chromium).
+    expect(result.stdout).toContain(`report: ${report}`);
+    expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>/);
+    rmSync(report);
     const s = JSON.parse(readFileSync(json, 'utf8'));
     rmSync(dirname(json), { recursive: true, force: true });
     expect(s.read).toBe(s.unique + s.duplicates);
@@ -26,6 +58,15 @@ describe('npm run demo', () => {
     expect(s.retries).toBeGreaterThan(0);
     for (const key of ['batches', 'status429', 'throughputPerSec']) expect(typeof s[key]).toBe('number');
     expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
+    // The sending queue's metrics(): quantiles in order, and Little's law measured against λ·W.
+    const q = s.queue;
+    expect(q.waitMs.p99).toBeGreaterThanOrEqual(q.waitMs.p50);
+    expect(q.runMs.p99).toBeGreaterThanOrEqual(q.runMs.p50);
+    expect(q.runMs.p50).toBeGreaterThan(0);
+    expect(q.littlesLaw.lambda).toBeGreaterThan(0);
+    expect(q.littlesLaw.lambdaW).toBeCloseTo(q.littlesLaw.lambda * q.littlesLaw.W, 1);
+    expect(q.littlesLaw.relativeError).toBeLessThan(0.5);
+    expect(result.stdout).toMatch(/Little's law: L measured \/ λ·W \*\s+[\d.]+ \/ [\d.]+ \([\d.]+ % apart\)/);
   }, 120_000);
 
   it('gives the same deterministic figures for the same --seed however the timing goes', () => {

@@ -3,8 +3,9 @@
  * HTTP receiver through a sluice pipeline, and lose nothing.
  *
  *   deliveries → dedupe(deliveryId) → batch(per repository, under the body limit)
- *     → throttle(TokenBucket) → mapConcurrent(POST /batch, retries + DeadLetter,
- *       concurrency following load: Gradient2Limit, a 429's Retry-After holding every call)
+ *     → Queue(POST /batch: a TokenBucket's token per request, retries + DeadLetter,
+ *       concurrency following load: Gradient2Limit, a 429's Retry-After holding every call;
+ *       metrics() for wait and run quantiles and Little's law)
  *
  * The receiver loses half its workers a third of the way through; the
  * concurrency limit follows it down (unless `--static N` fixes it).
@@ -19,19 +20,20 @@ import {
   DeadLetter,
   Gradient2Limit,
   RejectError,
+  Queue,
   TaskQueue,
   TokenBucket,
   batch,
   dedupe,
-  mapConcurrent,
   pipe,
   retry,
-  throttle,
+  type LittlesLaw,
   type QueueStats,
   type RetryOptions,
 } from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
+import { type Series, Timeline } from './timeline.js';
 
 export interface JobOptions {
   /** Replays of every example payload. */
@@ -91,7 +93,20 @@ export interface Summary {
   elapsedMs: number;
   throughputPerSec: number;
   latencyMs: { p50: number; p99: number };
+  /** From the sending queue's `metrics()`: a batch's wait for its attempt (backoff included) and its request's time, ms. */
+  queue: {
+    waitMs: { p50: number; p99: number };
+    runMs: { p50: number; p99: number };
+    /** Batches waiting on average (measured) against arrivals per second × mean wait. */
+    littlesLaw: LittlesLaw;
+  };
   balanced: boolean;
+}
+
+/** What a run gives: its summary, and its time series for the report. */
+export interface JobResult {
+  readonly summary: Summary;
+  readonly series: Series;
 }
 
 /** Progress as the job runs: deliveries settled (delivered, dead-lettered or dropped as duplicates) of those read. */
@@ -128,7 +143,7 @@ async function startReceiver(options: ReceiverOptions): Promise<{ url: string; s
   return { url: `http://127.0.0.1:${port}`, stop: () => child.disconnect() };
 }
 
-export async function runJob(o: JobOptions, progress: Progress = () => {}): Promise<Summary> {
+export async function runJob(o: JobOptions, progress: Progress = () => {}): Promise<JobResult> {
   // A third of the way through, by deliveries accepted (an estimate before dedupe: a third of those read).
   const total = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].length;
   const receiver = await startReceiver({
@@ -242,46 +257,58 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       path.highest = Math.max(path.highest, to);
     });
 
+    // The receiver's stage: a Queue of batches. Its rate limit holds one token per request, retries included; its
+    // concurrency follows the receiver; its metrics() give the summary's wait and run quantiles and Little's law.
+    const sender = new Queue<Delivery[], number>({
+      name: 'receiver',
+      handler: (items, { signal, attempt }) => {
+        if (attempt === 1) batches++;
+        return post(items, signal);
+      },
+      concurrency: limit ?? o.staticConcurrency!,
+      // This receiver's 503s are random faults, not load: only its 429s tell the limit to back off.
+      classify: (outcome) =>
+        outcome.ok ? 'success' : outcome.error instanceof HttpError && outcome.error.status === 429 ? 'dropped' : 'ignore',
+      retryAfter: 'queue',
+      rateLimit: new TokenBucket({ ratePerSecond: o.ratePerSecond, burst: o.concurrency }),
+      retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
+      visibilityTimeoutMs: 10_000,
+      deadLetter: batchDeadLetter,
+      // A batch waits here for a slot; while 8 wait, the pipeline upstream waits (pushAll blocks: overflow 'block').
+      capacity: 8,
+      // One window for the whole run: the summary's figures.
+      metrics: { windowMs: 3_600_000 },
+    });
+    sender.on('failed', (_items, _error, { willRetry }) => {
+      if (willRetry) retries++;
+    });
+    const timeline = new Timeline(sender, () => ({ delivered: delivered.size, status429, status503 }));
+
     const started = Date.now();
-    const pipeline = pipe(
-      read(),
-      dedupe({
-        key: (d: Delivery) => d.deliveryId,
-        onDuplicate: () => {
-          duplicates++;
-          report();
-        },
-      }),
-      batch<Delivery>({
-        key: (d) => d.repository,
-        maxItems: o.maxItems,
-        maxBytes: Math.floor(o.bodyLimit * 0.9),
-        sizeOf: (d) => d.bytes,
-        lingerMs: o.lingerMs,
-      }),
-      throttle<Delivery[]>(new TokenBucket({ ratePerSecond: o.ratePerSecond, burst: o.concurrency })),
-      mapConcurrent(
-        (items: Delivery[], { signal, attempt }) => {
-          if (attempt === 1) batches++;
-          return post(items, signal);
-        },
-        {
-          concurrency: limit ?? o.staticConcurrency!,
-          // This receiver's 503s are random faults, not load: only its 429s tell the limit to back off.
-          classify: (outcome) =>
-            outcome.ok ? 'success' : outcome.error instanceof HttpError && outcome.error.status === 429 ? 'dropped' : 'ignore',
-          retryAfter: 'queue',
-          ordered: false,
-          retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
-          onRetry: () => retries++,
-          timeoutMs: 10_000,
-          deadLetter: batchDeadLetter,
-        },
+    timeline.start(started);
+    await sender.pushAll(
+      pipe(
+        read(),
+        dedupe({
+          key: (d: Delivery) => d.deliveryId,
+          onDuplicate: () => {
+            duplicates++;
+            report();
+          },
+        }),
+        batch<Delivery>({
+          key: (d) => d.repository,
+          maxItems: o.maxItems,
+          maxBytes: Math.floor(o.bodyLimit * 0.9),
+          sizeOf: (d) => d.bytes,
+          lingerMs: o.lingerMs,
+        }),
       ),
     );
-    for await (const _sent of pipeline) {
-      // Each result is a batch's count of delivered items; the books are kept in `delivered`.
-    }
+    await sender.close();
+    const metrics = sender.metrics();
+    timeline.stop();
+    const senderStats = sender.stats;
 
     // Redrive, once, what ran out of attempts (the downstream may have recovered): each batch is a task of a
     // TaskQueue, under the same rate limit and with the same retries as the pipeline.
@@ -312,7 +339,11 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     const deadLettered = deadCount();
     const unique = all.length - duplicates;
     const latencies = [...delivered.values()].sort((a, b) => a - b);
-    return {
+    // The sending queue's own books: every batch it accepted completed or was dead-lettered.
+    const senderBalanced =
+      senderStats.accepted === senderStats.completed + senderStats.deadLettered && senderStats.waiting + senderStats.inFlight === 0;
+    const round = (n: number, digits = 0): number => Number(n.toFixed(digits));
+    const summary: Summary = {
       read: all.length,
       duplicates,
       unique,
@@ -330,8 +361,25 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       elapsedMs,
       throughputPerSec: Math.round((delivered.size / elapsedMs) * 1_000),
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
-      balanced: unique === delivered.size + deadLettered && matchesDelivered && stats.accepted === delivered.size && redriveBalanced,
+      queue: {
+        waitMs: { p50: round(metrics.waitMs.p50), p99: round(metrics.waitMs.p99) },
+        runMs: { p50: round(metrics.runMs.p50), p99: round(metrics.runMs.p99) },
+        littlesLaw: {
+          L: round(metrics.littlesLaw.L, 2),
+          lambda: round(metrics.littlesLaw.lambda, 1),
+          W: round(metrics.littlesLaw.W, 3),
+          lambdaW: round(metrics.littlesLaw.lambdaW, 2),
+          relativeError: round(metrics.littlesLaw.relativeError, 3),
+        },
+      },
+      balanced:
+        unique === delivered.size + deadLettered &&
+        matchesDelivered &&
+        stats.accepted === delivered.size &&
+        senderBalanced &&
+        redriveBalanced,
     };
+    return { summary, series: timeline.series };
   } finally {
     receiver.stop();
   }

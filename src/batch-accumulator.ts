@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
+import { CountRates, RATES_WINDOW_MS } from './internal/count-rates.js';
 import { Histogram, quantilesOf } from './internal/histogram.js';
 import type { Quantiles } from './queue-types.js';
 import { QueueClosedError } from './errors.js';
@@ -65,6 +66,12 @@ export interface BatchMetrics {
   readonly batchSize: Quantiles;
   /** Batches sealed, by why. */
   readonly bySealReason: Readonly<Record<SealReason, number>>;
+  /** The time the rates cover, ms: the last 60 s (to within 15 s), or less while the accumulator is younger or was idle. */
+  readonly windowMs: number;
+  /** Items added per second over `windowMs`. */
+  readonly itemsPerSecond: number;
+  /** Batches sealed per second over `windowMs`. */
+  readonly batchesPerSecond: number;
 }
 
 /** What the `'flush'` event tells about a sealed batch. */
@@ -183,6 +190,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     this.#maxPending = v.number(PART, 'maxPending', o.maxPending, 'positive-integer', 16);
     this.#clock = v.clock(PART, o.clock, systemClock);
     this.#time = new MonotonicTime(this.#clock);
+    this.#rates = new CountRates(RATES_WINDOW_MS, this.#time.now(), [0, 0]);
     // An idle instance that keeps the hidden classes of an accumulator and its rings (see internal/shapes.ts).
     holdShapes(BatchAccumulator, () => [new BatchAccumulator<unknown>()]);
   }
@@ -433,6 +441,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     }
     if (open === undefined) {
       const now = this.#time.now();
+      if (now >= this.#rates.next) this.#rates.snap(now, [this.#itemCount, this.#batchSizes.count]);
       open = { key, items: [], bytes: 0, deadline: now + this.#lingerMs };
       this.#open.set(mapKey, open);
       if (key === undefined) this.#unkeyed = open;
@@ -441,6 +450,7 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     }
     open.items.push(item);
     open.bytes += size;
+    this.#itemCount++;
     if (open.items.length >= this.#maxItems) this.#seal(open, 'size');
     else if (maxBytes !== undefined && open.bytes >= maxBytes) this.#seal(open, 'bytes');
   }
@@ -462,18 +472,30 @@ export class BatchAccumulator<T> extends EventEmitter<BatchAccumulatorEvents> {
     else this.#sealed.push({ items: open.items });
   }
 
-  // For metrics(): since construction.
+  // For metrics(): since construction, and rates over the last minute (snapshots as a batch opens).
   readonly #batchSizes = new Histogram();
   readonly #sealReasons: Record<SealReason, number> = { size: 0, bytes: 0, linger: 0, flush: 0, close: 0 };
+  #itemCount = 0;
+  readonly #rates: CountRates;
 
   /**
    * Batches sealed since construction, their sizes in items (p50, p90, p99
    * from a log-linear histogram, within 1/32; max and mean exact), and why
-   * they sealed (Kafka's batch-size and linger figures).
+   * they sealed (Kafka's batch-size and linger figures); items added and
+   * batches sealed per second over the last minute (a sliding window of
+   * four 15 s slots).
    */
   metrics(): BatchMetrics {
     const sizes = quantilesOf(this.#batchSizes);
-    return { batches: sizes.count, batchSize: sizes, bySealReason: { ...this.#sealReasons } };
+    const rates = this.#rates.read(this.#time.now(), [this.#itemCount, sizes.count]);
+    return {
+      batches: sizes.count,
+      batchSize: sizes,
+      bySealReason: { ...this.#sealReasons },
+      windowMs: rates.windowMs,
+      itemsPerSecond: rates.perSecond[0]!,
+      batchesPerSecond: rates.perSecond[1]!,
+    };
   }
 
   /** Arms the linger timer for time `due` (the time now is `now`). */

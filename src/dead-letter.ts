@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
 import { QueueFullError } from './errors.js';
 import { emitSafely } from './internal/events.js';
+import { CountRates, RATES_WINDOW_MS } from './internal/count-rates.js';
 import * as v from './internal/validate.js';
 import { toRateLimiter } from './internal/inputs.js';
 import type { RateLimitInput, RateLimiter } from './token-bucket.js';
@@ -192,6 +193,12 @@ export interface DeadLetterStats {
 export interface DeadLetterMetrics extends DeadLetterStats {
   /** Entries held now, by reason (reasons with none are left out). */
   readonly byReason: Partial<Record<DeadLetterReason, number>>;
+  /** The time the rates cover, ms: the last 60 s (to within 15 s), or less while the dead letter is younger or was idle. */
+  readonly windowMs: number;
+  /** Entries added per second over `windowMs`. */
+  readonly addedPerSecond: number;
+  /** Entries redriven per second over `windowMs`. */
+  readonly redrivenPerSecond: number;
 }
 
 /** The events of a {@link DeadLetter}, as eventemitter3 tuples. */
@@ -244,6 +251,8 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
   readonly #capacity: number;
   readonly #overflow: 'drop-oldest' | 'reject';
   readonly #clock: Clock;
+  /** Entries added and redriven per second over the last minute (snapshots as `add` reads the clock). */
+  readonly #rates: CountRates;
   readonly #entries = new Map<string, DeadLetterEntry<T>>();
   readonly #history = new WeakMap<object, { deaths: readonly DeathRecord[]; firstSeenAt: number }>();
   readonly #tails = new Set<Tail<T>>();
@@ -263,6 +272,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     this.#capacity = v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', 10_000);
     this.#overflow = v.choice(PART, 'overflow', o.overflow, ['drop-oldest', 'reject'] as const, 'drop-oldest');
     this.#clock = v.clock(PART, o.clock, systemClock);
+    this.#rates = new CountRates(RATES_WINDOW_MS, this.#clock.now(), [0, 0]);
   }
 
   /** Entries held now. */
@@ -276,13 +286,22 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
   }
 
   /**
-   * The counters, and the entries held now by reason (O(n) in the entries
-   * held: read it now and then, not per item).
+   * The counters, the entries held now by reason (O(n) in the entries
+   * held: read it now and then, not per item), and entries added and
+   * redriven per second over the last minute (a sliding window of four 15 s
+   * slots).
    */
   metrics(): DeadLetterMetrics {
     const byReason: Partial<Record<DeadLetterReason, number>> = {};
     for (const entry of this.#entries.values()) byReason[entry.reason] = (byReason[entry.reason] ?? 0) + 1;
-    return { ...this.stats, byReason };
+    const rates = this.#rates.read(this.#clock.now(), [this.#added, this.#redriven]);
+    return {
+      ...this.stats,
+      byReason,
+      windowMs: rates.windowMs,
+      addedPerSecond: rates.perSecond[0]!,
+      redrivenPerSecond: rates.perSecond[1]!,
+    };
   }
 
   /** Counters since construction. */
@@ -321,6 +340,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     }
 
     const deadAt = this.#clock.now();
+    if (deadAt >= this.#rates.next) this.#rates.snap(deadAt, [this.#added, this.#redriven]);
     const item = o.item;
     const earlier = typeof item === 'object' && item !== null ? this.#history.get(item) : undefined;
     if (earlier) this.#history.delete(item as object);

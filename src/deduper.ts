@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
+import { CountRates, RATES_WINDOW_MS } from './internal/count-rates.js';
 import { MonotonicTime } from './internal/monotonic.js';
 import { holdShapes } from './internal/shapes.js';
 import * as v from './internal/validate.js';
@@ -30,6 +31,12 @@ export interface DeduperMetrics {
   readonly hits: number;
   /** Keys held now. */
   readonly size: number;
+  /** The time the rates cover, ms: the last 60 s (to within 15 s), or less while the deduper is younger or was idle. */
+  readonly windowMs: number;
+  /** Keys checked per second over `windowMs`. */
+  readonly checksPerSecond: number;
+  /** Duplicates per second over `windowMs`. */
+  readonly hitsPerSecond: number;
 }
 
 /** The store a deduplicating part needs; {@link Deduper} implements it in memory. */
@@ -78,6 +85,7 @@ export class Deduper implements DedupeStore {
     this.#windowMs = v.number(PART, 'windowMs', o.windowMs, 'non-negative', 300_000);
     this.#maxKeys = v.number(PART, 'maxKeys', o.maxKeys, 'positive-integer', 100_000);
     this.#time = new MonotonicTime(v.clock<Clock>(PART, o.clock, systemClock));
+    this.#rates = new CountRates(RATES_WINDOW_MS, this.#time.now(), [0, 0]);
     // An idle instance that keeps the hidden classes of a deduper (see internal/shapes.ts).
     holdShapes(Deduper, () => [new Deduper()]);
   }
@@ -100,10 +108,25 @@ export class Deduper implements DedupeStore {
 
   #checks = 0;
   #hits = 0;
+  /** Checks and hits per second over the last minute (snapshots as `check` reads the clock). */
+  readonly #rates: CountRates;
 
-  /** Sightings checked since construction, duplicates among them (hits), and the keys held now. */
+  /**
+   * Sightings checked since construction, duplicates among them (hits), the
+   * keys held now, and checks and hits per second over the last minute (a
+   * sliding window of four 15 s slots).
+   */
   metrics(): DeduperMetrics {
-    return { checks: this.#checks, hits: this.#hits, size: this.size };
+    const size = this.size;
+    const rates = this.#rates.read(this.#time.now(), [this.#checks, this.#hits]);
+    return {
+      checks: this.#checks,
+      hits: this.#hits,
+      size,
+      windowMs: rates.windowMs,
+      checksPerSecond: rates.perSecond[0]!,
+      hitsPerSecond: rates.perSecond[1]!,
+    };
   }
 
   /**
@@ -115,6 +138,7 @@ export class Deduper implements DedupeStore {
   check(key: DedupeKey): boolean {
     checkKey(key);
     const now = this.#time.now();
+    if (now >= this.#rates.next) this.#rates.snap(now, [this.#checks, this.#hits]);
     this.#sweep(now);
     this.#checks++;
     const expiresAt = this.#keys.get(key);

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
+import { CountRates, RATES_WINDOW_MS } from './internal/count-rates.js';
 import { Histogram, quantilesOf } from './internal/histogram.js';
 import type { LimitSample } from './limits/limit.js';
 import type { Quantiles } from './queue-types.js';
@@ -64,6 +65,12 @@ export interface TokenBucketMetrics {
   readonly waited: number;
   /** The wait of a grant, ms (0 for one made at once). */
   readonly waitMs: Quantiles;
+  /** The time the rates cover, ms: the last 60 s (to within 15 s), or less while the bucket is younger or was idle. */
+  readonly windowMs: number;
+  /** Grants per second over `windowMs`. */
+  readonly grantsPerSecond: number;
+  /** Grants that waited, per second over `windowMs`. */
+  readonly waitedPerSecond: number;
 }
 
 /** The shape of a rate limiter sluice parts accept; {@link TokenBucket} implements it. */
@@ -141,6 +148,8 @@ export class TokenBucket implements RateLimiter {
   /** Grants made at once (no wait), and the waits of those that waited (ms, on the virtual timeline). */
   #grantedAtOnce = 0;
   #waits: Histogram | undefined = undefined;
+  /** Grants and waited grants per second over the last minute (snapshots as the clock is read). */
+  readonly #rates: CountRates;
 
   /**
    * @param options - see {@link TokenBucketOptions}.
@@ -161,6 +170,7 @@ export class TokenBucket implements RateLimiter {
     this.#clock = v.clock(PART, o.clock, systemClock);
     this.#time = new MonotonicTime(this.#clock);
     this.#last = this.#time.now();
+    this.#rates = new CountRates(RATES_WINDOW_MS, this.#last, [0, 0]);
     // An idle instance that keeps the hidden classes of a bucket and its waiter list (see internal/shapes.ts).
     holdShapes(TokenBucket, () => [new TokenBucket({ ratePerSecond: 1 })]);
   }
@@ -303,14 +313,16 @@ export class TokenBucket implements RateLimiter {
   }
 
   /**
-   * The bucket's figures since construction: its rate, burst, tokens and
-   * waiters now; grants made (at once, and after a wait); and the wait of a
+   * The bucket's figures: its rate, burst, tokens and waiters now; since
+   * construction, grants made (at once, and after a wait) and the wait of a
    * grant (`acquire` and `tryAcquire` alike; 0 for one made at once) as
    * quantiles from a log-linear histogram (within 1/32 of the exact values).
    * Waits are measured on the bucket's virtual timeline: from the call to the
-   * instant its tokens had accrued.
+   * instant its tokens had accrued. Over the last minute (a sliding window of
+   * four 15 s slots), grants and waited grants per second.
    */
   metrics(): TokenBucketMetrics {
+    const rates = this.#rates.read(this.#time.now(), this.#rateCounts());
     const waits = new Histogram();
     waits.counts[0] = this.#grantedAtOnce;
     waits.count = this.#grantedAtOnce;
@@ -323,6 +335,9 @@ export class TokenBucket implements RateLimiter {
       granted: waits.count,
       waited: this.#waits?.count ?? 0,
       waitMs: quantilesOf(waits),
+      windowMs: rates.windowMs,
+      grantsPerSecond: rates.perSecond[0]!,
+      waitedPerSecond: rates.perSecond[1]!,
     };
   }
 
@@ -361,7 +376,15 @@ export class TokenBucket implements RateLimiter {
 
   /** Reads the clock's time, made monotonic: time set back passes no time, and time already passed still counts. */
   #now(): number {
-    return this.#time.now();
+    const now = this.#time.now();
+    if (now >= this.#rates.next) this.#rates.snap(now, this.#rateCounts());
+    return now;
+  }
+
+  /** The counters the rates follow: grants, and those that waited. */
+  #rateCounts(): number[] {
+    const waited = this.#waits?.count ?? 0;
+    return [this.#grantedAtOnce + waited, waited];
   }
 
   #tokensAt(now: number): number {
@@ -416,6 +439,7 @@ export class TokenBucket implements RateLimiter {
     // A timer that fires proves its time has come, whatever the clock reads: a coarse or rounded clock, or
     // one set back while the timer ran (timers run on a monotonic clock), cannot make a waiter wait longer.
     const now = armedFor === -Infinity ? this.#now() : this.#time.reach(armedFor);
+    if (now >= this.#rates.next) this.#rates.snap(now, this.#rateCounts());
     const readyAt = this.#grantDue(now);
     if (readyAt === undefined) {
       this.#disarm();

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from '../clock.js';
 import { emitSafely } from '../internal/events.js';
+import { CountRates, RATES_WINDOW_MS } from '../internal/count-rates.js';
 import * as v from '../internal/validate.js';
 
 /**
@@ -132,6 +133,12 @@ export interface LimitMetrics {
   readonly windows: number;
   /** Changes of the limit they made (`'limit'` events). */
   readonly changes: number;
+  /** The time the rates cover, ms: the last 60 s (to within 15 s), or less while the limit is younger or was idle. */
+  readonly windowMs: number;
+  /** Samples per second over `windowMs`. */
+  readonly samplesPerSecond: number;
+  /** Dropped samples per second over `windowMs`. */
+  readonly dropsPerSecond: number;
 }
 
 /** Option keys of the base limit, for each built-in's own list. */
@@ -161,6 +168,8 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
   /** The limit as a real number (the algorithms keep fractions; `limit` is its floor). */
   protected estimate: number;
   readonly #clock: Clock;
+  /** Samples and drops per second over the last minute (snapshots as `onSample` reads the clock). */
+  readonly #rates: CountRates;
   readonly #minWindowMs: number;
   readonly #maxWindowMs: number;
   readonly #windowSize: number;
@@ -209,6 +218,7 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
     }
     this.#windowSize = v.number(part, 'windowSize', o.windowSize, 'positive-integer', 10);
     this.#clock = v.clock(part, o.clock, systemClock);
+    this.#rates = new CountRates(RATES_WINDOW_MS, this.#clock.now(), [0, 0]);
   }
 
   /** The limit in force now: an integer in `minLimit..maxLimit`. */
@@ -216,8 +226,13 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
     return this.#limit;
   }
 
-  /** Where the limit is and where it has been, and the samples, drops and windows it saw, since construction. */
+  /**
+   * Where the limit is and where it has been, and the samples, drops and
+   * windows it saw, since construction; samples and drops per second over
+   * the last minute (a sliding window of four 15 s slots).
+   */
   metrics(): LimitMetrics {
+    const rates = this.#rates.read(this.#clock.now(), [this.#sampleCount, this.#dropCount]);
     return {
       limit: this.#limit,
       minLimit: this.minLimit,
@@ -228,6 +243,9 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
       drops: this.#dropCount,
       windows: this.#windowCount,
       changes: this.#changeCount,
+      windowMs: rates.windowMs,
+      samplesPerSecond: rates.perSecond[0]!,
+      dropsPerSecond: rates.perSecond[1]!,
     };
   }
 
@@ -247,9 +265,11 @@ export abstract class AdaptiveLimit extends EventEmitter<LimitEvents> implements
       throw new TypeError(`${this.part}: onSample takes { startedAt, rttMs, inFlight, dropped }, got ${v.show(sample)}`);
     }
     const rtt = Math.max(rttMs || 0, 0); // NaN and negatives count as 0
+    const now = this.#clock.now();
+    if (now >= this.#rates.next) this.#rates.snap(now, [this.#sampleCount, this.#dropCount]);
     this.#sampleCount++;
     if (dropped) this.#dropCount++;
-    const end = Math.max(startedAt + rtt, this.#clock.now());
+    const end = Math.max(startedAt + rtt, now);
     // The first window lasts minWindowMs too: closed on its first windowSize samples, it would hold only the
     // fastest of the first attempts, and a limit that keeps the lowest latency seen (Vegas) would keep that bias.
     if (this.#windowEnd === -Infinity) this.#windowEnd = end + this.#minWindowMs;

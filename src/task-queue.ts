@@ -189,6 +189,16 @@ export class TaskQueue {
     return Promise.all(Array.from(tasks as Iterable<Task<R>>, (task) => this.add(task, options)));
   }
 
+  /**
+   * The Queue underneath, for `sluice/otel`'s `instrument` (a method with a
+   * plain name: a computed key would be a side effect of the class, and keep
+   * TaskQueue in every bundle).
+   * @internal
+   */
+  queueUnderneath(): Queue<TaskCall, unknown> {
+    return this.#queue;
+  }
+
   /** Tasks waiting (delayed and retry-pending included), as p-queue's `size`. */
   get size(): number {
     return this.#queue.size;

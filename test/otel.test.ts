@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { Queue } from '../src/index.js';
+import { Queue, TaskQueue } from '../src/index.js';
 import { instrument } from '../src/otel/index.js';
 import { TestClock } from '../src/testing/index.js';
 
@@ -163,7 +163,44 @@ describe('sluice/otel instrument()', () => {
     queue.tryPush(1);
     await queue.onIdle();
     expect(spans.getFinishedSpans()).toEqual([]);
-    expect(() => instrument({} as never)).toThrow('instrument: queue must be a sluice Queue');
+    expect(() => instrument({} as never)).toThrow('instrument: part must be a sluice Queue or TaskQueue, got [object Object]');
+  });
+
+  it('instruments a TaskQueue through its Queue: a send span per add (with or without options), a linked process span per attempt, the counts of stats', async () => {
+    const { spans, tracerProvider, meterProvider, collect } = setup();
+    const tasks = new TaskQueue({ name: 'tasks', concurrency: 2, retry: { maxAttempts: 2, backoff: () => 0 } });
+    const otel = instrument(tasks, { tracerProvider, meterProvider });
+    let calls = 0;
+    const results = await Promise.allSettled([
+      tasks.add(() => 1),
+      tasks.add(() => 2, { priority: 1 }), // options: the queue's submit
+      tasks.add(() => {
+        calls++;
+        if (calls === 1) throw new Error('once');
+        return 3;
+      }),
+      tasks.add(() => Promise.reject(new RangeError('never'))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    await tasks.onIdle();
+    const finished = spans.getFinishedSpans();
+    const sends = finished.filter((s) => s.name === 'send tasks');
+    const processes = finished.filter((s) => s.name === 'process tasks');
+    expect(sends).toHaveLength(4);
+    expect(processes).toHaveLength(6); // 1, 2, 3 twice, the rejected one twice
+    for (const p of processes) {
+      const send = sends.find((s) => s.attributes['messaging.message.id'] === p.attributes['messaging.message.id']);
+      expect(send, `the send span of ${p.attributes['messaging.message.id']}`).toBeDefined();
+      expect(p.links.map((l) => l.context.spanId)).toEqual([send!.spanContext().spanId]);
+    }
+    const m = await collect();
+    const sum = (name: string) =>
+      (m.get(name) ?? []).reduce((a, p) => a + (typeof p.value === 'number' ? p.value : (p.value as { count: number }).count), 0);
+    expect(sum('messaging.client.sent.messages')).toBe(tasks.stats.accepted);
+    expect(sum('messaging.client.consumed.messages')).toBe(tasks.stats.completed + tasks.stats.failed);
+    otel.uninstrument();
+    await tasks.add(() => 5);
+    expect(spans.getFinishedSpans()).toHaveLength(finished.length);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `sluice/otel`: OpenTelemetry traces and metrics for a sluice `Queue`,
+ * `sluice/otel`: OpenTelemetry traces and metrics for a sluice `Queue` or `TaskQueue`,
  * on `@opentelemetry/api` (an optional peer dependency: install it, and an
  * SDK, to use this entry point; the core never imports it).
  *
@@ -26,7 +26,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import type { AttemptInfo, CancelledInfo, EnqueuedInfo, FailedInfo, PushOptions, Receipt, SettledInfo } from '../index.js';
+import type { AttemptInfo, CancelledInfo, EnqueuedInfo, FailedInfo, PushOptions, Receipt, SettledInfo, TaskQueue } from '../index.js';
 
 /** The instrumentation scope's name. */
 const SCOPE = 'sluice';
@@ -61,6 +61,8 @@ export interface InstrumentableQueue<T, R> {
   push(item: T, options?: PushOptions): Promise<Receipt>;
   /** Offers an item without waiting (wrapped: a producer span per call). */
   tryPush(item: T, options?: PushOptions): Receipt | undefined;
+  /** Offers an item and resolves with its result (wrapped, when there: a producer span per call). */
+  submit?(item: T, options?: PushOptions): Promise<R>;
   /** Adds a listener of `'enqueued'`. */
   on(event: 'enqueued', fn: (item: T, info: EnqueuedInfo) => void): unknown;
   /** Adds a listener of `'active'`. */
@@ -85,16 +87,17 @@ export interface InstrumentableQueue<T, R> {
 
 /** What {@link instrument} returns. */
 export interface Instrumentation {
-  /** Stops: listeners removed, `push`/`tryPush` restored, gauges unregistered. Spans already started end as usual. */
+  /** Stops: listeners removed, `push`/`tryPush`/`submit` restored, gauges unregistered. Spans already started end as usual. */
   uninstrument(): void;
 }
 
 /**
- * Instruments a sluice `Queue` with OpenTelemetry, after its messaging semantic
+ * Instruments a sluice `Queue` or `TaskQueue` (through the Queue underneath
+ * it: a task is a message) with OpenTelemetry, after its messaging semantic
  * conventions (`messaging.system` `'sluice'`, `messaging.destination.name`
  * the queue's `name`):
  *
- * - **Spans.** `push` and `tryPush` make a `send {name}` PRODUCER span,
+ * - **Spans.** `push`, `tryPush` and `submit` (a TaskQueue's `add`) make a `send {name}` PRODUCER span,
  *   a child of the context active at the call (captured there: no
  *   AsyncLocalStorage, so it works in browsers), ended once the item is
  *   accepted, with `messaging.message.id`. Each attempt is a
@@ -104,8 +107,9 @@ export interface Instrumentation {
  *   push names its item through the queue's `'enqueued'` event, told
  *   within the call; an item that waits for room (`overflow: 'block'`) is
  *   linked when its push resolves, so an attempt that starts and ends
- *   before that has no link. Only `push` and `tryPush` are wrapped: items
- *   given to `submit` or `pushAll` get process spans without a link.
+ *   before that has no link. A `submit` span ends when the call returns,
+ *   linked when its item was enqueued within it (not one that waits for
+ *   room). Items given to `pushAll` get process spans without a link.
  * - **Metrics.** the processing duration, `messaging.{operation}.duration`
  *   for the `process` operation (histogram, s, per attempt,
  *   `error.type` on failures), `messaging.client.consumed.messages`
@@ -122,13 +126,16 @@ export interface Instrumentation {
  * const queue = new Queue({ name: 'emails', handler: send });
  * const otel = instrument(queue); // the global providers, as set by the OpenTelemetry SDK
  * ```
- * @param queue - the queue.
+ * @param part - the Queue or TaskQueue.
  * @param options - see {@link InstrumentOptions}.
- * @throws TypeError when `queue` is not a sluice Queue.
+ * @throws TypeError when `part` is not a sluice Queue or TaskQueue.
  */
-export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: InstrumentOptions = {}): Instrumentation {
+export function instrument<T, R>(part: InstrumentableQueue<T, R> | TaskQueue, options: InstrumentOptions = {}): Instrumentation {
+  // A TaskQueue is instrumented through the Queue underneath it.
+  const underneath = (part as { queueUnderneath?: unknown } | null)?.queueUnderneath;
+  const queue = (typeof underneath === 'function' ? underneath.call(part) : part) as InstrumentableQueue<T, R>;
   if (typeof queue !== 'object' || queue === null || typeof queue.on !== 'function' || typeof queue.tryPush !== 'function') {
-    throw new TypeError(`instrument: queue must be a sluice Queue, got ${String(queue)}`);
+    throw new TypeError(`instrument: part must be a sluice Queue or TaskQueue, got ${String(part)}`);
   }
   const tracer: Tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
   const meter: Meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE);
@@ -185,8 +192,12 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
   // A span that records nothing (no SDK: the API's no-op tracer) has nothing to link to: nothing is kept.
   const onEnqueued = (_item: T, info: EnqueuedInfo): void => {
     const span = pushing.at(-1);
-    if (span?.isRecording()) remember(info.id, span.spanContext());
+    if (span === undefined) return;
+    enqueuedBy.set(span, info.id);
+    if (span.isRecording()) remember(info.id, span.spanContext());
   };
+  /** The item each push call under way enqueued (a submit has no receipt to tell it). */
+  const enqueuedBy = new WeakMap<Span, string>();
 
   // Made once: a span per item must not pay for building them.
   const sendName = `send ${destination}`;
@@ -216,6 +227,24 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
 
   const push = queue.push;
   const tryPush = queue.tryPush;
+  const submit = queue.submit;
+  if (typeof submit === 'function') {
+    queue.submit = (item: T, pushOptions?: PushOptions): Promise<R> => {
+      const span = sending(context.active());
+      pushing.push(span);
+      try {
+        return submit.call(queue, item, pushOptions);
+      } finally {
+        pushing.pop();
+        const id = enqueuedBy.get(span);
+        if (id !== undefined) {
+          span.setAttribute('messaging.message.id', id);
+          sent.add(1, base);
+        }
+        span.end();
+      }
+    };
+  }
   queue.push = (item: T, pushOptions?: PushOptions): Promise<Receipt> => {
     const span = sending(context.active());
     pushing.push(span);
@@ -313,6 +342,7 @@ export function instrument<T, R>(queue: InstrumentableQueue<T, R>, options: Inst
       // The instance's own methods shadowed the class's: removing them restores those.
       delete (queue as { push?: unknown }).push;
       delete (queue as { tryPush?: unknown }).tryPush;
+      delete (queue as { submit?: unknown }).submit;
       for (const [gauge, callback] of gauges) gauge.removeCallback(callback);
       producers.clear();
     },

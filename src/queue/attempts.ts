@@ -109,7 +109,7 @@ export class Attempts<T, R> {
     }
     job.state = RUNNING;
     this.running++;
-    const weight = this.metrics?.sample() ?? 0;
+    const weight = this.metrics?.sample(this.#host.waiting()) ?? 0;
     // Every attempt is timed for a listener or a limit object's samples: then its figures weigh 1.
     const every = this.timed || this.#sampling;
     if (weight > 0 || every) {
@@ -117,10 +117,7 @@ export class Attempts<T, R> {
       job.startedAt = now;
       this.metrics?.started(now, waitOf(job), this.#host.waiting(), every ? 1 : weight);
       if (this.#sampling) job.startInFlight = this.running;
-    } else {
-      job.startedAt = Number.NaN;
-      this.metrics?.level(this.#host.waiting());
-    }
+    } else job.startedAt = Number.NaN;
     const attempt = ++job.attempt;
     const generation = ++job.generation;
     const timeoutMs = job.timeoutMs ?? this.#config.visibilityTimeoutMs;
@@ -228,9 +225,8 @@ export class Attempts<T, R> {
   /** The plain lane's start: only the books (the room counted the item out), and the time when it is read. */
   startPlain(item: T, seq: number, plain: PlainInFlight): void {
     this.running++;
-    const weight = this.metrics?.sample() ?? 0;
+    const weight = this.metrics?.sample(this.#host.waiting()) ?? 0;
     if (weight === 0 && !this.timed) {
-      this.metrics?.level(this.#host.waiting());
       plain.startedAt = Number.NaN;
       if (this.listened && this.#host.listens('active')) {
         const info = { id: seqId(seq), attempt: 1, enqueuedAt: plain.pushedAt, startedAt: Number.NaN, waitMs: Number.NaN };

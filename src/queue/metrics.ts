@@ -71,14 +71,19 @@ export class QueueRecorder {
    * no clock read: a burst of pushes is timed whole), else one in
    * `sampleEvery` on a random stride, standing for `sampleEvery` attempts
    * (so the quantiles are not tilted toward the slower period's attempts).
+   * `waiting` items wait now: an attempt not timed sets the number waiting
+   * with no clock read (see {@link QueueRecorder.level}).
    */
-  sample(): number {
+  sample(waiting: number): number {
     if (this.#inSpan + this.#inLastSpan <= 2 * SPAN_MS) {
       this.#weight = 1;
       return 1;
     }
     this.#weight = this.#sampleEvery;
-    if (--this.#countdown > 0) return 0;
+    if (--this.#countdown > 0) {
+      this.#waiting = waiting;
+      return 0;
+    }
     if (this.#sampleEvery === 1) this.#countdown = 1;
     else {
       // xorshift32: a stride of 1 .. 2 × sampleEvery − 1, sampleEvery on average.

@@ -96,6 +96,9 @@ export type {
 } from './batch-accumulator.js';
 export { BatchAccumulator } from './batch-accumulator.js';
 
+export type { PubSubOptions, PubSubOverflow, SubscribeOptions, SubscriptionStats } from './pubsub.js';
+export { PubSub, Subscription } from './pubsub.js';
+
 export type {
   Source,
   Operator,
@@ -103,8 +106,9 @@ export type {
   ThrottleOptions,
   MapContext,
   MapConcurrentOptions,
+  SourceItem,
 } from './operators.js';
-export { pipe, dedupe, batch, throttle, mapConcurrent } from './operators.js';
+export { pipe, dedupe, batch, throttle, mapConcurrent, map, filter, tap, merge } from './operators.js';
 
 export type {
   ConcurrencyLimit,

@@ -10,6 +10,8 @@ import { checkSource, isAsyncIterable, fromSync, type Operator, type Source, toA
 export type { Operator, Source } from './operators/source.js';
 export type { MapConcurrentOptions, MapContext } from './operators/map-concurrent.js';
 export { mapConcurrent } from './operators/map-concurrent.js';
+export type { SourceItem } from './operators/transform.js';
+export { filter, map, merge, tap } from './operators/transform.js';
 
 const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<DedupeOperatorOptions<unknown>>({
   key: true,

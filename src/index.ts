@@ -107,8 +107,12 @@ export type {
   MapContext,
   MapConcurrentOptions,
   SourceItem,
+  LateInfo,
+  WindowKey,
+  WindowOptions,
+  WindowResult,
 } from './operators.js';
-export { pipe, dedupe, batch, throttle, mapConcurrent, map, filter, tap, merge } from './operators.js';
+export { pipe, dedupe, batch, throttle, mapConcurrent, map, filter, tap, merge, window } from './operators.js';
 
 export type {
   ConcurrencyLimit,

@@ -12,6 +12,8 @@ export type { MapConcurrentOptions, MapContext } from './operators/map-concurren
 export { mapConcurrent } from './operators/map-concurrent.js';
 export type { SourceItem } from './operators/transform.js';
 export { filter, map, merge, tap } from './operators/transform.js';
+export type { LateInfo, WindowKey, WindowOptions, WindowResult } from './operators/window.js';
+export { window } from './operators/window.js';
 
 const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<DedupeOperatorOptions<unknown>>({
   key: true,

@@ -96,6 +96,8 @@ export type {
 } from './batch-accumulator.js';
 export { BatchAccumulator } from './batch-accumulator.js';
 
+export type { BalanceContext, BalanceOptions, BalanceStrategy, BalanceTarget, Balanced, TargetStats } from './balance.js';
+export { balance } from './balance.js';
 export type { PubSubOptions, PubSubOverflow, SubscribeOptions, SubscriptionStats } from './pubsub.js';
 export { PubSub, Subscription } from './pubsub.js';
 

@@ -16,7 +16,21 @@ import type { Sample, Suite } from './harness.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
-const all = ['queue', 'memory', 'batch', 'limiter', 'accuracy', 'scale', 'paths', 'flow', 'observability'];
+const all = [
+  'queue',
+  'memory',
+  'batch',
+  'limiter',
+  'accuracy',
+  'scale',
+  'paths',
+  'flow',
+  'observability',
+  'pubsub',
+  'pubsub-lag',
+  'window',
+  'balance',
+];
 const suites = only.length ? only : all;
 const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   queue: { n: 1_000_000, reps: 6, rounds: 3 },
@@ -28,6 +42,10 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   paths: { n: 20_000, reps: 3 }, // and 4 N: the figures were taken at 20 000 and 40 000
   flow: { n: 30_000, reps: 1 }, // n = ms of simulated time; deterministic, so one repetition is the run
   observability: { n: 1_000_000, reps: 6, rounds: 3 },
+  pubsub: { n: 100_000, reps: 3, rounds: 3 }, // RxJS's concatMap buffers in an array it shifts: quadratic past 1e5
+  'pubsub-lag': { n: 20_000, reps: 1 },
+  window: { n: 1_000_000, reps: 6, rounds: 3 },
+  balance: { n: 1_000_000, reps: 5 },
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -39,6 +57,10 @@ const small: typeof full = {
   paths: { n: 2_000, reps: 1 },
   flow: { n: 6_000, reps: 1 },
   observability: { n: 20_000, reps: 2 },
+  pubsub: { n: 5_000, reps: 1 },
+  'pubsub-lag': { n: 2_000, reps: 1 },
+  window: { n: 20_000, reps: 1 },
+  balance: { n: 20_000, reps: 1 },
 };
 const sizes = quick ? small : full;
 

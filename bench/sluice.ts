@@ -25,8 +25,11 @@ export const {
   TaskQueue,
   TokenBucket,
   VegasLimit,
+  PubSub,
+  balance,
   batch,
   pipe,
+  window,
   retry,
   throttle,
 } = sluice;

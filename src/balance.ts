@@ -110,6 +110,9 @@ export interface Balanced<T, R> {
   readonly waiting: number;
 }
 
+/** The context of a call given none. */
+const NO_CONTEXT: BalanceContext = /* @__PURE__ */ Object.freeze({});
+
 interface Target<T, R> {
   readonly handler: (item: T, context: BalanceContext) => R | PromiseLike<R>;
   readonly weight: number;
@@ -216,8 +219,8 @@ export function balance<T, R>(targets: readonly BalanceTarget<T, R>[], options?:
       let best = -1;
       let total = 0;
       for (let i = 0; i < n; i++) {
-        if (i === avoid || !open(i, now, panic)) continue;
         const t = all[i]!;
+        if (i === avoid || t.inFlight >= t.concurrency || (!panic && t.ejectedUntil > now)) continue;
         t.current += t.weight;
         total += t.weight;
         if (best === -1 || t.current > all[best]!.current) best = i;
@@ -282,36 +285,58 @@ export function balance<T, R>(targets: readonly BalanceTarget<T, R>[], options?:
     return new Promise<number>((resolve) => waiters.push({ avoid, resolve }));
   };
 
-  const run = async (item: T, context: BalanceContext, i: number, itemKey: string | number | undefined): Promise<Awaited<R>> => {
+  const succeeded = (i: number, itemKey: string | number | undefined): void => {
     const t = all[i]!;
-    try {
-      const result = await t.handler(item, context);
-      t.completed++;
-      t.failuresInARow = 0;
-      if (itemKey !== undefined) failedOn.delete(itemKey);
-      return result;
-    } catch (error) {
-      t.failed++;
-      if (!isRejectError(error)) {
-        if (itemKey !== undefined) {
-          failedOn.set(itemKey, i);
-          // Items that failed for good are never seen again: remember the newest 10 000 only.
-          if (failedOn.size > 10_000) failedOn.delete(failedOn.keys().next().value!);
-        }
-        if (++t.failuresInARow >= ejectAfter) {
-          t.failuresInARow = 0;
-          t.ejections++;
-          t.ejectedUntil = clock.now() + ejectMs;
-          ejectedAny = true;
-        }
+    t.completed++;
+    t.failuresInARow = 0;
+    if (itemKey !== undefined && failedOn.size > 0) failedOn.delete(itemKey);
+    release(i);
+  };
+  const failed = (i: number, itemKey: string | number | undefined, error: unknown): void => {
+    const t = all[i]!;
+    t.failed++;
+    if (!isRejectError(error)) {
+      if (itemKey !== undefined) {
+        failedOn.set(itemKey, i);
+        // Items that failed for good are never seen again: remember the newest 10 000 only.
+        if (failedOn.size > 10_000) failedOn.delete(failedOn.keys().next().value!);
       }
-      throw error;
-    } finally {
-      release(i);
+      if (++t.failuresInARow >= ejectAfter) {
+        t.failuresInARow = 0;
+        t.ejections++;
+        t.ejectedUntil = clock.now() + ejectMs;
+        ejectedAny = true;
+      }
     }
+    release(i);
   };
 
-  const balanced = ((item: T, context: BalanceContext = {}): Promise<Awaited<R>> => {
+  /** Runs the call on target `i`: one `then` to book its outcome (no async wrapper: a pick must be cheap). */
+  const run = (item: T, context: BalanceContext, i: number, itemKey: string | number | undefined): Promise<Awaited<R>> => {
+    let result: R | PromiseLike<R>;
+    try {
+      result = all[i]!.handler(item, context);
+    } catch (error) {
+      failed(i, itemKey, error);
+      return Promise.reject(error);
+    }
+    if (typeof (result as PromiseLike<R> | null)?.then !== 'function') {
+      succeeded(i, itemKey);
+      return Promise.resolve(result as Awaited<R>);
+    }
+    return Promise.resolve(result as PromiseLike<R>).then(
+      (value) => {
+        succeeded(i, itemKey);
+        return value as Awaited<R>;
+      },
+      (error: unknown) => {
+        failed(i, itemKey, error);
+        throw error;
+      },
+    );
+  };
+
+  const balanced = ((item: T, context: BalanceContext = NO_CONTEXT): Promise<Awaited<R>> => {
     const itemKey = context.id ?? context.index;
     let avoid = -1;
     if (itemKey !== undefined && failedOn.size > 0) {

@@ -176,7 +176,7 @@ export function window<T, A = T[]>(options: WindowOptions<T, A>): Operator<T, Wi
   const deadLetter = toDeadLetterStore<T>(PART, o.deadLetter);
   const clock = v.clock<Clock>(PART, o.clock, systemClock);
   const config: Config<T, A> = { session, sizeMs, stepMs, gapMs, keyOf, timestampOf, lateness, initial, reduce, onLate, deadLetter, clock };
-  return (source) => windowed(source, config);
+  return (source) => new WindowIterator(source, config);
 }
 
 interface Config<T, A> {
@@ -220,8 +220,8 @@ class Windows<T, A> {
     return this.#byEnd.peek()?.end;
   }
 
-  /** Takes an item: into its windows, or reported late. */
-  add(item: T): void {
+  /** Takes an item: into its windows, or reported late. `now`: processing time (ignored in event time). */
+  add(item: T, now: number): void {
     const c = this.c;
     const key = c.keyOf === undefined ? undefined : c.keyOf(item);
     let time: number;
@@ -231,7 +231,7 @@ class Windows<T, A> {
         throw new RangeError(`${PART}: timestamp must give a finite number of ms, got ${v.show(time)}`);
       }
       if (time > this.#maxTime) this.#maxTime = time;
-    } else time = c.clock.now();
+    } else time = now;
     if (c.session) this.#addToSession(item, key, time);
     else this.#addToWindows(item, key, time);
     if (c.timestampOf !== undefined) this.advance(this.#maxTime - c.lateness);
@@ -362,60 +362,152 @@ class Windows<T, A> {
   }
 }
 
-/** The generator `window()` returns. */
-async function* windowed<T, A>(source: AsyncIterable<T> | Iterable<T>, c: Config<T, A>): AsyncGenerator<WindowResult<A>> {
-  const iterator = toAsyncIterator(source);
-  const windows = new Windows<T, A>(c);
-  const processingTime = c.timestampOf === undefined;
-  // Processing time: one timer, for the window that closes first; it wakes the reader below.
-  let timer: unknown;
-  let timerDue = Number.POSITIVE_INFINITY;
-  let wake: (() => void) | undefined;
-  let woken: Promise<void> | undefined;
-  const arm = (): void => {
-    const due = windows.nextEnd;
-    if (due === undefined || due === timerDue) return;
-    if (timer !== undefined) c.clock.clearTimeout(timer);
-    timerDue = due;
-    timer = c.clock.setTimeout(
-      () => {
-        timer = undefined;
-        timerDue = Number.POSITIVE_INFINITY;
-        windows.advance(c.clock.now());
-        wake?.();
-      },
-      Math.max(due - c.clock.now(), 0),
-    );
-  };
-  let pending: Promise<IteratorResult<T>> | undefined;
-  try {
-    for (;;) {
-      while (windows.closed.size > 0) yield windows.closed.shift()!;
-      pending ??= iterator.next();
-      let next: IteratorResult<T>;
-      if (processingTime && windows.nextEnd !== undefined) {
-        arm();
-        woken ??= new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        const raced = await Promise.race([pending, woken]);
-        if (raced === undefined) {
-          // The timer: windows closed while the source had nothing to give.
-          woken = undefined;
-          wake = undefined;
-          continue;
-        }
-        next = raced;
-      } else next = await pending;
-      pending = undefined;
-      if (next.done) break;
-      if (processingTime) windows.advance(c.clock.now());
-      windows.add(next.value);
+/**
+ * The iterator `window()` returns. It reads the source only while its
+ * consumer waits for a window (one read at a time, each through a callback
+ * made once: no promise per item but the source's own), and in processing
+ * time one timer, for the window that closes first, hands the consumer the
+ * windows that close while the source has nothing to give.
+ */
+class WindowIterator<T, A> implements AsyncIterableIterator<WindowResult<A>> {
+  readonly #source: AsyncIterator<T>;
+  readonly #windows: Windows<T, A>;
+  readonly #c: Config<T, A>;
+  readonly #processingTime: boolean;
+  /** The consumer's waiting `next()`. */
+  #resolve: ((result: IteratorResult<WindowResult<A>>) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  /** A source read is under way. */
+  #reading = false;
+  /** The source ended (every window flushed), failed, or the consumer stopped. */
+  #finished = false;
+  #failure: { error: unknown } | undefined;
+  #timer: unknown;
+  #timerDue = Number.POSITIVE_INFINITY;
+  readonly #onItem = (result: IteratorResult<T>): void => this.#item(result);
+  readonly #onError = (error: unknown): void => this.#fail(error);
+
+  constructor(source: AsyncIterable<T> | Iterable<T>, c: Config<T, A>) {
+    this.#source = toAsyncIterator(source);
+    this.#windows = new Windows<T, A>(c);
+    this.#c = c;
+    this.#processingTime = c.timestampOf === undefined;
+  }
+
+  next(): Promise<IteratorResult<WindowResult<A>>> {
+    const closed = this.#windows.closed;
+    if (closed.size > 0) return Promise.resolve({ value: closed.shift()!, done: false });
+    if (this.#failure !== undefined) {
+      const { error } = this.#failure;
+      this.#failure = undefined;
+      return Promise.reject(error);
     }
-    windows.flush();
-    while (windows.closed.size > 0) yield windows.closed.shift()!;
-  } finally {
-    if (timer !== undefined) c.clock.clearTimeout(timer);
-    closeQuietly(iterator);
+    if (this.#finished) return Promise.resolve({ value: undefined, done: true });
+    return new Promise<IteratorResult<WindowResult<A>>>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#read();
+    });
+  }
+
+  return(): Promise<IteratorResult<WindowResult<A>>> {
+    this.#stop();
+    this.#windows.closed.drain();
+    closeQuietly(this.#source);
+    this.#answer();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<WindowResult<A>> {
+    return this;
+  }
+
+  /** Reads the next item, unless a read is under way. */
+  #read(): void {
+    if (this.#reading || this.#finished) return;
+    this.#reading = true;
+    let next: Promise<IteratorResult<T>>;
+    try {
+      next = this.#source.next();
+    } catch (error) {
+      this.#reading = false;
+      this.#fail(error);
+      return;
+    }
+    next.then(this.#onItem, this.#onError);
+  }
+
+  #item(result: IteratorResult<T>): void {
+    this.#reading = false;
+    if (this.#finished) return;
+    const windows = this.#windows;
+    try {
+      if (result.done) {
+        this.#stop();
+        windows.flush();
+      } else if (this.#processingTime) {
+        const now = this.#c.clock.now();
+        windows.advance(now);
+        windows.add(result.value, now);
+        this.#arm(now);
+      } else windows.add(result.value, 0);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (windows.closed.size > 0 || this.#finished) this.#answer();
+    else if (this.#resolve !== undefined) this.#read();
+  }
+
+  #fail(error: unknown): void {
+    this.#reading = false;
+    if (this.#finished) return;
+    this.#stop();
+    closeQuietly(this.#source);
+    // Windows that closed before the failure go first, then the error.
+    this.#failure = { error };
+    this.#answer();
+  }
+
+  /** Answers the consumer's waiting `next()`, if any, with what there is. */
+  #answer(): void {
+    const resolve = this.#resolve;
+    const reject = this.#reject!;
+    if (resolve === undefined) return;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    const closed = this.#windows.closed;
+    if (closed.size > 0) resolve({ value: closed.shift()!, done: false });
+    else if (this.#failure !== undefined) {
+      const { error } = this.#failure;
+      this.#failure = undefined;
+      reject(error);
+    } else resolve({ value: undefined, done: true });
+  }
+
+  /** Processing time: one timer, for the window that closes first. */
+  #arm(now: number): void {
+    const due = this.#windows.nextEnd;
+    if (due === undefined || due === this.#timerDue) return;
+    const clock = this.#c.clock;
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timer = clock.setTimeout(() => this.#fire(), Math.max(due - now, 0));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    if (this.#finished) return;
+    const now = this.#c.clock.now();
+    this.#windows.advance(now);
+    this.#arm(now);
+    if (this.#windows.closed.size > 0) this.#answer();
+  }
+
+  #stop(): void {
+    this.#finished = true;
+    if (this.#timer !== undefined) this.#c.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

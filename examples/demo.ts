@@ -27,6 +27,8 @@ Flags:
   --static N            a fixed concurrency of N instead of the adaptive limit, for comparison
   --rate N              requests per second sluice sends at most (default 1000)
   --receiver-rate N     requests per second the receiver accepts (default 100000: no rate limit)
+  --receivers N         receiver processes, 1 to 3; with 2 or 3 they differ in capacity (weights 2, 1 or
+                        4, 2, 1) and batches are balanced by weight (default 1)
   --receiver-workers N  requests the receiver serves at once; halved a third of the way through (default 8)
   --receiver-service-ms MS  the receiver's time per request (default 25)
   --receiver-queue N    requests that may wait at the receiver; past it, 429 (default 16)
@@ -80,6 +82,7 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
       'max-concurrency': { type: 'string' },
       static: { type: 'string' },
       rate: { type: 'string' },
+      receivers: { type: 'string' },
       'receiver-workers': { type: 'string' },
       'receiver-service-ms': { type: 'string' },
       'receiver-queue': { type: 'string' },
@@ -123,6 +126,7 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
       maxAttempts: number('max-attempts', values['max-attempts'], 4, 1, 100, true),
       seed: number('seed', values.seed, 1, 0, 2 ** 31, true),
       logFile: join(mkdtempSync(join(tmpdir(), 'sluice-demo-')), 'accepted.jsonl'),
+      receivers: number('receivers', values.receivers, 1, 1, 3, true),
     },
   };
 }
@@ -150,7 +154,13 @@ function table(s: Summary): string {
     ['dead-lettered (total)', s.deadLettered.total],
     ['redriven after the run (batches) *', `${s.redrive.redriven} ok, ${s.redrive.failed} failed`],
     ['delivered', s.delivered],
-    ["receiver's own count", s.receiver.accepted],
+    [s.receivers.length > 1 ? "receivers' own count" : "receiver's own count", s.receiver.accepted],
+    ...s.receivers
+      .filter(() => s.receivers.length > 1)
+      .map((r): [string, string] => [
+        `  ${r.name} (weight ${r.weight}, ${r.workers} workers) *`,
+        `${r.deliveries} (${r.sharePct} % vs ${r.weightPct} %)`,
+      ]),
     ['duplicates the receiver saw', s.receiver.duplicates],
     ['throughput (deliveries/s) *', s.throughputPerSec],
     ['latency p50 / p99 (ms) *', `${s.latencyMs.p50} / ${s.latencyMs.p99}`],
@@ -160,6 +170,9 @@ function table(s: Summary): string {
       "Little's law: L measured / λ·W *",
       `${s.queue.littlesLaw.L} / ${s.queue.littlesLaw.lambdaW} (${(s.queue.littlesLaw.relativeError * 100).toFixed(1)} % apart)`,
     ],
+    ['fanout: audit log lines (block)', s.fanout.auditLines],
+    ['fanout: live tally read / dropped (drop-oldest) *', `${s.fanout.live.delivered} / ${s.fanout.live.dropped}`],
+    ...s.fanout.perMinute.slice(0, 3).map((m): [string, number] => [`  per minute: ${m.event} @ ${m.minute} *`, m.count]),
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;

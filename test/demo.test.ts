@@ -138,6 +138,27 @@ describe('npm run demo', () => {
     expect(fixed.s.unique).toBe(adaptive.s.unique);
   }, 120_000);
 
+  it('fans the deliveries out to an audit log and a live per-minute tally, and balances batches over three receivers by weight', () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+    const result = run(['--rounds', '2', '--receivers', '3', '--json', json]);
+    expect(result.status).toBe(0);
+    const s = JSON.parse(readFileSync(json, 'utf8'));
+    rmSync(dirname(json), { recursive: true, force: true });
+    expect(s.balanced).toBe(true);
+    // The fanout's books: the audit log ('block') has every delivery; the live tally read or dropped each one,
+    // and its windows hold what it read.
+    expect(s.fanout.auditLines).toBe(s.delivered);
+    expect(s.fanout.audit).toEqual({ received: s.delivered, delivered: s.delivered, dropped: 0, buffered: 0 });
+    expect(s.fanout.live.received).toBe(s.fanout.live.delivered + s.fanout.live.dropped + s.fanout.live.buffered);
+    expect(s.fanout.perMinute.reduce((n: number, m: { count: number }) => n + m.count, 0)).toBe(s.fanout.live.delivered);
+    expect(s.fanout.perMinute[0].count).toBeGreaterThanOrEqual(s.fanout.perMinute.at(-1).count);
+    // Three receivers of weights 4, 2, 1: their counts add up to what was delivered, each near its share.
+    expect(s.receivers.map((r: { weight: number }) => r.weight)).toEqual([4, 2, 1]);
+    expect(s.receivers.reduce((n: number, r: { deliveries: number }) => n + r.deliveries, 0)).toBe(s.delivered);
+    for (const r of s.receivers) expect(Math.abs(r.sharePct - r.weightPct)).toBeLessThan(10);
+    expect(result.stdout).toMatch(/receiver 3 \(weight 1, 2 workers\) \*\s+\d+ \([\d.]+ % vs 14\.3 %\)/);
+  }, 120_000);
+
   it('prints help and exits 0', () => {
     const result = run(['--help']);
     expect(result.status).toBe(0);

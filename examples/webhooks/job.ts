@@ -16,12 +16,15 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import {
   DeadLetter,
   Gradient2Limit,
   RejectError,
   Queue,
   TaskQueue,
+  balance,
+  type BalanceContext,
   TokenBucket,
   batch,
   dedupe,
@@ -33,6 +36,7 @@ import {
 } from 'sluice';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
+import { Fanout, type FanoutSummary } from './fanout.js';
 import { type Series, Timeline } from './timeline.js';
 
 export interface JobOptions {
@@ -70,9 +74,14 @@ export interface JobOptions {
   readonly maxAttempts: number;
   /** Seed of the redeliveries, the receiver's failures and the backoff jitter. */
   readonly seed: number;
-  /** The receiver's JSONL record of accepted delivery ids. */
+  /** The receiver's JSONL record of accepted delivery ids (with several receivers, one file each: `.1`, `.2`, …). */
   readonly logFile: string;
+  /** Receiver processes: 1, or 2 or 3 of different capacities (weights 2, 1 or 4, 2, 1), balanced by weight. */
+  readonly receivers: number;
 }
+
+/** The weights (and relative capacities) of 1, 2 or 3 receivers. */
+const WEIGHTS: Record<number, number[]> = { 1: [1], 2: [2, 1], 3: [4, 2, 1] };
 
 export interface Summary {
   read: number;
@@ -84,6 +93,10 @@ export interface Summary {
   deadLettered: { total: number; byReason: Record<string, number> };
   redrive: { redriven: number; failed: number };
   receiver: { accepted: number; duplicates: number; matchesDelivered: boolean };
+  /** Each receiver's share (several receivers): batches it was picked for, deliveries it accepted, against its weight. */
+  receivers: { name: string; weight: number; workers: number; batches: number; deliveries: number; sharePct: number; weightPct: number }[];
+  /** The accepted deliveries' fanout: an audit log ('block') and a live per-minute tally ('drop-oldest'). */
+  fanout: FanoutSummary;
   retries: number;
   /** The concurrency limit's path: where it started, its lowest and highest, and where it ended; `static` when fixed. */
   limit: { start: number; lowest: number; highest: number; final: number; changes: number } | { static: number };
@@ -146,18 +159,26 @@ async function startReceiver(options: ReceiverOptions): Promise<{ url: string; s
 export async function runJob(o: JobOptions, progress: Progress = () => {}): Promise<JobResult> {
   // A third of the way through, by deliveries accepted (an estimate before dedupe: a third of those read).
   const total = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].length;
-  const receiver = await startReceiver({
-    ratePerSecond: o.receiverRatePerSecond,
-    workers: o.receiverWorkers,
-    serviceMs: o.receiverServiceMs,
-    queueLimit: o.receiverQueue,
-    halveAfter: Math.floor(total / 3),
-    failRate: o.failRate,
-    bodyLimit: o.bodyLimit,
-    poisonEvent: o.poisonEvent,
-    logFile: o.logFile,
-    seed: o.seed,
-  });
+  const weights = WEIGHTS[o.receivers]!;
+  const heaviest = Math.max(...weights);
+  const weightSum = weights.reduce((a, b) => a + b, 0);
+  const workersOf = (w: number): number => Math.max(1, Math.round((o.receiverWorkers * w) / heaviest));
+  const receivers = await Promise.all(
+    weights.map((w, i) =>
+      startReceiver({
+        ratePerSecond: o.receiverRatePerSecond,
+        workers: workersOf(w),
+        serviceMs: o.receiverServiceMs,
+        queueLimit: Math.max(1, Math.round((o.receiverQueue * w) / heaviest)),
+        halveAfter: Math.floor(((total / 3) * w) / weightSum),
+        failRate: o.failRate,
+        bodyLimit: o.bodyLimit,
+        poisonEvent: o.poisonEvent,
+        logFile: `${o.logFile}.${i + 1}`,
+        seed: o.seed + i,
+      }),
+    ),
+  );
   try {
     const all = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)];
     const readAt = new Map<string, number>();
@@ -185,13 +206,15 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       onRetry: () => retries++,
     };
 
-    /** POSTs a batch; throws HttpError for 429/503 (with Retry-After); splits a poison or oversize batch. */
-    async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
+    const fanout = new Fanout(join(dirname(o.logFile), 'audit.jsonl'));
+
+    /** POSTs a batch to a receiver; throws HttpError for 429/503 (with Retry-After); splits a poison or oversize batch. */
+    async function post(url: string, items: Delivery[], signal: AbortSignal): Promise<number> {
       requests++;
       const body = JSON.stringify(
         items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
       );
-      const res = await fetch(`${receiver.url}/batch`, {
+      const res = await fetch(`${url}/batch`, {
         method: 'POST',
         body,
         headers: { 'content-type': 'application/json' },
@@ -200,7 +223,11 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       await res.arrayBuffer();
       if (res.status === 200) {
         const now = Date.now();
-        for (const d of items) if (!delivered.has(d.deliveryId)) delivered.set(d.deliveryId, now - readAt.get(d.deliveryId)!);
+        for (const d of items) {
+          if (delivered.has(d.deliveryId)) continue;
+          delivered.set(d.deliveryId, now - readAt.get(d.deliveryId)!);
+          await fanout.publish(d); // waits only while the audit log is behind
+        }
         report();
         return items.length;
       }
@@ -214,13 +241,13 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       }
       if (res.status === 422 || res.status === 413) {
         if (res.status === 422) status422++;
-        return split(items, res.status, signal);
+        return split(url, items, res.status, signal);
       }
       throw new RejectError(new HttpError(res.status));
     }
 
     /** Bisects a batch the receiver refused until the bad delivery stands alone. */
-    async function split(items: Delivery[], status: number, signal: AbortSignal): Promise<number> {
+    async function split(url: string, items: Delivery[], status: number, signal: AbortSignal): Promise<number> {
       if (items.length === 1) {
         deliveryDeadLetter.add({ item: items[0]!, reason: 'rejected', error: new HttpError(status), attempts: 1, source: 'receiver' });
         report();
@@ -230,7 +257,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       let sent = 0;
       for (const half of [items.slice(0, mid), items.slice(mid)]) {
         try {
-          sent += await retry((_attempt, attemptSignal) => post(half, attemptSignal), { ...retryOptions, signal });
+          sent += await retry((_attempt, attemptSignal) => post(url, half, attemptSignal), { ...retryOptions, signal });
         } catch (error) {
           if (signal.aborted) throw error;
           batchDeadLetter.add({ item: half, reason: 'delivery_limit', error, source: 'receiver' });
@@ -257,13 +284,27 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       path.highest = Math.max(path.highest, to);
     });
 
+    // Several receivers: batches balanced by weight (nginx's smooth weighted round robin), a retry sent to another one.
+    const balanced =
+      receivers.length === 1
+        ? undefined
+        : balance<Delivery[], number>(
+            receivers.map((r, i) => ({
+              name: `receiver ${i + 1}`,
+              weight: weights[i]!,
+              handler: (items: Delivery[], ctx: BalanceContext) => post(r.url, items, ctx.signal!),
+            })),
+          );
+    const send = (items: Delivery[], ctx: BalanceContext & { signal: AbortSignal }): Promise<number> =>
+      balanced === undefined ? post(receivers[0]!.url, items, ctx.signal) : balanced(items, ctx);
+
     // The receiver's stage: a Queue of batches. Its rate limit holds one token per request, retries included; its
     // concurrency follows the receiver; its metrics() give the summary's wait and run quantiles and Little's law.
     const sender = new Queue<Delivery[], number>({
       name: 'receiver',
-      handler: (items, { signal, attempt }) => {
-        if (attempt === 1) batches++;
-        return post(items, signal);
+      handler: (items, context) => {
+        if (context.attempt === 1) batches++;
+        return send(items, context);
       },
       concurrency: limit ?? o.staticConcurrency!,
       // This receiver's 503s are random faults, not load: only its 429s tell the limit to back off.
@@ -317,7 +358,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       rateLimit: { ratePerSecond: o.ratePerSecond, burst: o.concurrency },
       retry: { maxAttempts: o.maxAttempts, backoff: retryOptions.backoff!, retryIf: transient, random },
     });
-    const redrive = await batchDeadLetter.redrive((items) => redriveTasks.add(({ signal }) => post(items, signal), { timeoutMs: 10_000 }), {
+    const redrive = await batchDeadLetter.redrive((items) => redriveTasks.add((context) => send(items, context), { timeoutMs: 10_000 }), {
       filter: (e) => e.reason === 'delivery_limit',
     });
     await redriveTasks.close();
@@ -326,12 +367,35 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       redriveStats.accepted === redriveStats.completed + redriveStats.deadLettered && redriveStats.completed === redrive.redriven;
     const elapsedMs = Date.now() - started;
 
-    const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as ReceiverStats;
+    const fanned = await fanout.close();
+    const each = await Promise.all(receivers.map(async (r) => (await (await fetch(`${r.url}/stats`)).json()) as ReceiverStats));
+    // Every receiver's log: an id in two of them (a batch retried elsewhere after it had gone through) is a duplicate too.
     const recorded = new Set<string>();
-    for (const line of readFileSync(o.logFile, 'utf8').split('\n')) {
-      if (line) for (const id of JSON.parse(line) as string[]) recorded.add(id);
+    let acrossReceivers = 0;
+    for (const i of receivers.keys()) {
+      for (const line of readFileSync(`${o.logFile}.${i + 1}`, 'utf8').split('\n')) {
+        if (!line) continue;
+        for (const id of JSON.parse(line) as string[]) {
+          if (recorded.has(id)) acrossReceivers++;
+          recorded.add(id);
+        }
+      }
     }
+    const stats = {
+      accepted: each.reduce((n, s) => n + s.accepted, 0),
+      duplicates: each.reduce((n, s) => n + s.duplicates, 0) + acrossReceivers,
+    };
     const matchesDelivered = recorded.size === delivered.size && [...delivered.keys()].every((id) => recorded.has(id));
+    const picks = balanced?.stats;
+    const shares = receivers.map((_, i) => ({
+      name: `receiver ${i + 1}`,
+      weight: weights[i]!,
+      workers: workersOf(weights[i]!),
+      batches: picks?.[i]?.picks ?? batches,
+      deliveries: each[i]!.accepted,
+      sharePct: Number(((each[i]!.accepted / Math.max(stats.accepted, 1)) * 100).toFixed(1)),
+      weightPct: Number(((weights[i]! / weightSum) * 100).toFixed(1)),
+    }));
 
     const byReason: Record<string, number> = {};
     for (const e of deliveryDeadLetter.entries()) byReason[e.reason] = (byReason[e.reason] ?? 0) + 1;
@@ -353,6 +417,8 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       deadLettered: { total: deadLettered, byReason },
       redrive,
       receiver: { accepted: stats.accepted, duplicates: stats.duplicates, matchesDelivered },
+      receivers: shares,
+      fanout: fanned,
       retries,
       limit: limit ? { ...path, final: limit.limit } : { static: o.staticConcurrency! },
       status429,
@@ -377,10 +443,12 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
         matchesDelivered &&
         stats.accepted === delivered.size &&
         senderBalanced &&
-        redriveBalanced,
+        redriveBalanced &&
+        fanned.balanced &&
+        fanned.published === delivered.size,
     };
     return { summary, series: timeline.series };
   } finally {
-    receiver.stop();
+    for (const r of receivers) r.stop();
   }
 }

@@ -190,12 +190,6 @@ export function balance<T, R>(targets: readonly BalanceTarget<T, R>[], options?:
   const waiters = new Ring<Waiter>();
   let ejectedAny = false;
 
-  /** Whether target `i` may take a call now (not full; not ejected, unless every one is). */
-  const open = (i: number, now: number, panic: boolean): boolean => {
-    const t = all[i]!;
-    return t.inFlight < t.concurrency && (panic || t.ejectedUntil <= now);
-  };
-
   /** The target for the next call, avoiding `avoid` when another may take it; -1 when every one is full. */
   const pick = (avoid: number): number => {
     const now = ejectedAny ? clock.now() : 0;
@@ -229,10 +223,10 @@ export function balance<T, R>(targets: readonly BalanceTarget<T, R>[], options?:
       return best;
     }
     if (strategy === 'round-robin') {
-      for (let k = 0; k < n; k++) {
-        const i = (next + k) % n;
-        if (i !== avoid && open(i, now, panic)) {
-          next = (i + 1) % n;
+      for (let k = 0, i = next; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+        const t = all[i]!;
+        if (i !== avoid && t.inFlight < t.concurrency && (panic || t.ejectedUntil <= now)) {
+          next = i + 1 === n ? 0 : i + 1;
           return i;
         }
       }
@@ -243,7 +237,8 @@ export function balance<T, R>(targets: readonly BalanceTarget<T, R>[], options?:
     let b = -1;
     let seen = 0;
     for (let i = 0; i < n; i++) {
-      if (i === avoid || !open(i, now, panic)) continue;
+      const t = all[i]!;
+      if (i === avoid || t.inFlight >= t.concurrency || (!panic && t.ejectedUntil > now)) continue;
       // Reservoir sampling of two: every open target equally likely in either place.
       seen++;
       if (seen === 1) a = i;

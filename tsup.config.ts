@@ -8,6 +8,8 @@ export default defineConfig([
       'testing/index': 'src/testing/index.ts',
       // OpenTelemetry: @opentelemetry/api stays external (an optional peer dependency).
       'otel/index': 'src/otel/index.ts',
+      // Redis: the user's client is passed in; neither redis nor ioredis is imported.
+      'redis/index': 'src/redis/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -10,6 +10,7 @@ const BRAND: unique symbol = Symbol.for('sluice.error') as never;
  * - `ERR_RETRY_EXHAUSTED` — {@link RetryExhaustedError}
  * - `ERR_REJECTED` — {@link RejectError}
  * - `ERR_DUPLICATE` — {@link DuplicateError}
+ * - `ERR_STORE_UNAVAILABLE` — {@link StoreUnavailableError}
  */
 export type SluiceErrorCode =
   | 'ERR_QUEUE_FULL'
@@ -17,7 +18,8 @@ export type SluiceErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_RETRY_EXHAUSTED'
   | 'ERR_REJECTED'
-  | 'ERR_DUPLICATE';
+  | 'ERR_DUPLICATE'
+  | 'ERR_STORE_UNAVAILABLE';
 
 /**
  * Base class of every error sluice raises at run time. Bad options are plain
@@ -64,6 +66,26 @@ export class QueueFullError extends SluiceError {
   constructor(capacity: number, message = `capacity of ${capacity} reached`) {
     super('ERR_QUEUE_FULL', message);
     this.capacity = capacity;
+  }
+}
+
+/**
+ * A shared store did not answer: `sluice/redis`'s parts reject with it when
+ * their Redis command fails for want of a connection, or gets no reply
+ * within `commandTimeoutMs`. What the command would have done is unknown
+ * (it may run once the client reconnects); a part never counts it as done.
+ */
+export class StoreUnavailableError extends SluiceError {
+  declare readonly code: 'ERR_STORE_UNAVAILABLE';
+  /** Always `'StoreUnavailableError'`. */
+  override name = 'StoreUnavailableError';
+
+  /**
+   * @param message - what was asked of the store, and why it failed.
+   * @param options - `cause`: the client's own error, when there is one.
+   */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_STORE_UNAVAILABLE', message, options);
   }
 }
 
@@ -242,4 +264,9 @@ export function isRejectError(error: unknown): error is RejectError {
 /** True when `error` is a {@link DuplicateError} from any copy of sluice. */
 export function isDuplicateError(error: unknown): error is DuplicateError {
   return isSluiceError(error, 'ERR_DUPLICATE');
+}
+
+/** True for a {@link StoreUnavailableError} (from any copy of sluice). */
+export function isStoreUnavailableError(error: unknown): error is StoreUnavailableError {
+  return isSluiceError(error, 'ERR_STORE_UNAVAILABLE');
 }

@@ -16,6 +16,7 @@ export {
   RetryExhaustedError,
   RejectError,
   DuplicateError,
+  StoreUnavailableError,
   isSluiceError,
   isQueueFullError,
   isQueueClosedError,
@@ -23,6 +24,7 @@ export {
   isRetryExhaustedError,
   isRejectError,
   isDuplicateError,
+  isStoreUnavailableError,
 } from './errors.js';
 
 export type { TokenBucketOptions, AcquireOptions, RateLimiter, RateLimitInput, TokenBucketMetrics } from './token-bucket.js';

@@ -1,0 +1,12 @@
+/**
+ * `sluice/redis`: sluice's parts shared by many processes, on a real Redis
+ * (6.2 or later; Valkey too), through the client the application already
+ * has — node-redis (`redis`) or `ioredis`, both optional peer dependencies.
+ * The core never imports this entry point.
+ *
+ * @packageDocumentation
+ */
+export { StoreUnavailableError, isStoreUnavailableError } from '../errors.js';
+export type { RedisClient, RedisPartOptions } from './send.js';
+export type { KeyedRedisTokenBucketOptions, RedisTokenBucketOptions } from './token-bucket.js';
+export { KeyedRedisTokenBucket, RedisTokenBucket } from './token-bucket.js';

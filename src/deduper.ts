@@ -49,6 +49,21 @@ export interface DedupeStore {
   delete(key: DedupeKey): boolean;
 }
 
+/**
+ * A {@link DedupeStore} whose answers come later: a store shared by many
+ * processes (`sluice/redis`'s `RedisDeduper`). The `dedupe()` operator takes
+ * either kind; a Queue needs the answer at once (a push is decided in its
+ * call), so it takes only a {@link DedupeStore}.
+ */
+export interface AsyncDedupeStore {
+  /** Resolves true on first sight of `key` within the window (and records it); false for a duplicate. */
+  check(key: DedupeKey): Promise<boolean>;
+  /** Resolves true when `key` was seen within the window; records nothing. */
+  has(key: DedupeKey): Promise<boolean>;
+  /** Forgets `key`; resolves true when it was remembered. */
+  delete(key: DedupeKey): Promise<boolean>;
+}
+
 const PART = 'Deduper';
 
 /**

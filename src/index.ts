@@ -39,7 +39,7 @@ export { retry } from './retry.js';
 export type { AddOptions, Task, TaskCall, TaskContext, TaskQueueOptions, Wrapped } from './task-queue.js';
 export { TaskQueue, wrap } from './task-queue.js';
 
-export type { DedupeKey, DeduperOptions, DedupeStore, DeduperMetrics } from './deduper.js';
+export type { AsyncDedupeStore, DedupeKey, DeduperOptions, DedupeStore, DeduperMetrics } from './deduper.js';
 export { Deduper } from './deduper.js';
 
 export type {

@@ -1,6 +1,6 @@
 import { BatchAccumulator, type BatchOptions } from './batch-accumulator.js';
 import { type Clock, systemClock } from './clock.js';
-import type { DedupeKey, DedupeStore } from './deduper.js';
+import type { AsyncDedupeStore, DedupeKey, DedupeStore } from './deduper.js';
 import { closeQuietly } from './internal/iterators.js';
 import * as v from './internal/validate.js';
 import type { RateLimiter, RateLimitInput } from './token-bucket.js';
@@ -174,14 +174,15 @@ export interface DedupeOperatorOptions<T> {
 /**
  * Drops items whose key was seen within the window (SQS FIFO's
  * deduplication interval by default). Given a `Deduper` (or any
- * `DedupeStore`), the items themselves are the keys.
+ * `DedupeStore`, or an `AsyncDedupeStore` such as `sluice/redis`'s
+ * `RedisDeduper`, whose answers are awaited), the items themselves are the keys.
  * @param options - key options, or a store.
  * @returns an operator yielding first sightings only, in order.
  * @throws TypeError or RangeError for bad options (at the call, not when iterated).
  */
-export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Operator<T, T> {
+export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore | AsyncDedupeStore): Operator<T, T> {
   const part = 'dedupe';
-  let store: DedupeStore;
+  let store: DedupeStore | AsyncDedupeStore;
   let key: (item: T) => DedupeKey;
   let onDuplicate: ((item: T) => void) | undefined;
   if (isDedupeStore(options)) {
@@ -196,7 +197,9 @@ export function dedupe<T>(options: DedupeOperatorOptions<T> | DedupeStore): Oper
   return (source) =>
     (async function* deduplicated() {
       for await (const item of source) {
-        if (store.check(key(item))) yield item;
+        const first = store.check(key(item));
+        // A shared store (RedisDeduper) answers later: its answer is awaited, item by item, in order.
+        if (first === true || (first !== false && (await first))) yield item;
         else onDuplicate?.(item);
       }
     })();

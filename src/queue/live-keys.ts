@@ -28,7 +28,7 @@ export class LiveKeys<T, R> {
    */
   refuse(key: DedupeKey, id: string | undefined, settler: Settler<R> | undefined, item: T): Receipt | undefined {
     const holder = this.#byKey.get(key);
-    if (holder === undefined && !this.store.has(key)) return undefined;
+    if (holder === undefined && !this.#seen(key)) return undefined;
     if (settler !== undefined) {
       if (holder !== undefined) (holder.settlers ??= []).push(settler);
       else settler.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
@@ -43,6 +43,16 @@ export class LiveKeys<T, R> {
       }
     }
     return { id: id ?? holder?.id ?? String(key), duplicate: true, dropped: false, replaced: false };
+  }
+
+  /** Whether the store remembers `key`: it must answer at once (a push is decided in its call). */
+  #seen(key: DedupeKey): boolean {
+    const seen: unknown = this.store.has(key);
+    if (seen === true || seen === false) return seen;
+    if (typeof (seen as PromiseLike<unknown>)?.then === 'function') (seen as PromiseLike<unknown>).then(undefined, () => {}); // not awaited
+    throw new TypeError(
+      `Queue: dedupe store must answer has(key) at once with true or false, got ${typeof (seen as PromiseLike<unknown>)?.then === 'function' ? 'a promise' : String(seen)} (a shared store such as RedisDeduper works with the dedupe() operator, or before push)`,
+    );
   }
 
   /** Records the key of an item being accepted in the store: a duplicate from now on, for its window. */

@@ -10,3 +10,5 @@ export { StoreUnavailableError, isStoreUnavailableError } from '../errors.js';
 export type { RedisClient, RedisPartOptions } from './send.js';
 export type { KeyedRedisTokenBucketOptions, RedisTokenBucketOptions } from './token-bucket.js';
 export { KeyedRedisTokenBucket, RedisTokenBucket } from './token-bucket.js';
+export type { RedisDeduperOptions } from './deduper.js';
+export { RedisDeduper } from './deduper.js';

@@ -8,7 +8,8 @@ import { toRateLimiter } from './internal/inputs.js';
 import type { RateLimitInput, RateLimiter } from './token-bucket.js';
 
 const DEAD_LETTER_KEYS = /* @__PURE__ */ v.knownKeys<DeadLetterOptions>({ capacity: true, overflow: true, clock: true });
-const ENTRY_KEYS = /* @__PURE__ */ v.knownKeys<DeadLetterInput<unknown>>({
+/** @internal The keys of a dead-letter entry's input (RedisDeadLetter checks the same). */
+export const ENTRY_KEYS = /* @__PURE__ */ v.knownKeys<DeadLetterInput<unknown>>({
   item: true,
   reason: true,
   error: true,
@@ -215,13 +216,40 @@ export interface DeadLetterEvents<T> {
 
 /** The storage a dead-lettering part needs; {@link DeadLetter} implements it in memory. */
 export interface DeadLetterStore<T> {
-  /** Stores an entry and returns it. */
-  add(input: DeadLetterInput<T>): DeadLetterEntry<T>;
-  /** Entries held. */
-  readonly size: number;
+  /**
+   * Stores an entry and returns it — or a promise of it, for a store shared
+   * by many processes (`sluice/redis`'s `RedisDeadLetter`): a part that
+   * dead-letters into it counts the item dead-lettered at once, and a
+   * promise that rejects counts as a refusal (a Queue's
+   * `stats.deadLetterRefused`, and its `'error'` event).
+   */
+  add(input: DeadLetterInput<T>): DeadLetterEntry<T> | PromiseLike<DeadLetterEntry<T>>;
+  /** Entries held (a shared store answers with a promise). */
+  readonly size: number | PromiseLike<number>;
 }
 
 const PART = 'DeadLetter';
+
+/**
+ * How a redrive hands an entry to its target: a function's call, or a
+ * `push` with the entry's death history (a Queue keeps it).
+ * @internal
+ */
+export function redriveSender<T>(
+  part: string,
+  target: RedriveTarget<T>,
+  signal: AbortSignal | undefined,
+): (item: T, entry: DeadLetterEntry<T>) => unknown {
+  if (typeof target === 'function') return target;
+  if (typeof target === 'object' && target !== null && typeof target.push === 'function') {
+    return (item, entry) =>
+      target.push(item, {
+        ...(signal === undefined ? {} : { signal }),
+        history: { deaths: entry.deaths, firstSeenAt: entry.firstSeenAt },
+      });
+  }
+  throw new TypeError(`${part}: redrive target must be a function or have a push(item) method, got ${v.show(target)}`);
+}
 
 interface Tail<T> {
   readonly buffer: DeadLetterEntry<T>[];
@@ -431,17 +459,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
   async redrive(target: RedriveTarget<T>, options?: RedriveOptions<T>): Promise<RedriveResult> {
     const o = v.options<RedriveOptions<T>>(PART, options, REDRIVE_KEYS);
     const signal = v.signal(PART, 'signal', o.signal);
-    let send: (item: T, entry: DeadLetterEntry<T>) => unknown;
-    if (typeof target === 'function') send = target;
-    else if (typeof target === 'object' && target !== null && typeof target.push === 'function') {
-      send = (item, entry) =>
-        target.push(item, {
-          ...(signal === undefined ? {} : { signal }),
-          history: { deaths: entry.deaths, firstSeenAt: entry.firstSeenAt },
-        });
-    } else {
-      throw new TypeError(`${PART}: redrive target must be a function or have a push(item) method, got ${v.show(target)}`);
-    }
+    const send = redriveSender(PART, target, signal);
     const filter = v.fn<(entry: DeadLetterEntry<T>) => boolean>(PART, 'filter', o.filter);
     const limit = v.number(PART, 'limit', o.limit, 'non-negative-integer', Infinity);
     const limiter: RateLimiter | undefined =

@@ -204,20 +204,38 @@ describe('sluice/otel instrument()', () => {
   });
 });
 
-describe('the core and sluice/otel', () => {
+/** Every file under src/, with its source. */
+async function sources(): Promise<{ path: string; source: string }[]> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const out: { path: string; source: string }[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else out.push({ path, source: readFileSync(path, 'utf8') });
+    }
+  };
+  walk('src');
+  return out;
+}
+
+describe('the core and its subpaths (sluice/otel, sluice/redis)', () => {
+  it('the core never imports sluice/redis, and sluice/redis never imports a Redis client (the user passes theirs)', async () => {
+    const offenders = (await sources())
+      .filter(
+        ({ path, source }) =>
+          /from '(redis|ioredis)'|require\('(redis|ioredis)'\)/.test(source) ||
+          (!path.startsWith('src/redis/') && /from '\.\.?\/(?:\.\.\/)*redis\//.test(source)),
+      )
+      .map(({ path }) => path);
+    expect(offenders).toEqual([]);
+  });
+
   it('the core never imports @opentelemetry (only src/otel does)', async () => {
-    const { readdirSync, readFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const offenders: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (path !== join('src', 'otel')) walk(path);
-        } else if (/@opentelemetry/.test(readFileSync(path, 'utf8'))) offenders.push(path);
-      }
-    };
-    walk('src');
+    const offenders = (await sources())
+      .filter(({ path, source }) => !path.startsWith('src/otel/') && /@opentelemetry/.test(source))
+      .map(({ path }) => path);
     expect(offenders).toEqual([]);
   });
 });

@@ -71,6 +71,25 @@ describe('the packed tarball, installed into a fresh project', () => {
     for (const file of ['esm.mjs', 'cjs.cjs']) {
       expect(JSON.parse(execFileSync(process.execPath, [join(project, file)], { encoding: 'utf8' }))).toEqual([true, false, true]);
     }
+    // sluice/redis loads without redis or ioredis installed (the client is passed in), from ESM and CommonJS.
+    writeFileSync(
+      join(project, 'redis.mjs'),
+      "import { RedisTokenBucket, isStoreUnavailableError } from 'sluice/redis';\n" +
+        "const b = new RedisTokenBucket({ client: { sendCommand: () => Promise.reject(new Error('closed')) }, key: 'k', ratePerSecond: 1 });\n" +
+        'b.tryAcquire().catch((e) => console.log(JSON.stringify([isStoreUnavailableError(e), e.name])));\n',
+    );
+    writeFileSync(
+      join(project, 'redis.cjs'),
+      "const { RedisTokenBucket, isStoreUnavailableError } = require('sluice/redis');\n" +
+        "const b = new RedisTokenBucket({ client: { sendCommand: () => Promise.reject(new Error('closed')) }, key: 'k', ratePerSecond: 1 });\n" +
+        'b.tryAcquire().catch((e) => console.log(JSON.stringify([isStoreUnavailableError(e), e.name])));\n',
+    );
+    for (const file of ['redis.mjs', 'redis.cjs']) {
+      expect(JSON.parse(execFileSync(process.execPath, [join(project, file)], { encoding: 'utf8' }))).toEqual([
+        true,
+        'StoreUnavailableError',
+      ]);
+    }
 
     writeFileSync(
       join(project, 'consumer.ts'),

@@ -225,8 +225,9 @@ export function mapConcurrent<T, R>(
           const exhausted = isRetryExhaustedError(error);
           const own = exhausted ? error.cause : isRejectError(error) && error.cause !== undefined ? error.cause : error;
           if (deadLetter === undefined) return settle(i, { ok: false, error: own, dead: false });
+          let stored: unknown;
           try {
-            deadLetter.add({
+            stored = deadLetter.add({
               item,
               reason: exhausted ? 'delivery_limit' : 'rejected',
               error: own,
@@ -238,7 +239,12 @@ export function mapConcurrent<T, R>(
           } catch (refused) {
             return settle(i, { ok: false, error: refused, dead: false }); // stored nowhere: the consumer hears of it
           }
-          settle(i, { ok: false, error: own, dead: true });
+          if (typeof (stored as PromiseLike<unknown>)?.then !== 'function') return settle(i, { ok: false, error: own, dead: true });
+          // A shared store (RedisDeadLetter): the item is dead-lettered once the store has it.
+          (stored as PromiseLike<unknown>).then(
+            () => settle(i, { ok: false, error: own, dead: true }),
+            (refused: unknown) => settle(i, { ok: false, error: refused, dead: false }),
+          );
         },
       );
     };

@@ -206,6 +206,8 @@ class Windows<T, A> {
   watermark = Number.NEGATIVE_INFINITY;
   #maxTime = Number.NEGATIVE_INFINITY;
   #seq = 0;
+  /** Called when a shared dead letter refuses a late item, after the fact. */
+  onStoreFailure: (error: unknown) => void = () => {};
   /** The last window an item went to (tumbling): the next item most likely goes there too. */
   #last: Win<A, T> | undefined;
 
@@ -258,9 +260,15 @@ class Windows<T, A> {
     }
     c.onLate?.(item, info);
     if (c.deadLetter !== undefined) {
-      void Promise.resolve(
-        c.deadLetter.add({ item, reason: 'expired', source: PART, error: new RangeError(`${PART}: late by ${this.watermark - time} ms`) }),
-      ).catch(() => {});
+      // A store that refuses (now, or later for a shared one) fails the iteration: the item is stored nowhere.
+      const stored = c.deadLetter.add({
+        item,
+        reason: 'expired',
+        source: PART,
+        error: new RangeError(`${PART}: late by ${this.watermark - time} ms`),
+      });
+      if (typeof (stored as PromiseLike<unknown>).then === 'function')
+        (stored as PromiseLike<unknown>).then(undefined, this.onStoreFailure);
     }
   }
 
@@ -392,6 +400,7 @@ class WindowIterator<T, A> implements AsyncIterableIterator<WindowResult<A>> {
     this.#windows = new Windows<T, A>(c);
     this.#c = c;
     this.#processingTime = c.timestampOf === undefined;
+    this.#windows.onStoreFailure = (error) => this.#fail(error);
   }
 
   next(): Promise<IteratorResult<WindowResult<A>>> {

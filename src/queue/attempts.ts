@@ -324,17 +324,32 @@ export class Attempts<T, R> {
 
   /** Hands a counted dead-lettered item to the dead letter, rejects whoever awaits it and tells the listeners. */
   #store(job: Job<T, R>, reason: DeadLetterReason, error: unknown, failure = deadLetterError(this.#config, job, reason, error)): void {
-    let entry: DeadLetterEntry<T> | undefined;
+    let stored: DeadLetterEntry<T> | PromiseLike<DeadLetterEntry<T>> | undefined;
     try {
-      entry = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
+      stored = this.#config.deadLetter.add(deadLetterInput(job, reason, error, this.#config.name));
     } catch (refused) {
-      // Counted dead-lettered (it left the queue), but stored nowhere: say so in the books and as an error.
-      this.deadLetterRefused++;
-      this.#report(refused);
+      this.#refused(refused);
     }
     const settlers = job.settlers;
     if (settlers !== undefined) for (const s of settlers) s.reject(failure);
-    if (entry !== undefined && this.#host.listens('dead-lettered')) this.#host.emit('dead-lettered', entry);
+    if (stored === undefined) return;
+    if (typeof (stored as PromiseLike<DeadLetterEntry<T>>).then === 'function') {
+      // A shared store (RedisDeadLetter) answers later: the entry's event then, a refusal counted then.
+      (stored as PromiseLike<DeadLetterEntry<T>>).then(
+        (entry) => {
+          if (this.#host.listens('dead-lettered')) this.#host.emit('dead-lettered', entry);
+        },
+        (refused: unknown) => this.#refused(refused),
+      );
+      return;
+    }
+    if (this.#host.listens('dead-lettered')) this.#host.emit('dead-lettered', stored as DeadLetterEntry<T>);
+  }
+
+  /** Counted dead-lettered (it left the queue), but stored nowhere: say so in the books and as an error. */
+  #refused(refused: unknown): void {
+    this.deadLetterRefused++;
+    this.#report(refused);
   }
 
   /**

@@ -12,3 +12,5 @@ export type { KeyedRedisTokenBucketOptions, RedisTokenBucketOptions } from './to
 export { KeyedRedisTokenBucket, RedisTokenBucket } from './token-bucket.js';
 export type { RedisDeduperOptions } from './deduper.js';
 export { RedisDeduper } from './deduper.js';
+export type { RedisDeadLetterKeys, RedisDeadLetterOptions, StoredError } from './dead-letter.js';
+export { RedisDeadLetter } from './dead-letter.js';

@@ -10,8 +10,14 @@ export type RedisArgs = readonly (string | number)[];
  * (ioredis) is used.
  */
 export type RedisClient =
-  | { sendCommand(args: string[]): Promise<unknown> }
-  | { call(command: string, ...args: (string | number)[]): Promise<unknown> };
+  | {
+      /** node-redis: sends a command, its name first. */
+      sendCommand(args: string[]): Promise<unknown>;
+    }
+  | {
+      /** ioredis: sends a command by name. */
+      call(command: string, ...args: (string | number)[]): Promise<unknown>;
+    };
 
 /** Options every Redis part shares. */
 export interface RedisPartOptions {

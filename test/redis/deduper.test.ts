@@ -1,34 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Queue, dedupe, pipe } from '../../src/index.js';
-import { RedisDeduper, type RedisClient } from '../../src/redis/index.js';
-import { CLIENTS, connect, type RedisServer, redisAvailable, startRedis, warnIfMissing } from './server.js';
+import { RedisDeduper } from '../../src/redis/index.js';
+import { CLIENTS, redisAvailable, useClient, useRedisServer, warnIfMissing } from './server.js';
 
 warnIfMissing('test/redis/deduper.test.ts');
 
-let server: RedisServer;
-beforeAll(async () => {
-  if (redisAvailable) server = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await server?.stop();
-  server?.remove();
-});
+const redis = useRedisServer();
 
 let n = 0;
 const fresh = () => `dedupe-${process.pid}-${n++}`;
 
 describe.runIf(redisAvailable).each(CLIENTS)('RedisDeduper on a real redis-server, through %s', (kind) => {
-  let client: RedisClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ client, close } = await connect(kind, server.port));
-  });
-  afterAll(() => close());
+  const conn = useClient(kind, redis);
 
   it('lets the first sight of a key through in any sharer, within the window; has and delete', async () => {
     const name = fresh();
-    const a = new RedisDeduper({ client, key: name, windowMs: 200 });
-    const b = new RedisDeduper({ client, key: name, windowMs: 200 });
+    const a = new RedisDeduper({ client: conn.client, key: name, windowMs: 200 });
+    const b = new RedisDeduper({ client: conn.client, key: name, windowMs: 200 });
     expect([await a.check('x'), await b.check('x'), await a.check(7), await b.check('7')]).toEqual([true, false, true, false]);
     expect([await b.has('x'), await b.has('y')]).toEqual([true, false]);
     expect([await a.delete('x'), await a.delete('x')]).toEqual([true, false]);
@@ -39,7 +27,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisDeduper on a real redis-serve
   });
 
   it('works as the dedupe() operator’s store: its answers awaited in order', async () => {
-    const deduper = new RedisDeduper({ client, key: fresh() });
+    const deduper = new RedisDeduper({ client: conn.client, key: fresh() });
     const duplicates: string[] = [];
     const out: string[] = [];
     for await (const id of pipe(['a', 'b', 'a', 'c', 'b'], dedupe(deduper))) out.push(id);
@@ -54,7 +42,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisDeduper on a real redis-serve
   });
 
   it('a Queue refuses it, naming why: a push is decided in its call', () => {
-    const deduper = new RedisDeduper({ client, key: fresh() });
+    const deduper = new RedisDeduper({ client: conn.client, key: fresh() });
     const queue = new Queue<string>({ handler: () => {}, dedupe: deduper as never });
     expect(() => queue.tryPush('a', { id: 'a' })).toThrow(
       'Queue: dedupe store must answer has(key) at once with true or false, got a promise',

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, redisAvailable, startRedis, warnIfMissing } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { redisAvailable, useRedisServer, warnIfMissing } from './server.js';
 
 // Separate Node processes sharing one part through one redis-server, as an app's replicas would.
 warnIfMissing('test/redis/processes.test.ts');
@@ -13,14 +13,7 @@ const spawnWorker = async (name: string, args: (string | number)[]): Promise<num
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as number[];
 };
 
-let server: RedisServer;
-beforeAll(async () => {
-  if (redisAvailable) server = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await server?.stop();
-  server?.remove();
-});
+const redis = useRedisServer();
 
 describe.runIf(redisAvailable)('sluice/redis across processes', () => {
   it('4 processes share one RedisTokenBucket at 200/s for 5 s: the union within 1 % of the rate, never above rate + burst in any 1 s (1 % of slack for late timers)', async () => {
@@ -33,7 +26,9 @@ describe.runIf(redisAvailable)('sluice/redis across processes', () => {
     const kinds = ['node-redis', 'ioredis', 'node-redis', 'ioredis'];
     const all = (
       await Promise.all(
-        kinds.map((kind) => spawnWorker('bucket-worker.ts', [server.port, `shared-${startAt}`, rate, burst, startAt, deadline, kind])),
+        kinds.map((kind) =>
+          spawnWorker('bucket-worker.ts', [redis.server.port, `shared-${startAt}`, rate, burst, startAt, deadline, kind]),
+        ),
       )
     )
       .flat()
@@ -56,7 +51,9 @@ describe.runIf(redisAvailable)('sluice/redis across processes', () => {
     const count = 10_000;
     const name = `keys-${Date.now()}`;
     const kinds = ['node-redis', 'ioredis', 'node-redis', 'ioredis'];
-    const through = (await Promise.all(kinds.map((kind) => spawnWorker('dedupe-worker.ts', [server.port, name, count, kind])))).flat();
+    const through = (
+      await Promise.all(kinds.map((kind) => spawnWorker('dedupe-worker.ts', [redis.server.port, name, count, kind])))
+    ).flat();
     expect(through).toHaveLength(count);
     expect(new Set(through).size).toBe(count);
   }, 60_000);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import type { RedisClient } from '../../src/redis/index.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -119,6 +120,7 @@ export type ClientKind = (typeof CLIENTS)[number];
 export async function connect(kind: ClientKind, port: number): Promise<{ client: RedisClient; close: () => Promise<void> }> {
   if (kind === 'ioredis') {
     const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => {}); // reconnects are expected in the fault tests
     await client.connect();
     return { client, close: async () => void client.disconnect() };
   }
@@ -126,4 +128,29 @@ export async function connect(kind: ClientKind, port: number): Promise<{ client:
   client.on('error', () => {}); // reconnects are expected in the fault tests
   await client.connect();
   return { client, close: async () => void client.destroy() };
+}
+
+/** A redis-server of the test file's own, for its tests (started before them where the binary is, stopped after). */
+export function useRedisServer(options: { appendonly?: boolean } = {}): { readonly server: RedisServer } {
+  const holder = {} as { server: RedisServer };
+  beforeAll(async () => {
+    if (redisAvailable) holder.server = await startRedis(options);
+  }, 30_000);
+  afterAll(async () => {
+    await holder.server?.stop();
+    holder.server?.remove();
+  });
+  return holder;
+}
+
+/** A client of `kind` connected to the file's server for a describe block's tests. */
+export function useClient(kind: ClientKind, redis: { readonly server: RedisServer }): { readonly client: RedisClient } {
+  const holder = {} as { client: RedisClient; close?: () => Promise<void> };
+  beforeAll(async () => {
+    const connected = await connect(kind, redis.server.port);
+    holder.client = connected.client;
+    holder.close = connected.close;
+  });
+  afterAll(() => holder.close?.());
+  return holder;
 }

@@ -1,31 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyedRedisTokenBucket, RedisTokenBucket, StoreUnavailableError, type RedisClient } from '../../src/redis/index.js';
-import { CLIENTS, connect, type RedisServer, redisAvailable, startRedis, warnIfMissing } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { KeyedRedisTokenBucket, RedisTokenBucket, StoreUnavailableError } from '../../src/redis/index.js';
+import { CLIENTS, redisAvailable, useClient, useRedisServer, warnIfMissing } from './server.js';
 
 warnIfMissing('test/redis/token-bucket.test.ts');
 
-let server: RedisServer;
-beforeAll(async () => {
-  if (redisAvailable) server = await startRedis();
-}, 30_000);
-afterAll(async () => {
-  await server?.stop();
-  server?.remove();
-});
+const redis = useRedisServer();
 
 let n = 0;
 const fresh = () => `bucket-${process.pid}-${n++}`;
 
 describe.runIf(redisAvailable).each(CLIENTS)('RedisTokenBucket on a real redis-server, through %s', (kind) => {
-  let client: RedisClient;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ client, close } = await connect(kind, server.port));
-  });
-  afterAll(() => close());
+  const conn = useClient(kind, redis);
 
   it('tryAcquire grants the burst at once, then refuses until a token accrues', async () => {
-    const bucket = new RedisTokenBucket({ client, key: fresh(), ratePerSecond: 10, burst: 3 });
+    const bucket = new RedisTokenBucket({ client: conn.client, key: fresh(), ratePerSecond: 10, burst: 3 });
     const answers = [];
     for (let i = 0; i < 4; i++) answers.push(await bucket.tryAcquire());
     expect(answers).toEqual([true, true, true, false]);
@@ -37,7 +25,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisTokenBucket on a real redis-s
   });
 
   it('acquire reserves on the shared timeline and waits locally: 20 grants at 100/s, burst 1, take ~190 ms, in order', async () => {
-    const bucket = new RedisTokenBucket({ client, key: fresh(), ratePerSecond: 100, burst: 1 });
+    const bucket = new RedisTokenBucket({ client: conn.client, key: fresh(), ratePerSecond: 100, burst: 1 });
     const start = Date.now();
     const order: number[] = [];
     await Promise.all(Array.from({ length: 20 }, (_, i) => bucket.acquire().then(() => order.push(i))));
@@ -49,15 +37,15 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisTokenBucket on a real redis-s
 
   it('two buckets of the same key (two processes’ worth) share the tokens', async () => {
     const key = fresh();
-    const a = new RedisTokenBucket({ client, key, ratePerSecond: 1, burst: 2 });
-    const b = new RedisTokenBucket({ client, key, ratePerSecond: 1, burst: 2 });
+    const a = new RedisTokenBucket({ client: conn.client, key, ratePerSecond: 1, burst: 2 });
+    const b = new RedisTokenBucket({ client: conn.client, key, ratePerSecond: 1, burst: 2 });
     expect([await a.tryAcquire(), await b.tryAcquire(), await a.tryAcquire(), await b.tryAcquire()]).toEqual([true, true, false, false]);
   });
 
   it('pauseFor holds every sharer; tokens do not accrue during the pause', async () => {
     const key = fresh();
-    const a = new RedisTokenBucket({ client, key, ratePerSecond: 50, burst: 1 });
-    const b = new RedisTokenBucket({ client, key, ratePerSecond: 50, burst: 1 });
+    const a = new RedisTokenBucket({ client: conn.client, key, ratePerSecond: 50, burst: 1 });
+    const b = new RedisTokenBucket({ client: conn.client, key, ratePerSecond: 50, burst: 1 });
     await a.pauseFor(200);
     expect(await b.tryAcquire()).toBe(false);
     const wait = await b.waitTime();
@@ -70,7 +58,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisTokenBucket on a real redis-s
   });
 
   it('an aborted acquire rejects with the signal’s reason; bad costs are RangeErrors', async () => {
-    const bucket = new RedisTokenBucket({ client, key: fresh(), ratePerSecond: 1, burst: 1 });
+    const bucket = new RedisTokenBucket({ client: conn.client, key: fresh(), ratePerSecond: 1, burst: 1 });
     await bucket.acquire();
     const controller = new AbortController();
     const waiting = bucket.acquire(1, { signal: controller.signal });
@@ -82,31 +70,31 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisTokenBucket on a real redis-s
 
   it('keeps its state under its prefix and a cluster hash tag, expiring once the bucket is full again', async () => {
     const key = fresh();
-    const bucket = new RedisTokenBucket({ client, key, prefix: 'app:', ratePerSecond: 10, burst: 1 });
+    const bucket = new RedisTokenBucket({ client: conn.client, key, prefix: 'app:', ratePerSecond: 10, burst: 1 });
     expect(bucket.redisKey).toBe(`app:{${key}}:bucket`);
     await bucket.tryAcquire();
     const send = (args: string[]) =>
-      'call' in client
-        ? (client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
-        : (client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
+      'call' in conn.client
+        ? (conn.client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
+        : (conn.client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
     const ttl = Number(await send(['PTTL', bucket.redisKey]));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(1_100);
   });
 
   it('KeyedRedisTokenBucket: a bucket per key', async () => {
-    const keyed = new KeyedRedisTokenBucket({ client, name: fresh(), ratePerSecond: 1, burst: 1 });
+    const keyed = new KeyedRedisTokenBucket({ client: conn.client, name: fresh(), ratePerSecond: 1, burst: 1 });
     expect([await keyed.tryAcquire('a'), await keyed.tryAcquire('a'), await keyed.tryAcquire('b')]).toEqual([true, false, true]);
     expect(keyed.limiterFor('a')).toBe(keyed.limiterFor('a'));
   });
 
   it('reloads its script after SCRIPT FLUSH (NOSCRIPT)', async () => {
-    const bucket = new RedisTokenBucket({ client, key: fresh(), ratePerSecond: 10, burst: 5 });
+    const bucket = new RedisTokenBucket({ client: conn.client, key: fresh(), ratePerSecond: 10, burst: 5 });
     expect(await bucket.tryAcquire()).toBe(true);
     const send = (args: string[]) =>
-      'call' in client
-        ? (client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
-        : (client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
+      'call' in conn.client
+        ? (conn.client as { call: (...a: string[]) => Promise<unknown> }).call(...args)
+        : (conn.client as { sendCommand: (a: string[]) => Promise<unknown> }).sendCommand(args);
     await send(['SCRIPT', 'FLUSH']);
     expect(await bucket.tryAcquire()).toBe(true);
   });

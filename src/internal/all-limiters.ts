@@ -41,7 +41,16 @@ export class AllLimiters implements RateLimiter {
   /** The longest any limiter would make `cost` wait, ms. */
   waitTime(cost = 1): number {
     let wait = 0;
-    for (const limiter of this.#limiters) wait = Math.max(wait, limiter.waitTime(cost));
+    for (const limiter of this.#limiters) {
+      const w: unknown = limiter.waitTime(cost);
+      if (typeof w !== 'number') {
+        // A shared limiter (RedisTokenBucket) answers later: there is no asking every one at once, then taking.
+        throw new TypeError(
+          `rateLimit: a limiter whose waitTime answers with ${typeof (w as PromiseLike<unknown>)?.then === 'function' ? 'a promise' : String(w)} (a shared one, such as RedisTokenBucket) cannot be combined with others: give it alone`,
+        );
+      }
+      wait = Math.max(wait, w);
+    }
     return wait;
   }
 

@@ -42,20 +42,22 @@ export class StartGate {
       return true;
     }
     if (this.pending) return false;
-    let now: boolean;
+    let now: boolean | PromiseLike<boolean>;
     try {
-      now = this.limiter.tryAcquire(1);
+      now = this.limiter.tryAcquire(1) as boolean | PromiseLike<boolean>;
     } catch (error) {
       this.#failed(error);
       return false;
     }
-    if (now) return true;
+    if (now === true) return true;
     this.pending = true;
     const abort = new AbortController();
     this.#abort = abort;
+    const wait = (): Promise<void> => Promise.resolve(this.limiter.acquire(1, { signal: abort.signal }));
     let acquiring: Promise<void>;
     try {
-      acquiring = Promise.resolve(this.limiter.acquire(1, { signal: abort.signal }));
+      // A shared limiter (RedisTokenBucket) answers tryAcquire later: its answer decides, then acquire if it said no.
+      acquiring = now === false ? wait() : Promise.resolve(now).then((granted) => (granted === true ? undefined : wait()));
     } catch (error) {
       acquiring = Promise.reject(error);
     }

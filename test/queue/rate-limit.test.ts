@@ -18,6 +18,32 @@ describe('Queue: rate limit', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('takes a shared limiter whose tryAcquire answers later (RedisTokenBucket): its answer decides, then acquire', async () => {
+    const clock = new TestClock();
+    const local = new TokenBucket({ ratePerSecond: 10, burst: 2, clock });
+    // The shape of sluice/redis's RedisTokenBucket: every answer a promise.
+    const shared = {
+      tryAcquire: (cost = 1) => Promise.resolve(local.tryAcquire(cost)),
+      acquire: (cost = 1, options?: { signal?: AbortSignal }) => local.acquire(cost, options),
+      waitTime: (cost = 1) => Promise.resolve(local.waitTime(cost)),
+    };
+    const starts: number[] = [];
+    const queue = new Queue<number>({ concurrency: 10, rateLimit: shared as never, handler: () => void starts.push(clock.now()), clock });
+    for (let i = 0; i < 5; i++) queue.tryPush(i);
+    await clock.runAll();
+    await queue.onIdle();
+    expect(starts).toEqual([0, 0, 100, 200, 300]);
+    // Combined with another limiter it cannot be asked and then taken from: a clear error, not free starts.
+    const errors: unknown[] = [];
+    const combined = new Queue<number>({ rateLimit: [shared as never, { ratePerSecond: 100 }], handler: () => {}, clock });
+    combined.on('error', (e) => errors.push(e));
+    combined.tryPush(1);
+    await clock.advance(10);
+    expect(combined.stats.completed).toBe(0);
+    expect(String(errors[0])).toContain('cannot be combined with others: give it alone');
+    await combined.close({ drain: false });
+  });
+
   it('accepts bucket options', async () => {
     const clock = new TestClock();
     const starts: number[] = [];

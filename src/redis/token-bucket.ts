@@ -18,56 +18,71 @@ const BUCKET_KEYS = /* @__PURE__ */ v.knownKeys<RedisTokenBucketOptions>({
 
 /**
  * GCRA (the generic cell rate algorithm: a "theoretical arrival time" per
- * bucket) in one script, on the server's clock (`TIME`). State: a hash at
- * KEYS[1] with `tat` (ms) and `paused` (ms, until when nothing is granted),
- * expiring once the bucket is full again.
+ * bucket) in one script, on the server's clock (`TIME`). State: a string at
+ * KEYS[1], the theoretical arrival time `tat` (ms), and one at KEYS[2], the
+ * time until which nothing is granted (`pauseFor`); each expires once it
+ * no longer holds anything back (a full bucket costs no memory).
  *
- * ARGV: interval (ms per token), burst (tokens), cost (tokens), mode, pauseMs.
- * A grant of `cost` tokens is due at g = max(now, paused, tat + (cost − burst)
- * × interval); then tat = max(tat, g) + cost × interval. Modes: `try`
- * grants only when g = now; `reserve` grants at g (the caller waits g − now);
- * `peek` tells g − now and changes nothing; `pause` moves the timeline on by
- * the pause's new length (tokens do not accrue during a pause). Replies
- * {granted 0/1, wait in µs}.
+ * ARGV: interval (ms per token), burst (tokens), then requests in order,
+ * each a cost (tokens) and a mode — every call made in the same turn of the
+ * caller's event loop goes in one script run (one round trip for them all).
+ * A grant of `cost` tokens is due at g = max(now, paused, tat + (cost −
+ * burst) × interval); then tat = max(tat, g) + cost × interval. Modes: `try`
+ * grants only when g = now; `reserve` grants at g (the caller waits g −
+ * now); `peek` tells g − now and changes nothing; `pause` (its cost: the
+ * pause in ms) moves the timeline on by the pause's new length (tokens do not
+ * accrue during a pause). Replies, per request, granted (0/1) and the wait in µs.
  */
 const GCRA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local mode = ARGV[4]
-local state = redis.call('HMGET', KEYS[1], 'tat', 'paused')
+local state = redis.call('MGET', KEYS[1], KEYS[2])
 local tat = tonumber(state[1]) or now
 local paused = tonumber(state[2]) or 0
-local function save()
-  local horizon = math.max(tat, paused) - now
-  if horizon <= 0 then
-    redis.call('DEL', KEYS[1])
+local tat0, paused0 = tat, paused
+local out = {}
+for i = 3, #ARGV, 2 do
+  local cost = tonumber(ARGV[i])
+  local mode = ARGV[i + 1]
+  if mode == 'pause' then
+    local untilT = now + cost
+    local from = math.max(paused, now)
+    if untilT > from then
+      tat = math.max(tat, now) + (untilT - from)
+      paused = untilT
+    end
+    out[#out + 1] = 1
+    out[#out + 1] = 0
   else
-    redis.call('HSET', KEYS[1], 'tat', string.format('%.3f', tat), 'paused', string.format('%.3f', paused))
-    redis.call('PEXPIRE', KEYS[1], math.ceil(horizon) + 1000)
+    local g = math.max(now, paused, tat + (cost - burst) * interval)
+    local wait = g - now
+    if mode == 'peek' or (mode == 'try' and wait > 0) then
+      out[#out + 1] = 0
+    else
+      tat = math.max(tat, g) + cost * interval
+      out[#out + 1] = 1
+    end
+    out[#out + 1] = math.ceil(wait * 1000)
   end
 end
-if mode == 'pause' then
-  local untilT = now + tonumber(ARGV[5])
-  local from = math.max(paused, now)
-  if untilT > from then
-    tat = math.max(tat, now) + (untilT - from)
-    paused = untilT
-    save()
-  end
-  return {1, 0}
+if tat ~= tat0 and tat > now then
+  redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
 end
-local g = math.max(now, paused, tat + (cost - burst) * interval)
-local wait = g - now
-if mode == 'peek' or (mode == 'try' and wait > 0) then
-  return {0, math.ceil(wait * 1000)}
+if paused ~= paused0 and paused > now then
+  redis.call('SET', KEYS[2], string.format('%.3f', paused), 'PX', math.ceil(paused - now) + 1000)
 end
-tat = math.max(tat, g) + cost * interval
-save()
-return {1, math.ceil(wait * 1000)}
+return out
 `;
+
+/** A request waiting for the next script run: its cost, mode, and where its answer goes. */
+interface Request {
+  readonly cost: number;
+  readonly mode: 'try' | 'peek' | 'reserve' | 'pause';
+  readonly resolve: (answer: [number, number]) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /** Options of a {@link RedisTokenBucket}: a TokenBucket's, and where it lives. */
 export interface RedisTokenBucketOptions extends RedisPartOptions {
@@ -101,8 +116,10 @@ interface Waiter {
  * waiter, in order): no polling. An `acquire` aborted while it waits gives
  * its reserved slot up — the shared rate runs under by it, never over.
  *
- * Redis key: `{prefix}{key}` (a hash: `tat`, `paused`; it expires once the
- * bucket is full again). A lost connection rejects the calls under way with
+ * Redis keys: `{prefix}{key}:bucket` (the theoretical arrival time, ms) and
+ * `{prefix}{key}:bucket:paused` (set by `pauseFor`); each expires once it
+ * holds nothing back. Calls made in the same turn go to Redis in one script
+ * run, in order: one round trip for them all. A lost connection rejects the calls under way with
  * `StoreUnavailableError` after `commandTimeoutMs` at most; the bucket works
  * again once the client reconnects. A command whose reply was lost may have
  * taken its tokens: the rate may run under, never over.
@@ -111,6 +128,10 @@ export class RedisTokenBucket {
   readonly #send: Send;
   readonly #script: Script;
   readonly #key: string;
+  /** The tat key and the pause key (one cluster hash tag). */
+  readonly #keys: readonly [string, string];
+  /** Requests made this turn, for one script run. */
+  #batch: Request[] = [];
   readonly #clock: Clock;
   #ratePerSecond: number;
   #burst: number;
@@ -130,6 +151,7 @@ export class RedisTokenBucket {
       this.#send = shared.send;
       this.#script = shared.script;
       this.#key = shared.key;
+      this.#keys = [shared.key, `${shared.key}:paused`];
       this.#ratePerSecond = options.ratePerSecond;
       this.#burst = options.burst ?? 1;
       this.#clock = options.clock ?? systemClock;
@@ -146,9 +168,10 @@ export class RedisTokenBucket {
     this.#send = toSend(PART, o.client, v.number(PART, 'commandTimeoutMs', o.commandTimeoutMs, 'positive', 5_000));
     this.#script = new Script(this.#send, GCRA);
     this.#key = keyOf(prefix, key, ':bucket');
+    this.#keys = [this.#key, `${this.#key}:paused`];
   }
 
-  /** The Redis key of its state. */
+  /** The Redis key of its state (the pause's is this + `:paused`). */
   get redisKey(): string {
     return this.#key;
   }
@@ -228,7 +251,7 @@ export class RedisTokenBucket {
    */
   async pauseFor(ms: number): Promise<void> {
     v.number(PART, 'ms', ms, 'non-negative', 0);
-    await this.#script.run([this.#key], [1_000 / this.#ratePerSecond, this.#burst, 1, 'pause', ms]);
+    await this.#ask(ms, 'pause');
   }
 
   async #run(cost: number, mode: 'try' | 'peek' | 'reserve'): Promise<[number, number]> {
@@ -236,8 +259,31 @@ export class RedisTokenBucket {
       throw new RangeError(`${PART}: cost must be a positive finite number, got ${v.show(cost)}`);
     }
     if (cost > this.#burst) throw new RangeError(`${PART}: cost must be at most burst (${this.#burst}), got ${cost}`);
-    const reply = (await this.#script.run([this.#key], [1_000 / this.#ratePerSecond, this.#burst, cost, mode])) as [number, number];
-    return [Number(reply[0]), Number(reply[1])];
+    return this.#ask(cost, mode);
+  }
+
+  /** Queues a request for the script run of this turn (one round trip for every call made in it, in order). */
+  #ask(cost: number, mode: Request['mode']): Promise<[number, number]> {
+    return new Promise<[number, number]>((resolve, reject) => {
+      this.#batch.push({ cost, mode, resolve, reject });
+      if (this.#batch.length === 1) queueMicrotask(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    const args: (string | number)[] = [1_000 / this.#ratePerSecond, this.#burst];
+    for (const r of batch) args.push(r.cost, r.mode);
+    this.#script.run(this.#keys, args).then(
+      (reply) => {
+        const answers = reply as (number | string)[];
+        batch.forEach((r, i) => r.resolve([Number(answers[2 * i]), Number(answers[2 * i + 1])]));
+      },
+      (error: unknown) => {
+        for (const r of batch) r.reject(error);
+      },
+    );
   }
 
   /** One timer, for the local waiter due first (reservations come back in order, so the head). */

@@ -278,7 +278,7 @@ export class RedisTokenBucket {
     this.#script.run(this.#keys, args).then(
       (reply) => {
         const answers = reply as (number | string)[];
-        batch.forEach((r, i) => r.resolve([Number(answers[2 * i]), Number(answers[2 * i + 1])]));
+        for (const [i, r] of batch.entries()) r.resolve([Number(answers[2 * i]), Number(answers[2 * i + 1])]);
       },
       (error: unknown) => {
         for (const r of batch) r.reject(error);

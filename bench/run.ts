@@ -47,6 +47,7 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   window: { n: 1_000_000, reps: 6, rounds: 3 },
   balance: { n: 1_000_000, reps: 5 },
   redis: { n: 20_000, reps: 3, rounds: 3 }, // bottleneck's row runs about 1 000 calls/s
+  'redis-accuracy': { n: 5_000, reps: 1 }, // n = ms of demand
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -63,6 +64,7 @@ const small: typeof full = {
   window: { n: 20_000, reps: 1 },
   balance: { n: 20_000, reps: 1 },
   redis: { n: 300, reps: 1 },
+  'redis-accuracy': { n: 1_000, reps: 1 },
 };
 const sizes = quick ? small : full;
 

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { type JobOptions, type Summary, runJob } from './webhooks/job.js';
 import { renderReport } from './webhooks/report.js';
+import { type RedisSummary, runRedisJob } from './webhooks/redis-job.js';
 
 const HELP = `Usage: npm run demo -- [flags]
 
@@ -39,6 +40,9 @@ Flags:
   --linger-ms MS        how long a batch waits for more (default 20)
   --max-attempts N      attempts per request (default 4)
   --seed N              seed of redeliveries, failures and backoff jitter (default 1)
+  --redis URL           run across processes: --workers processes share a deduper, the rate
+                        limit and a dead letter through this Redis (redis://127.0.0.1:6379)
+  --workers N           worker processes with --redis, 1 to 16 (default 4)
   --json FILE           also write the summary as JSON
   --report FILE         where to write the HTML report: charts of deliveries/s, in flight
                         vs the concurrency limit, 429s and 503s, wait p99; self-contained,
@@ -68,6 +72,8 @@ function number(name: string, text: string | undefined, fallback: number, min: n
 interface Outputs {
   readonly json: string | undefined;
   readonly report: string | undefined;
+  /** With --redis: where, and how many worker processes. */
+  readonly redis: { readonly url: string; readonly workers: number } | undefined;
 }
 
 function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
@@ -96,17 +102,25 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
       seed: { type: 'string' },
       json: { type: 'string' },
       report: { type: 'string' },
+      redis: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) return 'help';
   const poisonEvent = values['poison-event'] ?? 'security_advisory';
   if (!/^[a-z_]+$/.test(poisonEvent)) throw new UsageError(`--poison-event must be an event name, got ${JSON.stringify(poisonEvent)}`);
+  if (values.workers !== undefined && values.redis === undefined) throw new UsageError('--workers needs --redis URL');
+  if (values.redis !== undefined && !/^rediss?:\/\/./.test(values.redis)) {
+    throw new UsageError(`--redis must be a redis:// URL, got ${JSON.stringify(values.redis)}`);
+  }
+  const redis = values.redis === undefined ? undefined : { url: values.redis, workers: number('workers', values.workers, 4, 1, 16, true) };
   const report = values.report ?? 'sluice-demo-report.html';
   if (report === '') throw new UsageError('--report must be a file name or none, got ""');
   return {
     json: values.json,
-    report: report === 'none' ? undefined : resolve(report),
+    redis,
+    report: report === 'none' || redis !== undefined ? undefined : resolve(report),
     options: {
       rounds: number('rounds', values.rounds, 13, 1, 1_000, true),
       redeliveryRate: number('redeliveries', values.redeliveries, 0.1, 0, 1, false),
@@ -205,7 +219,48 @@ async function main(): Promise<number> {
   }
 }
 
-async function run(options: JobOptions, { json, report }: Outputs, argv: string[]): Promise<number> {
+/** The summary of a run across processes, as a table. */
+function redisTable(s: RedisSummary): string {
+  const rows: [string, string | number][] = [
+    ['worker processes', s.workers],
+    ['deliveries read (all workers)', s.read],
+    ['duplicates dropped (shared deduper) *', s.duplicates],
+    ['unique deliveries', s.unique],
+    ['HTTP requests *', s.requests],
+    ['429 / 503 seen *', `${s.status429} / ${s.status503}`],
+    ['retries *', s.retries],
+    ['dead-lettered (shared dead letter)', s.deadLettered],
+    ['delivered', s.delivered],
+    ["receiver's own count", s.receiver.accepted],
+    ['duplicates the receiver saw', s.receiver.duplicates],
+    ['requests in the busiest second / shared rate *', `${s.receiver.busiestSecond} / ${s.ratePerSecond}`],
+    ...s.perWorker.map((w): [string, string] => [
+      `  worker ${w.index}: read / duplicates / delivered *`,
+      `${w.read} / ${w.duplicates} / ${w.delivered}`,
+    ]),
+    ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`).join('\n');
+}
+
+async function runAcrossProcesses(options: JobOptions, redis: { url: string; workers: number }, json: string | undefined): Promise<number> {
+  process.stderr.write(`delivering through ${redis.workers} worker processes sharing ${redis.url}\n`);
+  const summary = await runRedisJob({ ...options, redisUrl: redis.url, workers: redis.workers });
+  process.stdout.write(`\n${redisTable(summary)}\n\n* depends on timing\n\n`);
+  if (json) writeFileSync(json, `${JSON.stringify(summary, null, 2)}\n`);
+  if (summary.balanced) {
+    process.stdout.write(
+      `books balance: ${summary.unique} unique = ${summary.delivered} delivered + ${summary.deadLettered} dead-lettered, across ${summary.workers} processes; the receiver's record matches and it never got more than the shared rate.\n`,
+    );
+    return 0;
+  }
+  process.stdout.write('BOOKS DO NOT BALANCE: something was lost, delivered twice, or the shared rate was passed.\n');
+  return 1;
+}
+
+async function run(options: JobOptions, { json, report, redis }: Outputs, argv: string[]): Promise<number> {
+  if (redis !== undefined) return runAcrossProcesses(options, redis, json);
   let progress: (settled: number, total: number) => void;
   let stopProgress: () => void;
   if (process.stderr.isTTY) {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { redisAvailable, startRedis } from './redis/server.js';
 
 // The main job as a newcomer runs it, as a child process (tsx, like `npm run demo`).
 // Without --report the demo writes one to the current directory: only the first test lets it (and removes it).
@@ -158,6 +159,66 @@ describe('npm run demo', () => {
     for (const r of s.receivers) expect(Math.abs(r.sharePct - r.weightPct)).toBeLessThan(10);
     expect(result.stdout).toMatch(/receiver 3 \(weight 1, 2 workers\) \*\s+\d+ \([\d.]+ % vs 14\.3 %\)/);
   }, 120_000);
+
+  it.runIf(redisAvailable)(
+    '--redis URL --workers 4: four processes share the deduper, the rate limit and the dead letter; the combined books balance',
+    async () => {
+      const server = await startRedis();
+      try {
+        const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+        const result = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'examples/demo.ts',
+            '--rounds',
+            '1',
+            '--rate',
+            '100',
+            '--redis',
+            server.url,
+            '--workers',
+            '4',
+            '--json',
+            json,
+          ],
+          { encoding: 'utf8', timeout: 120_000 },
+        );
+        expect(result.stderr).not.toMatch(/Error/);
+        expect(result.status).toBe(0);
+        const s = JSON.parse(readFileSync(json, 'utf8'));
+        rmSync(dirname(json), { recursive: true, force: true });
+        expect(s.balanced).toBe(true);
+        // The same fates as the embedded run: a redelivery reaching another worker was dropped by the shared deduper.
+        const embedded = JSON.parse(
+          (() => {
+            const j = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+            expect(run(['--rounds', '1', '--json', j]).status).toBe(0);
+            const text = readFileSync(j, 'utf8');
+            rmSync(dirname(j), { recursive: true, force: true });
+            return text;
+          })(),
+        );
+        expect([s.read, s.duplicates, s.unique, s.delivered, s.deadLettered]).toEqual([
+          embedded.read,
+          embedded.duplicates,
+          embedded.unique,
+          embedded.delivered,
+          embedded.deadLettered.total,
+        ]);
+        expect(s.perWorker).toHaveLength(4);
+        expect(s.perWorker.every((w: { delivered: number }) => w.delivered > 0)).toBe(true);
+        // Four workers at concurrency 4 each would send far more than 100 a second alone: the shared bucket held them.
+        expect(s.receiver.busiestSecond).toBeLessThanOrEqual(102);
+        expect(s.receiver).toMatchObject({ accepted: s.delivered, duplicates: 0, matchesDelivered: true });
+      } finally {
+        await server.stop();
+        server.remove();
+      }
+    },
+    120_000,
+  );
 
   it('prints help and exits 0', () => {
     const result = run(['--help']);

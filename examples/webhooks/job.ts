@@ -143,7 +143,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function startReceiver(options: ReceiverOptions): Promise<{ url: string; stop: () => void }> {
+export async function startReceiver(options: ReceiverOptions): Promise<{ url: string; stop: () => void }> {
   const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [JSON.stringify(options)], {
     execArgv: process.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

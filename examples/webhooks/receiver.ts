@@ -18,6 +18,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
 
 export interface ReceiverOptions {
   /** Requests per second it accepts before answering 429. */
@@ -44,6 +45,8 @@ export interface ReceiverOptions {
 
 export interface ReceiverStats {
   readonly requests: number;
+  /** The most requests that arrived in any 1 s (a sliding window over their arrival times). */
+  readonly busiestSecond: number;
   /** Its workers now (halved after `halveAfter` deliveries). */
   readonly workers: number;
   readonly accepted: number;
@@ -68,6 +71,7 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
   const accepted = new Set<string>();
   const status: Record<string, number> = {};
   let requests = 0;
+  const arrivals: number[] = [];
   let duplicates = 0;
   let windowStart = Date.now();
   let inWindow = 0;
@@ -92,7 +96,12 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
       res.end(JSON.stringify(body));
     };
     if (req.method === 'GET' && req.url === '/stats') {
-      const stats: ReceiverStats = { requests, workers, accepted: accepted.size, duplicates, status };
+      let busiestSecond = 0;
+      for (let i = 0, j = 0; i < arrivals.length; i++) {
+        while (arrivals[j]! <= arrivals[i]! - 1_000) j++;
+        busiestSecond = Math.max(busiestSecond, i - j + 1);
+      }
+      const stats: ReceiverStats = { requests, busiestSecond, workers, accepted: accepted.size, duplicates, status };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(stats));
       return;
@@ -102,6 +111,7 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
       return;
     }
     requests++;
+    arrivals.push(Date.now());
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -160,7 +170,7 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
 }
 
 // Run as a child process: options arrive as JSON in argv, the port goes back over IPC.
-if (process.send && process.argv[2]) {
+if (process.send && process.argv[2] && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = JSON.parse(process.argv[2]) as ReceiverOptions;
   const { port } = await startReceiver(options);
   process.send({ port });

@@ -1,0 +1,185 @@
+/**
+ * One worker process of the main job with `--redis URL --workers N`: it
+ * delivers its share of the deliveries (every N-th, so a delivery and its
+ * redelivery often land on different workers) through a sluice pipeline
+ * whose deduper, rate limit and dead letter are shared with the other
+ * workers through Redis:
+ *
+ *   its deliveries → filter(RedisDeduper: first sight in any worker) → batch(per repository)
+ *     → Queue(POST /batch; rateLimit: RedisTokenBucket, one rate for all workers;
+ *       retries; deadLetter: RedisDeadLetter, one for all workers)
+ *
+ * Poison batches (422) are split until the bad delivery stands alone; it is
+ * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
+ */
+import { createClient } from 'redis';
+import { Queue, RejectError, batch, filter, pipe } from 'sluice';
+import { RedisDeadLetter, RedisDeduper, RedisTokenBucket, type RedisClient } from 'sluice/redis';
+import { type Delivery, deliveries, loadExamples } from './deliveries.js';
+import { pathToFileURL } from 'node:url';
+
+/** What the parent gives a worker. */
+export interface RedisWorkerOptions {
+  readonly redisUrl: string;
+  /** Prefix of this run's Redis keys (removed by the parent at the end). */
+  readonly key: string;
+  readonly index: number;
+  readonly workers: number;
+  readonly rounds: number;
+  readonly redeliveryRate: number;
+  readonly seed: number;
+  readonly receiverUrl: string;
+  /** Requests per second for all workers together. */
+  readonly ratePerSecond: number;
+  readonly maxItems: number;
+  readonly lingerMs: number;
+  readonly maxAttempts: number;
+  readonly bodyLimit: number;
+  readonly concurrency: number;
+}
+
+/** What a worker reports. */
+export interface RedisWorkerReport {
+  readonly index: number;
+  readonly read: number;
+  readonly duplicates: number;
+  readonly delivered: string[];
+  readonly requests: number;
+  readonly retries: number;
+  readonly status429: number;
+  readonly status503: number;
+  readonly deadLettered: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`HTTP ${status}`);
+    this.name = 'HttpError';
+  }
+}
+
+/** The Redis parts of a run, as the parent and the workers name them. */
+export function sharedParts(client: RedisClient, key: string, ratePerSecond: number) {
+  return {
+    deduper: new RedisDeduper({ client, key: `${key}:deliveries`, windowMs: 600_000 }),
+    bucket: new RedisTokenBucket({ client, key: `${key}:receiver`, ratePerSecond, burst: 1 }),
+    deadLetter: new RedisDeadLetter<Delivery[]>({ client, key: `${key}:dead`, capacity: Number.POSITIVE_INFINITY }),
+  };
+}
+
+async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
+  const client = createClient({ url: o.redisUrl });
+  client.on('error', () => {}); // reconnects are the client's business; a part's call that fails says so
+  await client.connect();
+  const { deduper, bucket, deadLetter } = sharedParts(client, o.key, o.ratePerSecond);
+  const mine = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].filter((_, i) => i % o.workers === o.index);
+  const delivered = new Set<string>();
+  let duplicates = 0;
+  let requests = 0;
+  let retries = 0;
+  let status429 = 0;
+  let status503 = 0;
+  let splitDead = 0;
+
+  async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
+    requests++;
+    const body = JSON.stringify(
+      items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
+    );
+    const res = await fetch(`${o.receiverUrl}/batch`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal });
+    await res.arrayBuffer();
+    if (res.status === 200) {
+      for (const d of items) delivered.add(d.deliveryId);
+      return items.length;
+    }
+    if (res.status === 429) {
+      status429++;
+      throw new HttpError(429, Number(res.headers.get('retry-after') ?? '1') * 1_000);
+    }
+    if (res.status === 503) {
+      status503++;
+      throw new HttpError(503);
+    }
+    if (res.status === 422 || res.status === 413) {
+      // Bisect until the bad delivery stands alone: it goes to the shared dead letter, its neighbours through.
+      if (items.length === 1) {
+        await deadLetter.add({
+          item: items,
+          reason: 'rejected',
+          error: new HttpError(res.status),
+          attempts: 1,
+          source: `worker ${o.index}`,
+        });
+        splitDead++;
+        return 0;
+      }
+      const mid = items.length >> 1;
+      let sent = 0;
+      for (const half of [items.slice(0, mid), items.slice(mid)]) {
+        await bucket.acquire(1, { signal });
+        sent += await post(half, signal);
+      }
+      return sent;
+    }
+    throw new RejectError(new HttpError(res.status));
+  }
+
+  const queue = new Queue<Delivery[], number>({
+    name: `worker ${o.index}`,
+    handler: (items, { signal }) => post(items, signal),
+    concurrency: o.concurrency,
+    rateLimit: bucket,
+    retryAfter: 'queue',
+    retry: {
+      maxAttempts: o.maxAttempts,
+      backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' },
+      retryIf: (e) => !(e instanceof HttpError) || e.status === 429 || e.status >= 500,
+    },
+    visibilityTimeoutMs: 10_000,
+    deadLetter,
+    capacity: 8,
+  });
+  queue.on('failed', (_items, _error, { willRetry }) => {
+    if (willRetry) retries++;
+  });
+  await queue.pushAll(
+    pipe(
+      mine,
+      filter(async (d: Delivery) => {
+        const first = await deduper.check(d.deliveryId);
+        if (!first) duplicates++;
+        return first;
+      }),
+      batch<Delivery>({
+        key: (d) => d.repository,
+        maxItems: o.maxItems,
+        maxBytes: Math.floor(o.bodyLimit * 0.9),
+        sizeOf: (d) => d.bytes,
+        lingerMs: o.lingerMs,
+      }),
+    ),
+  );
+  await queue.close();
+  const s = queue.stats;
+  await client.quit();
+  return {
+    index: o.index,
+    read: mine.length,
+    duplicates,
+    delivered: [...delivered],
+    requests,
+    retries,
+    status429,
+    status503,
+    deadLettered: s.deadLettered + splitDead,
+  };
+}
+
+// Run as a child process: options as JSON in argv, the report back over IPC.
+if (process.send && process.argv[2] && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const report = await work(JSON.parse(process.argv[2]) as RedisWorkerOptions);
+  process.send(report, () => process.exit(0));
+}

@@ -133,8 +133,10 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
         matchesDelivered &&
         stats.accepted === delivered.size &&
         stats.duplicates === 0 &&
-        // The shared rate (burst 1) held at the receiver; a request sent late by a busy event loop may join the next second.
-        stats.busiestSecond <= Math.ceil(o.ratePerSecond * 1.01) + 1,
+        // The shared rate (burst 1) held at the receiver. A grant is due on the shared timeline, but a worker sends it when
+        // its event loop gets to it (parsing and posting batches of webhook payloads): a request sent late can join the
+        // next second's count. Up to 10 % of the rate of such jitter is allowed; more means the rate was not shared.
+        stats.busiestSecond <= Math.ceil(o.ratePerSecond * 1.1) + 1,
     };
   } finally {
     // This run's keys go: the deduper's, the bucket's and the dead letter's.

@@ -13,7 +13,7 @@
  * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
  */
 import { createClient } from 'redis';
-import { Queue, RejectError, batch, filter, pipe } from 'sluice';
+import { Queue, RejectError, batch, filter, pipe, retry } from 'sluice';
 import { RedisDeadLetter, RedisDeduper, RedisTokenBucket, type RedisClient } from 'sluice/redis';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { pathToFileURL } from 'node:url';
@@ -84,6 +84,12 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
   let status503 = 0;
   let splitDead = 0;
 
+  const retryPolicy = {
+    maxAttempts: o.maxAttempts,
+    backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' as const },
+    retryIf: (e: unknown) => !(e instanceof HttpError) || e.status === 429 || e.status >= 500,
+  };
+
   async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
     requests++;
     const body = JSON.stringify(
@@ -116,11 +122,24 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
         splitDead++;
         return 0;
       }
+      // Each half on its own retries: once a half went through, nothing may retry the batch as a whole (that would
+      // deliver the half twice); a half that fails for good is dead-lettered by itself.
       const mid = items.length >> 1;
       let sent = 0;
       for (const half of [items.slice(0, mid), items.slice(mid)]) {
-        await bucket.acquire(1, { signal });
-        sent += await post(half, signal);
+        try {
+          sent += await retry(
+            async (_attempt, attemptSignal) => {
+              await bucket.acquire(1, { signal: attemptSignal });
+              return post(half, attemptSignal);
+            },
+            { ...retryPolicy, signal, timeoutMs: 10_000, onRetry: () => retries++ },
+          );
+        } catch (error) {
+          if (signal.aborted) throw error;
+          await deadLetter.add({ item: half, reason: 'delivery_limit', error, source: `worker ${o.index}` });
+          splitDead++;
+        }
       }
       return sent;
     }
@@ -133,11 +152,7 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
     concurrency: o.concurrency,
     rateLimit: bucket,
     retryAfter: 'queue',
-    retry: {
-      maxAttempts: o.maxAttempts,
-      backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' },
-      retryIf: (e) => !(e instanceof HttpError) || e.status === 429 || e.status >= 500,
-    },
+    retry: retryPolicy,
     visibilityTimeoutMs: 10_000,
     deadLetter,
     capacity: 8,

@@ -52,10 +52,12 @@ export interface DedupeStore {
 /**
  * A {@link DedupeStore} whose answers come later: a store shared by many
  * processes (`sluice/redis`'s `RedisDeduper`). The `dedupe()` operator takes
- * either kind; a Queue needs the answer at once (a push is decided in its
- * call), so it takes only a {@link DedupeStore}.
+ * either kind; a Queue asks it before `push` and `submit` accept the item
+ * (`tryPush`, which cannot wait, refuses a push with a dedupe key).
  */
 export interface AsyncDedupeStore {
+  /** Marks a store whose answers come later (a Queue then asks it before a push, not within). */
+  readonly answersLater: true;
   /** Resolves true on first sight of `key` within the window (and records it); false for a duplicate. */
   check(key: DedupeKey): Promise<boolean>;
   /** Resolves true when `key` was seen within the window; records nothing. */

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import type { DeadLetterEntry, DeadLetterStore, DeathHistory } from './dead-letter.js';
-import type { DedupeKey, DedupeStore } from './deduper.js';
+import type { AsyncDedupeStore, DedupeKey, DedupeStore } from './deduper.js';
 import type { Classify, defaultClassify } from './limits/classify.js';
 import type { ConcurrencyLimit } from './limits/limit.js';
 import type { RetryPolicy } from './retry.js';
@@ -145,8 +145,15 @@ export interface QueueOptions<T, R> {
    * without a group. BullMQ Pro's group rate limit.
    */
   readonly groupRateLimit?: Omit<TokenBucketOptions, 'clock' | 'initialTokens'> | ((key: GroupKey) => RateLimiter);
-  /** Drop duplicates: key options, or a `Deduper` (then only pushes with an `id` are checked). */
-  readonly dedupe?: QueueDedupeOptions<T> | DedupeStore;
+  /**
+   * Drop duplicates: key options, or a `Deduper` (then only pushes with an
+   * `id` are checked), or a store shared by many processes
+   * (`AsyncDedupeStore`: `sluice/redis`'s `RedisDeduper`), asked before
+   * `push` and `submit` accept an item — a duplicate of an item still live
+   * then rejects with DuplicateError rather than sharing its outcome, and
+   * `tryPush`, which cannot wait, refuses a push with a dedupe key.
+   */
+  readonly dedupe?: QueueDedupeOptions<T> | DedupeStore | AsyncDedupeStore;
   /**
    * A rate limit acquired (one token) before each handler start or delivery;
    * an array of them (per second and per hour; global and per endpoint):

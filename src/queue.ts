@@ -234,6 +234,7 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   push(item: T, options?: PushOptions): Promise<Receipt> {
     try {
+      if (this.#dedupe?.shared) return this.#intake.sharedPush(item, options, undefined, () => this.#offer(item, options, undefined));
       return Promise.resolve(this.#offer(item, options, undefined));
     } catch (error) {
       return Promise.reject(error);
@@ -254,6 +255,8 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       return this.#intake.acceptPlain(item, 0); // the common case, without checkPush and accept's other branches
     }
     const checked = checkPush(this.#config, item, options);
+    if (checked.dedupeKey !== undefined && this.#dedupe?.shared)
+      throw new TypeError(`${PART}: tryPush cannot wait for a shared dedupe store: use push`);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     if (this.#pushers.size > 0 || (this.#room.size >= this.#capacity && this.#config.overflow === 'block')) return undefined;
     return this.#intake.accept(item, checked, undefined);
@@ -275,7 +278,10 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   submit(item: T, options?: PushOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       try {
-        const offered = this.#offer(item, options, { resolve, reject });
+        const settler = { resolve, reject };
+        if (this.#dedupe?.shared)
+          return void this.#intake.sharedPush(item, options, settler, () => this.#offer(item, options, settler)).catch(reject);
+        const offered = this.#offer(item, options, settler);
         // Accepted at once, it needs no receipt promise; one that waits for room may still be refused.
         if (offered instanceof Promise) offered.catch(reject);
       } catch (error) {

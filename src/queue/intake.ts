@@ -1,13 +1,14 @@
-import { QueueFullError } from '../errors.js';
+import type { AsyncDedupeStore } from '../deduper.js';
+import { DuplicateError, QueueFullError } from '../errors.js';
 import { whenAborted } from '../internal/abort.js';
 import { seqId } from '../internal/seq-id.js';
 import type { TimerHeap } from '../internal/timer-heap.js';
-import type { Receipt } from '../queue-types.js';
+import type { PushOptions, Receipt } from '../queue-types.js';
 import type { Attempts } from './attempts.js';
 import type { Dispatcher } from './dispatch.js';
 import { Job, type Settler } from './job.js';
 import type { LiveKeys } from './live-keys.js';
-import { type CheckedPush, NO_OPTIONS, PART, type QueueConfig } from './options.js';
+import { type CheckedPush, checkPush, NO_OPTIONS, PART, type QueueConfig } from './options.js';
 import type { WaitingRoom } from './waiting.js';
 
 /**
@@ -125,5 +126,35 @@ export class Intake<T, R> {
     const dispatch = this.#dispatch;
     if (dispatch.workers < dispatch.concurrency || dispatch.handler === undefined) this.#startWork();
     return { id: seqId(seq), duplicate: false, dropped: false, replaced: false };
+  }
+
+  /**
+   * A push into a queue whose dedupe store answers later (shared by many
+   * processes): the store is asked first — its `check` records the key, so
+   * the first push of a key anywhere wins — then `offer` accepts the item.
+   * A push the queue then refuses (closed, full, dropped, aborted) has its
+   * key forgotten again, so a later push of it is not taken for a duplicate.
+   */
+  async sharedPush(
+    item: T,
+    options: PushOptions | undefined,
+    settler: Settler<R> | undefined,
+    offer: () => Receipt | Promise<Receipt>,
+  ): Promise<Receipt> {
+    const key = checkPush(this.#config, item, options).dedupeKey;
+    const store = this.#dedupe!.store as AsyncDedupeStore;
+    if (key !== undefined && !(await store.check(key))) {
+      this.duplicates++;
+      settler?.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
+      return { id: options?.id ?? String(key), duplicate: true, dropped: false, replaced: false };
+    }
+    try {
+      const receipt = await offer();
+      if (receipt.dropped && key !== undefined) await store.delete(key);
+      return receipt;
+    } catch (error) {
+      if (key !== undefined) await store.delete(key).catch(() => false);
+      throw error;
+    }
   }
 }

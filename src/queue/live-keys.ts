@@ -1,4 +1,4 @@
-import type { DedupeKey, DedupeStore } from '../deduper.js';
+import type { AsyncDedupeStore, DedupeKey, DedupeStore } from '../deduper.js';
 import { DuplicateError } from '../errors.js';
 import type { Receipt } from '../queue-types.js';
 import { DELAYED, GROUP_WAIT, type Job, READY, type Settler } from './job.js';
@@ -15,10 +15,15 @@ export class LiveKeys<T, R> {
   /** Pushes whose item took a waiting one's place (`mode: 'replace'`). */
   replaced = 0;
 
+  /** The store answers later (shared by processes): the Queue asked it before the push; nothing is asked here. */
+  readonly shared: boolean;
+
   constructor(
-    readonly store: DedupeStore,
+    readonly store: DedupeStore | AsyncDedupeStore,
     readonly mode: 'drop' | 'replace',
-  ) {}
+  ) {
+    this.shared = (store as AsyncDedupeStore).answersLater === true;
+  }
 
   /**
    * Refuses a push of `key` when it is a duplicate — of a live item (whose
@@ -28,7 +33,7 @@ export class LiveKeys<T, R> {
    */
   refuse(key: DedupeKey, id: string | undefined, settler: Settler<R> | undefined, item: T): Receipt | undefined {
     const holder = this.#byKey.get(key);
-    if (holder === undefined && !this.#seen(key)) return undefined;
+    if (holder === undefined && (this.shared || !this.#seen(key))) return undefined;
     if (settler !== undefined) {
       if (holder !== undefined) (holder.settlers ??= []).push(settler);
       else settler.reject(new DuplicateError(key, `${PART}: duplicate of key ${JSON.stringify(key)}`));
@@ -45,19 +50,19 @@ export class LiveKeys<T, R> {
     return { id: id ?? holder?.id ?? String(key), duplicate: true, dropped: false, replaced: false };
   }
 
-  /** Whether the store remembers `key`: it must answer at once (a push is decided in its call). */
+  /** Whether the store remembers `key`: a store not marked `answersLater` must answer at once. */
   #seen(key: DedupeKey): boolean {
-    const seen: unknown = this.store.has(key);
+    const seen: unknown = (this.store as DedupeStore).has(key);
     if (seen === true || seen === false) return seen;
     if (typeof (seen as PromiseLike<unknown>)?.then === 'function') (seen as PromiseLike<unknown>).then(undefined, () => {}); // not awaited
     throw new TypeError(
-      `Queue: dedupe store must answer has(key) at once with true or false, got ${typeof (seen as PromiseLike<unknown>)?.then === 'function' ? 'a promise' : String(seen)} (a shared store such as RedisDeduper works with the dedupe() operator, or before push)`,
+      `Queue: dedupe store must answer has(key) at once with true or false, got ${typeof (seen as PromiseLike<unknown>)?.then === 'function' ? 'a promise' : String(seen)} (a store that answers later must say so: answersLater: true, as RedisDeduper does)`,
     );
   }
 
   /** Records the key of an item being accepted in the store: a duplicate from now on, for its window. */
   remember(key: DedupeKey): void {
-    this.store.check(key);
+    if (!this.shared) this.store.check(key);
   }
 
   /** The accepted item with `key` waits or runs: later pushes of the key share its outcome. */

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock.js';
 import { DeadLetter, type DeadLetterStore, type DeathHistory } from '../dead-letter.js';
-import type { DedupeKey, DedupeStore } from '../deduper.js';
+import type { AsyncDedupeStore, DedupeKey, DedupeStore } from '../deduper.js';
 import { isDedupeStore, makeDeduper, toConcurrency, toDeadLetterStore, toRateLimits } from '../internal/inputs.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../internal/retry-policy.js';
 import * as v from '../internal/validate.js';
@@ -92,7 +92,7 @@ export interface QueueConfig<T, R> {
   /** A group's rate limiter, when groups have one (`groupRateLimit`). */
   readonly groupRateLimit: ((key: GroupKey) => RateLimiter) | undefined;
   /** Where dedupe keys are remembered, when the queue dedupes. */
-  readonly dedupeStore: DedupeStore | undefined;
+  readonly dedupeStore: DedupeStore | AsyncDedupeStore | undefined;
   /** What a push of a live key does (`dedupe.mode`). */
   readonly dedupeMode: 'drop' | 'replace';
   /** The key of an item pushed without an `id` (`dedupe.key`); none when a store was given. */
@@ -145,7 +145,7 @@ export function resolveOptions<T, R>(options: QueueOptions<T, R> | undefined): Q
       ? o.groupConcurrency
       : v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer-or-infinity', 1);
   const groupRateLimit = toGroupRateLimit(o.groupRateLimit, clock);
-  let dedupeStore: DedupeStore | undefined;
+  let dedupeStore: DedupeStore | AsyncDedupeStore | undefined;
   let dedupeKey: ((item: T) => DedupeKey) | undefined;
   let dedupeMode: 'drop' | 'replace' = 'drop';
   const dedupe = o.dedupe;

@@ -1,4 +1,4 @@
-import type { DedupeKey } from '../deduper.js';
+import type { AsyncDedupeStore, DedupeKey } from '../deduper.js';
 import * as v from '../internal/validate.js';
 import { type RedisPartOptions, type Send, toSend } from './send.js';
 
@@ -26,16 +26,18 @@ export interface RedisDeduperOptions extends RedisPartOptions {
  * key, `{prefix}{name}:{key}`, set with `SET … 1 NX PX windowMs` — the first
  * `check` of a key within the window anywhere wins, atomically, and Redis
  * forgets it when the window ends (no sweeping, no `maxKeys`: Redis's memory
- * is the bound). Every method is one round trip and returns a promise: use
- * it with the `dedupe()` operator (which awaits a store's answer), or before
- * a push.
+ * is the bound). Every method is one round trip and returns a promise: give
+ * it to the `dedupe()` operator (which awaits a store's answer) or a Queue's
+ * `dedupe` (asked before `push` and `submit` accept an item).
  *
  * A lost connection rejects with `StoreUnavailableError` (after
  * `commandTimeoutMs` at most). A `check` whose reply was lost may have
  * recorded its key: retried, the key reads as a duplicate — so what decides
  * an item's fate must handle that (redeliver it under its id).
  */
-export class RedisDeduper {
+export class RedisDeduper implements AsyncDedupeStore {
+  /** Its answers come later: a Queue asks it before a push (see AsyncDedupeStore). */
+  readonly answersLater = true as const;
   readonly #send: Send;
   readonly #prefix: string;
   readonly #windowMs: number;

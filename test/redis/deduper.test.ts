@@ -41,9 +41,32 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisDeduper on a real redis-serve
     expect(again).toEqual(['a', 'd']); // its own in-memory window: a different store
   });
 
-  it('a Queue refuses it, naming why: a push is decided in its call', () => {
+  it('as a Queue’s dedupe store, asked before push and submit: the first push of an id in any process wins', async () => {
     const deduper = new RedisDeduper({ client: conn.client, key: fresh() });
-    const queue = new Queue<string>({ handler: () => {}, dedupe: deduper as never });
+    const handled: string[] = [];
+    const handler = (name: string) => (s: string) => {
+      handled.push(`${name}:${s}`);
+      return s;
+    };
+    const a = new Queue<string, string>({ handler: handler('a'), dedupe: deduper });
+    const b = new Queue<string, string>({ handler: handler('b'), dedupe: deduper });
+    expect(await a.push('x', { id: 'x' })).toMatchObject({ id: 'x', duplicate: false });
+    expect(await b.push('x', { id: 'x' })).toMatchObject({ id: 'x', duplicate: true });
+    await expect(b.submit('x', { id: 'x' })).rejects.toThrow('Queue: duplicate of key "x"');
+    expect(await b.submit('y', { id: 'y' })).toBe('y');
+    expect(() => a.tryPush('z', { id: 'z' })).toThrow('Queue: tryPush cannot wait for a shared dedupe store: use push');
+    // A push the queue refuses (closed) forgets its key again: another process may take it.
+    await a.close();
+    await expect(a.push('w', { id: 'w' })).rejects.toThrow('closed');
+    expect(await b.push('w', { id: 'w' })).toMatchObject({ duplicate: false });
+    await b.onIdle();
+    expect(handled.sort()).toEqual(['a:x', 'b:w', 'b:y']);
+    expect([a.stats.duplicates, b.stats.duplicates]).toEqual([0, 2]);
+  });
+
+  it('a store that answers later without saying so is refused by a Queue, naming why', () => {
+    const unmarked = { check: async () => true, has: async () => false, delete: async () => false };
+    const queue = new Queue<string>({ handler: () => {}, dedupe: unmarked as never });
     expect(() => queue.tryPush('a', { id: 'a' })).toThrow(
       'Queue: dedupe store must answer has(key) at once with true or false, got a promise',
     );

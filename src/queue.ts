@@ -15,7 +15,7 @@ import { AttemptContext, Job, PlainContext, PlainInFlight, type Settler } from '
 import { LiveKeys } from './queue/live-keys.js';
 import { checkPush, PART, type QueueConfig, resolveOptions } from './queue/options.js';
 import { type PullHost, PullMode } from './queue/pull.js';
-import { Pushers } from './queue/pushers.js';
+import { Pushers, pushEach } from './queue/pushers.js';
 import type { StartGate } from './queue/start-gate.js';
 import { cancelById } from './queue/cancel.js';
 import { Intake } from './queue/intake.js';
@@ -234,8 +234,7 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   push(item: T, options?: PushOptions): Promise<Receipt> {
     try {
-      if (this.#dedupe?.shared) return this.#intake.sharedPush(item, options, undefined, () => this.#offer(item, options, undefined));
-      return Promise.resolve(this.#offer(item, options, undefined));
+      return Promise.resolve(this.#offerOrAsk(item, options, undefined));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -278,10 +277,7 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   submit(item: T, options?: PushOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       try {
-        const settler = { resolve, reject };
-        if (this.#dedupe?.shared)
-          return void this.#intake.sharedPush(item, options, settler, () => this.#offer(item, options, settler)).catch(reject);
-        const offered = this.#offer(item, options, settler);
+        const offered = this.#offerOrAsk(item, options, { resolve, reject });
         // Accepted at once, it needs no receipt promise; one that waits for room may still be refused.
         if (offered instanceof Promise) offered.catch(reject);
       } catch (error) {
@@ -300,12 +296,7 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   async pushAll(items: Iterable<T> | AsyncIterable<T>): Promise<number> {
     v.iterable(PART, 'pushAll items', items);
-    let count = 0;
-    for await (const item of items) {
-      const receipt = this.tryPush(item) ?? (await this.push(item));
-      if (!receipt.duplicate) count++;
-    }
-    return count;
+    return pushEach(this, items);
   }
 
   /**
@@ -551,6 +542,12 @@ export class Queue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * promise of it when it must wait for room. Throws what refuses it at once (bad options, closed, an aborted
    * signal, QueueFullError).
    */
+  /** Offers an item; with a shared dedupe store (it answers later), asks it first. */
+  #offerOrAsk(item: T, options: PushOptions | undefined, settler: Settler<R> | undefined): Receipt | Promise<Receipt> {
+    if (!this.#dedupe?.shared) return this.#offer(item, options, settler);
+    return this.#intake.sharedPush(item, options, settler, () => this.#offer(item, options, settler));
+  }
+
   #offer(item: T, options: PushOptions | undefined, settler: Settler<R> | undefined): Receipt | Promise<Receipt> {
     const checked = checkPush(this.#config, item, options);
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);

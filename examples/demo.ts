@@ -229,6 +229,10 @@ function redisTable(s: RedisSummary): string {
     ['HTTP requests *', s.requests],
     ['429 / 503 seen *', `${s.status429} / ${s.status503}`],
     ['retries *', s.retries],
+    ...Object.entries(s.deadLetteredByReason).map(([reason, n]): [string, number] => [
+      `dead-lettered: ${reason}${reason === 'rejected' ? '' : ' *'}`,
+      n,
+    ]),
     ['dead-lettered (shared dead letter)', s.deadLettered],
     ['delivered', s.delivered],
     ["receiver's own count", s.receiver.accepted],

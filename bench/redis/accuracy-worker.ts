@@ -19,7 +19,9 @@ let stop = async () => {};
 if (lib === 'sluice') {
   const { RedisTokenBucket } = (await import(new URL('../../dist/redis/index.js', import.meta.url).href)) as typeof SluiceRedis;
   const bucket = new RedisTokenBucket({ client, key: key!, ratePerSecond: rate, burst: 1 });
-  take = () => bucket.acquire();
+  take = async () => {
+    await bucket.acquire();
+  };
 } else if (lib === 'rate-limiter-flexible') {
   const limiter = new RateLimiterRedis({ storeClient: client, points: rate, duration: 1, keyPrefix: key });
   take = async () => {

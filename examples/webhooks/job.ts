@@ -20,7 +20,6 @@ import { dirname, join } from 'node:path';
 import {
   DeadLetter,
   Gradient2Limit,
-  RejectError,
   Queue,
   TaskQueue,
   balance,
@@ -37,6 +36,7 @@ import {
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
 import { Fanout, type FanoutSummary } from './fanout.js';
+import { HttpError, noCounts, postBatch, transient } from './http.js';
 import { type Series, Timeline } from './timeline.js';
 
 export interface JobOptions {
@@ -125,19 +125,6 @@ export interface JobResult {
 /** Progress as the job runs: deliveries settled (delivered, dead-lettered or dropped as duplicates) of those read. */
 export type Progress = (settled: number, total: number) => void;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`HTTP ${status}`);
-    this.name = 'HttpError';
-  }
-}
-
-const transient = (error: unknown): boolean =>
-  !(error instanceof HttpError) || error.status === 429 || error.status === 503 || error.status >= 500;
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -187,11 +174,8 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     const deliveryDeadLetter = new DeadLetter<Delivery>({ capacity: Infinity });
     let duplicates = 0;
     let batches = 0;
-    let requests = 0;
+    const counts = noCounts();
     let retries = 0;
-    let status429 = 0;
-    let status503 = 0;
-    let status422 = 0;
     const deadCount = (): number => deliveryDeadLetter.size + batchDeadLetter.entries().reduce((n, e) => n + e.item.length, 0);
     const report = (): void => progress(delivered.size + deadCount() + duplicates, all.length);
 
@@ -210,40 +194,16 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
 
     /** POSTs a batch to a receiver; throws HttpError for 429/503 (with Retry-After); splits a poison or oversize batch. */
     async function post(url: string, items: Delivery[], signal: AbortSignal): Promise<number> {
-      requests++;
-      const body = JSON.stringify(
-        items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
-      );
-      const res = await fetch(`${url}/batch`, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-        signal,
-      });
-      await res.arrayBuffer();
-      if (res.status === 200) {
-        const now = Date.now();
-        for (const d of items) {
-          if (delivered.has(d.deliveryId)) continue;
-          delivered.set(d.deliveryId, now - readAt.get(d.deliveryId)!);
-          await fanout.publish(d); // waits only while the audit log is behind
-        }
-        report();
-        return items.length;
+      const status = await postBatch(url, items, signal, counts);
+      if (status !== 200) return split(url, items, status, signal);
+      const now = Date.now();
+      for (const d of items) {
+        if (delivered.has(d.deliveryId)) continue;
+        delivered.set(d.deliveryId, now - readAt.get(d.deliveryId)!);
+        await fanout.publish(d); // waits only while the audit log is behind
       }
-      if (res.status === 429) {
-        status429++;
-        throw new HttpError(429, Number(res.headers.get('retry-after') ?? '1') * 1_000);
-      }
-      if (res.status === 503) {
-        status503++;
-        throw new HttpError(503);
-      }
-      if (res.status === 422 || res.status === 413) {
-        if (res.status === 422) status422++;
-        return split(url, items, res.status, signal);
-      }
-      throw new RejectError(new HttpError(res.status));
+      report();
+      return items.length;
     }
 
     /** Bisects a batch the receiver refused until the bad delivery stands alone. */
@@ -323,7 +283,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
     sender.on('failed', (_items, _error, { willRetry }) => {
       if (willRetry) retries++;
     });
-    const timeline = new Timeline(sender, () => ({ delivered: delivered.size, status429, status503 }));
+    const timeline = new Timeline(sender, () => ({ delivered: delivered.size, status429: counts.status429, status503: counts.status503 }));
 
     const started = Date.now();
     timeline.start(started);
@@ -412,7 +372,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       duplicates,
       unique,
       batches,
-      requests,
+      requests: counts.requests,
       delivered: delivered.size,
       deadLettered: { total: deadLettered, byReason },
       redrive,
@@ -421,9 +381,9 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
       fanout: fanned,
       retries,
       limit: limit ? { ...path, final: limit.limit } : { static: o.staticConcurrency! },
-      status429,
-      status503,
-      status422,
+      status429: counts.status429,
+      status503: counts.status503,
+      status422: counts.status422,
       elapsedMs,
       throughputPerSec: Math.round((delivered.size / elapsedMs) * 1_000),
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },

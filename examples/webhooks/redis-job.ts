@@ -29,6 +29,8 @@ export interface RedisSummary {
   delivered: number;
   /** Deliveries in the shared dead letter (its entries are batches). */
   deadLettered: number;
+  /** Of them, by reason: `rejected` (poison: the same for the same --seed), `delivery_limit` (depends on timing). */
+  deadLetteredByReason: Record<string, number>;
   requests: number;
   retries: number;
   status429: number;
@@ -100,6 +102,8 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
     const { deadLetter } = sharedParts(client, key, o.ratePerSecond);
     const dead = await deadLetter.entries();
     const deadIds = dead.flatMap((e) => e.item.map((d) => d.deliveryId));
+    const byReason: Record<string, number> = {};
+    for (const e of dead) byReason[e.reason] = (byReason[e.reason] ?? 0) + e.item.length;
     const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as ReceiverStats;
     const recorded = new Set<string>();
     for (const line of readFileSync(o.logFile, 'utf8').split('\n')) {
@@ -118,6 +122,7 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
       unique,
       delivered: delivered.size,
       deadLettered: deadIds.length,
+      deadLetteredByReason: byReason,
       requests: sum('requests'),
       retries: sum('retries'),
       status429: sum('status429'),

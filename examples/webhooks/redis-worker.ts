@@ -13,9 +13,10 @@
  * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
  */
 import { createClient } from 'redis';
-import { Queue, RejectError, batch, filter, pipe, retry } from 'sluice';
+import { Queue, batch, filter, pipe, retry } from 'sluice';
 import { RedisDeadLetter, RedisDeduper, RedisTokenBucket, type RedisClient } from 'sluice/redis';
 import { type Delivery, deliveries, loadExamples } from './deliveries.js';
+import { HttpError, noCounts, postBatch, transient } from './http.js';
 import { pathToFileURL } from 'node:url';
 
 /** What the parent gives a worker. */
@@ -51,16 +52,6 @@ export interface RedisWorkerReport {
   readonly deadLettered: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`HTTP ${status}`);
-    this.name = 'HttpError';
-  }
-}
-
 /** The Redis parts of a run, as the parent and the workers name them. */
 export function sharedParts(client: RedisClient, key: string, ratePerSecond: number) {
   return {
@@ -78,72 +69,48 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
   const mine = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].filter((_, i) => i % o.workers === o.index);
   const delivered = new Set<string>();
   let duplicates = 0;
-  let requests = 0;
+  const counts = noCounts();
   let retries = 0;
-  let status429 = 0;
-  let status503 = 0;
   let splitDead = 0;
 
   const retryPolicy = {
     maxAttempts: o.maxAttempts,
     backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' as const },
-    retryIf: (e: unknown) => !(e instanceof HttpError) || e.status === 429 || e.status >= 500,
+    retryIf: transient,
   };
 
   async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
-    requests++;
-    const body = JSON.stringify(
-      items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
-    );
-    const res = await fetch(`${o.receiverUrl}/batch`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal });
-    await res.arrayBuffer();
-    if (res.status === 200) {
+    const status = await postBatch(o.receiverUrl, items, signal, counts);
+    if (status === 200) {
       for (const d of items) delivered.add(d.deliveryId);
       return items.length;
     }
-    if (res.status === 429) {
-      status429++;
-      throw new HttpError(429, Number(res.headers.get('retry-after') ?? '1') * 1_000);
+    // Bisect until the bad delivery stands alone: it goes to the shared dead letter, its neighbours through.
+    if (items.length === 1) {
+      await deadLetter.add({ item: items, reason: 'rejected', error: new HttpError(status), attempts: 1, source: `worker ${o.index}` });
+      splitDead++;
+      return 0;
     }
-    if (res.status === 503) {
-      status503++;
-      throw new HttpError(503);
-    }
-    if (res.status === 422 || res.status === 413) {
-      // Bisect until the bad delivery stands alone: it goes to the shared dead letter, its neighbours through.
-      if (items.length === 1) {
-        await deadLetter.add({
-          item: items,
-          reason: 'rejected',
-          error: new HttpError(res.status),
-          attempts: 1,
-          source: `worker ${o.index}`,
-        });
+    // Each half on its own retries: once a half went through, nothing may retry the batch as a whole (that would
+    // deliver the half twice); a half that fails for good is dead-lettered by itself.
+    const mid = items.length >> 1;
+    let sent = 0;
+    for (const half of [items.slice(0, mid), items.slice(mid)]) {
+      try {
+        sent += await retry(
+          async (_attempt, attemptSignal) => {
+            await bucket.acquire(1, { signal: attemptSignal });
+            return post(half, attemptSignal);
+          },
+          { ...retryPolicy, signal, timeoutMs: 10_000, onRetry: () => retries++ },
+        );
+      } catch (error) {
+        if (signal.aborted) throw error;
+        await deadLetter.add({ item: half, reason: 'delivery_limit', error, source: `worker ${o.index}` });
         splitDead++;
-        return 0;
       }
-      // Each half on its own retries: once a half went through, nothing may retry the batch as a whole (that would
-      // deliver the half twice); a half that fails for good is dead-lettered by itself.
-      const mid = items.length >> 1;
-      let sent = 0;
-      for (const half of [items.slice(0, mid), items.slice(mid)]) {
-        try {
-          sent += await retry(
-            async (_attempt, attemptSignal) => {
-              await bucket.acquire(1, { signal: attemptSignal });
-              return post(half, attemptSignal);
-            },
-            { ...retryPolicy, signal, timeoutMs: 10_000, onRetry: () => retries++ },
-          );
-        } catch (error) {
-          if (signal.aborted) throw error;
-          await deadLetter.add({ item: half, reason: 'delivery_limit', error, source: `worker ${o.index}` });
-          splitDead++;
-        }
-      }
-      return sent;
     }
-    throw new RejectError(new HttpError(res.status));
+    return sent;
   }
 
   const queue = new Queue<Delivery[], number>({
@@ -185,10 +152,10 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
     read: mine.length,
     duplicates,
     delivered: [...delivered],
-    requests,
+    requests: counts.requests,
     retries,
-    status429,
-    status503,
+    status429: counts.status429,
+    status503: counts.status503,
     deadLettered: s.deadLettered + splitDead,
   };
 }

@@ -31,7 +31,8 @@ const BUCKET_KEYS = /* @__PURE__ */ v.knownKeys<RedisTokenBucketOptions>({
  * grants only when g = now; `reserve` grants at g (the caller waits g −
  * now); `peek` tells g − now and changes nothing; `pause` (its cost: the
  * pause in ms) moves the timeline on by the pause's new length (tokens do not
- * accrue during a pause). Replies, per request, granted (0/1) and the wait in µs.
+ * accrue during a pause). Replies, per request, granted (0/1), the wait in µs
+ * and the grant's time on the server's clock (µs since the epoch).
  */
 const GCRA = `
 local t = redis.call('TIME')
@@ -55,6 +56,7 @@ for i = 3, #ARGV, 2 do
     end
     out[#out + 1] = 1
     out[#out + 1] = 0
+    out[#out + 1] = math.floor(now * 1000)
   else
     local g = math.max(now, paused, tat + (cost - burst) * interval)
     local wait = g - now
@@ -65,6 +67,7 @@ for i = 3, #ARGV, 2 do
       out[#out + 1] = 1
     end
     out[#out + 1] = math.ceil(wait * 1000)
+    out[#out + 1] = math.floor(g * 1000)
   end
 end
 if tat ~= tat0 and tat > now then
@@ -80,7 +83,7 @@ return out
 interface Request {
   readonly cost: number;
   readonly mode: 'try' | 'peek' | 'reserve' | 'pause';
-  readonly resolve: (answer: [number, number]) => void;
+  readonly resolve: (answer: [number, number, number]) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -222,14 +225,18 @@ export class RedisTokenBucket {
    * timeline (one round trip), then waits locally until they are due.
    * @param cost - tokens (a positive number, at most `burst`). @default 1
    * @param options - `signal`: stops the wait (its reserved slot is given up).
+   * @returns the grant's time on the shared timeline, ms on Redis's clock (the
+   *   wait resumes at or after it, as the local timer fires): every process's
+   *   grants, by these times, keep to the rate and burst in any window.
    * @throws (rejects) RangeError for a bad cost; StoreUnavailableError when
    *   Redis does not answer; the signal's reason when it aborts.
    */
-  async acquire(cost = 1, options?: AcquireOptions): Promise<void> {
+  async acquire(cost = 1, options?: AcquireOptions): Promise<number> {
     const signal = options?.signal;
     signal?.throwIfAborted();
-    const [, waitUs] = await this.#run(cost, 'reserve');
-    if (waitUs <= 0) return;
+    const [, waitUs, grantUs] = await this.#run(cost, 'reserve');
+    const grantedAt = grantUs / 1_000;
+    if (waitUs <= 0) return grantedAt;
     signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { due: this.#clock.now() + waitUs / 1_000, resolve, forget: () => {} };
@@ -241,6 +248,7 @@ export class RedisTokenBucket {
       this.#waiters.push(waiter);
       this.#arm();
     });
+    return grantedAt;
   }
 
   /**
@@ -254,7 +262,7 @@ export class RedisTokenBucket {
     await this.#ask(ms, 'pause');
   }
 
-  async #run(cost: number, mode: 'try' | 'peek' | 'reserve'): Promise<[number, number]> {
+  async #run(cost: number, mode: 'try' | 'peek' | 'reserve'): Promise<[number, number, number]> {
     if (typeof cost !== 'number' || !Number.isFinite(cost) || cost <= 0) {
       throw new RangeError(`${PART}: cost must be a positive finite number, got ${v.show(cost)}`);
     }
@@ -263,8 +271,8 @@ export class RedisTokenBucket {
   }
 
   /** Queues a request for the script run of this turn (one round trip for every call made in it, in order). */
-  #ask(cost: number, mode: Request['mode']): Promise<[number, number]> {
-    return new Promise<[number, number]>((resolve, reject) => {
+  #ask(cost: number, mode: Request['mode']): Promise<[number, number, number]> {
+    return new Promise<[number, number, number]>((resolve, reject) => {
       this.#batch.push({ cost, mode, resolve, reject });
       if (this.#batch.length === 1) queueMicrotask(() => this.#flush());
     });
@@ -278,7 +286,7 @@ export class RedisTokenBucket {
     this.#script.run(this.#keys, args).then(
       (reply) => {
         const answers = reply as (number | string)[];
-        for (const [i, r] of batch.entries()) r.resolve([Number(answers[2 * i]), Number(answers[2 * i + 1])]);
+        for (const [i, r] of batch.entries()) r.resolve([Number(answers[3 * i]), Number(answers[3 * i + 1]), Number(answers[3 * i + 2])]);
       },
       (error: unknown) => {
         for (const r of batch) r.reject(error);
@@ -383,8 +391,8 @@ export class KeyedRedisTokenBucket {
     return bucket;
   }
 
-  /** Takes `cost` tokens of `key`'s bucket, waiting for them (see {@link RedisTokenBucket.acquire}). */
-  acquire(key: string | number, cost = 1, options?: AcquireOptions): Promise<void> {
+  /** Takes `cost` tokens of `key`'s bucket, waiting for them (see {@link RedisTokenBucket.acquire}); the grant's time. */
+  acquire(key: string | number, cost = 1, options?: AcquireOptions): Promise<number> {
     return this.limiterFor(key).acquire(cost, options);
   }
 

@@ -145,6 +145,12 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
   };
 }
 
+/** Rows of label and value, the values right-aligned in one column. */
+function aligned(rows: [string, string | number][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`).join('\n');
+}
+
 /** The summary as a table; `*` marks a figure that depends on timing (see HELP). */
 function table(s: Summary): string {
   const rows: [string, string | number][] = [
@@ -189,9 +195,7 @@ function table(s: Summary): string {
     ...s.fanout.perMinute.slice(0, 3).map((m): [string, number] => [`  per minute: ${m.event} @ ${m.minute} *`, m.count]),
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
-  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
-  const lines = rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`);
-  return `${lines.join('\n')}\n\n* depends on timing; the rest is the same for the same flags and --seed (npm run demo -- --help)`;
+  return `${aligned(rows)}\n\n* depends on timing; the rest is the same for the same flags and --seed (npm run demo -- --help)`;
 }
 
 async function main(): Promise<number> {
@@ -244,8 +248,7 @@ function redisTable(s: RedisSummary): string {
     ]),
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
-  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
-  return rows.map(([label, value]) => `${label.padEnd(width)}${String(value).padStart(14)}`).join('\n');
+  return aligned(rows);
 }
 
 async function runAcrossProcesses(options: JobOptions, redis: { url: string; workers: number }, json: string | undefined): Promise<number> {

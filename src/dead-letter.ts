@@ -231,6 +231,21 @@ export interface DeadLetterStore<T> {
 const PART = 'DeadLetter';
 
 /**
+ * An item's death history after one more death (RabbitMQ's `x-death`): its
+ * `{ source, reason }` record counted up and moved first, with `time`.
+ * @internal
+ */
+export function nextDeaths(
+  previous: readonly DeathRecord[],
+  source: string | undefined,
+  reason: DeadLetterReason,
+  time: number,
+): DeathRecord[] {
+  const existing = previous.find((d) => d.source === source && d.reason === reason);
+  return [{ source, reason, count: (existing?.count ?? 0) + 1, time }, ...previous.filter((d) => d !== existing)];
+}
+
+/**
  * How a redrive hands an entry to its target: a function's call, or a
  * `push` with the entry's death history (a Queue keeps it).
  * @internal
@@ -374,11 +389,7 @@ export class DeadLetter<T = unknown> extends EventEmitter<DeadLetterEvents<T>> i
     if (earlier) this.#history.delete(item as object);
     const previous = o.deaths ?? earlier?.deaths ?? [];
     const source = o.source;
-    const existing = previous.find((d) => d.source === source && d.reason === reason);
-    const deaths: DeathRecord[] = [
-      { source, reason, count: (existing?.count ?? 0) + 1, time: deadAt },
-      ...previous.filter((d) => d !== existing),
-    ];
+    const deaths = nextDeaths(previous, source, reason, deadAt);
     const entry: DeadLetterEntry<T> = {
       id: String(this.#nextId++),
       item,

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { prng } from './receiver.js';
+import type { BatchOptions } from 'sluice';
 
 export interface Delivery {
   readonly deliveryId: string;
@@ -92,4 +93,22 @@ export function* deliveries(examples: readonly Example[], rounds: number, redeli
     }
   }
   yield* later;
+}
+
+/**
+ * The main job's batching: per repository, at most `maxItems`, under 90 % of
+ * the receiver's body limit, sealed `lingerMs` after a batch's first delivery.
+ */
+export function batchOptions(o: {
+  readonly maxItems: number;
+  readonly bodyLimit: number;
+  readonly lingerMs: number;
+}): BatchOptions<Delivery> {
+  return {
+    key: (d) => d.repository,
+    maxItems: o.maxItems,
+    maxBytes: Math.floor(o.bodyLimit * 0.9),
+    sizeOf: (d) => d.bytes,
+    lingerMs: o.lingerMs,
+  };
 }

@@ -33,7 +33,7 @@ import {
   type QueueStats,
   type RetryOptions,
 } from 'sluice';
-import { type Delivery, deliveries, loadExamples } from './deliveries.js';
+import { batchOptions, type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { prng, type ReceiverOptions, type ReceiverStats } from './receiver.js';
 import { Fanout, type FanoutSummary } from './fanout.js';
 import { HttpError, noCounts, postBatch, transient } from './http.js';
@@ -297,13 +297,7 @@ export async function runJob(o: JobOptions, progress: Progress = () => {}): Prom
             report();
           },
         }),
-        batch<Delivery>({
-          key: (d) => d.repository,
-          maxItems: o.maxItems,
-          maxBytes: Math.floor(o.bodyLimit * 0.9),
-          sizeOf: (d) => d.bytes,
-          lingerMs: o.lingerMs,
-        }),
+        batch(batchOptions(o)),
       ),
     );
     await sender.close();

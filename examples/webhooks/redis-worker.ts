@@ -15,7 +15,7 @@
 import { createClient } from 'redis';
 import { Queue, batch, filter, pipe, retry } from 'sluice';
 import { RedisDeadLetter, RedisDeduper, RedisTokenBucket, type RedisClient } from 'sluice/redis';
-import { type Delivery, deliveries, loadExamples } from './deliveries.js';
+import { batchOptions, type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { HttpError, noCounts, postBatch, transient } from './http.js';
 import { pathToFileURL } from 'node:url';
 
@@ -135,13 +135,7 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
         if (!first) duplicates++;
         return first;
       }),
-      batch<Delivery>({
-        key: (d) => d.repository,
-        maxItems: o.maxItems,
-        maxBytes: Math.floor(o.bodyLimit * 0.9),
-        sizeOf: (d) => d.bytes,
-        lingerMs: o.lingerMs,
-      }),
+      batch(batchOptions(o)),
     ),
   );
   await queue.close();

@@ -9,7 +9,7 @@ import type {
   RedriveResult,
   RedriveTarget,
 } from '../dead-letter.js';
-import { ENTRY_KEYS, redriveSender } from '../dead-letter.js';
+import { ENTRY_KEYS, nextDeaths, redriveSender } from '../dead-letter.js';
 import { QueueFullError } from '../errors.js';
 import { toRateLimiter } from '../internal/inputs.js';
 import * as v from '../internal/validate.js';
@@ -258,11 +258,7 @@ export class RedisDeadLetter<T> {
     const item = o.item;
     const earlier = typeof item === 'object' && item !== null ? this.#history.get(item) : undefined;
     const previous = o.deaths ?? earlier?.deaths ?? [];
-    const existing = previous.find((d) => d.source === source && d.reason === reason);
-    const deaths: DeathRecord[] = [
-      { source, reason, count: (existing?.count ?? 0) + 1, time: deadAt },
-      ...previous.filter((d) => d !== existing),
-    ];
+    const deaths = nextDeaths(previous, source, reason, deadAt);
     const errors = (o.errors ?? (o.error === undefined ? [] : [o.error])).map(storeError);
     const id = `${deadAt.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const entry = {

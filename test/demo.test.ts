@@ -191,9 +191,12 @@ describe('npm run demo', () => {
         ]);
         expect(s.perWorker).toHaveLength(4);
         expect(s.perWorker.every((w: { delivered: number }) => w.delivered > 0)).toBe(true);
-        // Four workers at concurrency 4 each would send far more than 100 a second alone: the shared bucket held them.
-        // (10 % of jitter allowed: a worker sends a due grant when its event loop gets to it.)
-        expect(s.receiver.busiestSecond).toBeLessThanOrEqual(111);
+        // Four workers at concurrency 4 each would send far more than 100 a second alone: the shared bucket held them to
+        // rate + burst (1) in any second of the shared timeline, as the requests' grant times tell the receiver. By arrival,
+        // the workers' scheduling jitter may add a few (reported, not exact).
+        expect(s.receiver.busiestGrantSecond).toBeGreaterThan(0);
+        expect(s.receiver.busiestGrantSecond).toBeLessThanOrEqual(101);
+        expect(s.receiver.busiestSecond).toBeLessThanOrEqual(120);
         expect(s.receiver).toMatchObject({ accepted: s.delivered, duplicates: 0, matchesDelivered: true });
       } finally {
         await server.stop();

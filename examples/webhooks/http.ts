@@ -35,14 +35,25 @@ export const noCounts = (): HttpCounts => ({ requests: 0, status429: 0, status50
  * POSTs `items` to `{url}/batch`. Resolves 200 when the receiver took them,
  * or 422/413 when it refused the batch as a whole (a poison delivery, or too
  * large: the caller splits it); throws HttpError for 429 (with Retry-After)
- * and 503 (transient), RejectError for any other answer.
+ * and 503 (transient), RejectError for any other answer. `grant`, if given,
+ * is awaited once the body is built, right before the request goes: it
+ * takes the request's turn from a rate limit and gives the grant's time (ms,
+ * on the limit's clock), which goes with the request as `x-grant-time`.
  */
-export async function postBatch(url: string, items: Delivery[], signal: AbortSignal, counts: HttpCounts): Promise<200 | 413 | 422> {
-  counts.requests++;
+export async function postBatch(
+  url: string,
+  items: Delivery[],
+  signal: AbortSignal,
+  counts: HttpCounts,
+  grant?: () => Promise<number>,
+): Promise<200 | 413 | 422> {
   const body = JSON.stringify(
     items.map(({ deliveryId, event, action, repository, payload }) => ({ deliveryId, event, action, repository, payload })),
   );
-  const res = await fetch(`${url}/batch`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal });
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (grant) headers['x-grant-time'] = String(await grant());
+  counts.requests++;
+  const res = await fetch(`${url}/batch`, { method: 'POST', body, headers, signal });
   await res.arrayBuffer();
   if (res.status === 200 || res.status === 413) return res.status;
   if (res.status === 422) {

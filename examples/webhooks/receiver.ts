@@ -47,6 +47,14 @@ export interface ReceiverStats {
   readonly requests: number;
   /** The most requests that arrived in any 1 s (a sliding window over their arrival times). */
   readonly busiestSecond: number;
+  /**
+   * The most requests in any 1 s counted by the grant time they carry (`x-grant-time`, ms: when the sender's rate limit
+   * let them go, on the limit's clock), over the requests that carried one; 0 if none did. Unlike the arrival times, these
+   * are free of the senders' scheduling jitter.
+   */
+  readonly busiestGrantSecond: number;
+  /** Requests that carried a grant time. */
+  readonly granted: number;
   /** Its workers now (halved after `halveAfter` deliveries). */
   readonly workers: number;
   readonly accepted: number;
@@ -66,12 +74,23 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** The most of `times` (ms, ascending) in any 1 s: a sliding window. */
+function busiest(times: readonly number[]): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[j]! <= times[i]! - 1_000) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
 export function startReceiver(options: ReceiverOptions): Promise<{ port: number; close: () => Promise<void> }> {
   const random = prng(options.seed);
   const accepted = new Set<string>();
   const status: Record<string, number> = {};
   let requests = 0;
   const arrivals: number[] = [];
+  const grants: number[] = [];
   let duplicates = 0;
   let windowStart = Date.now();
   let inWindow = 0;
@@ -96,12 +115,16 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
       res.end(JSON.stringify(body));
     };
     if (req.method === 'GET' && req.url === '/stats') {
-      let busiestSecond = 0;
-      for (let i = 0, j = 0; i < arrivals.length; i++) {
-        while (arrivals[j]! <= arrivals[i]! - 1_000) j++;
-        busiestSecond = Math.max(busiestSecond, i - j + 1);
-      }
-      const stats: ReceiverStats = { requests, busiestSecond, workers, accepted: accepted.size, duplicates, status };
+      const stats: ReceiverStats = {
+        requests,
+        busiestSecond: busiest(arrivals),
+        busiestGrantSecond: busiest(grants.sort((a, b) => a - b)),
+        granted: grants.length,
+        workers,
+        accepted: accepted.size,
+        duplicates,
+        status,
+      };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(stats));
       return;
@@ -112,6 +135,8 @@ export function startReceiver(options: ReceiverOptions): Promise<{ port: number;
     }
     requests++;
     arrivals.push(Date.now());
+    const grantTime = Number(req.headers['x-grant-time']);
+    if (Number.isFinite(grantTime) && grantTime > 0) grants.push(grantTime);
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;

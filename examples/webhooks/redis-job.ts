@@ -4,7 +4,8 @@
  * share a deduper, a rate limit and a dead letter through Redis. The books
  * are balanced across all of them: every unique delivery delivered (the
  * receiver's own record) or in the shared dead letter, none twice, and the
- * receiver never got more requests in a second than the shared rate.
+ * receiver never got more requests in a second of the shared timeline than
+ * the shared rate (each request carries its grant's time).
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,7 +37,15 @@ export interface RedisSummary {
   status429: number;
   status503: number;
   perWorker: { index: number; read: number; duplicates: number; delivered: number }[];
-  receiver: { accepted: number; duplicates: number; matchesDelivered: boolean; busiestSecond: number };
+  receiver: {
+    accepted: number;
+    duplicates: number;
+    matchesDelivered: boolean;
+    /** The most requests in any 1 s by their grant times on the shared timeline (every request carries its own). */
+    busiestGrantSecond: number;
+    /** The same by arrival times: the grants plus the workers' scheduling and network jitter (depends on timing). */
+    busiestSecond: number;
+  };
   ratePerSecond: number;
   elapsedMs: number;
   balanced: boolean;
@@ -128,7 +137,13 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
       status429: sum('status429'),
       status503: sum('status503'),
       perWorker: reports.map((r) => ({ index: r.index, read: r.read, duplicates: r.duplicates, delivered: r.delivered.length })),
-      receiver: { accepted: stats.accepted, duplicates: stats.duplicates, matchesDelivered, busiestSecond: stats.busiestSecond },
+      receiver: {
+        accepted: stats.accepted,
+        duplicates: stats.duplicates,
+        matchesDelivered,
+        busiestGrantSecond: stats.busiestGrantSecond,
+        busiestSecond: stats.busiestSecond,
+      },
       ratePerSecond: o.ratePerSecond,
       elapsedMs,
       balanced:
@@ -138,10 +153,12 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
         matchesDelivered &&
         stats.accepted === delivered.size &&
         stats.duplicates === 0 &&
-        // The shared rate (burst 1) held at the receiver. A grant is due on the shared timeline, but a worker sends it when
-        // its event loop gets to it (parsing and posting batches of webhook payloads): a request sent late can join the
-        // next second's count. Up to 10 % of the rate of such jitter is allowed; more means the rate was not shared.
-        stats.busiestSecond <= Math.ceil(o.ratePerSecond * 1.1) + 1,
+        // The shared rate held, as the receiver sees it: every request it got carries its grant's time on the shared
+        // timeline, and no second of them holds more than rate + burst (1). Arrival times add each worker's scheduling
+        // jitter (on a small machine, tens of ms: a request sent late joins the next second's count); they are reported,
+        // not checked.
+        stats.granted === stats.requests &&
+        stats.busiestGrantSecond <= o.ratePerSecond + 1,
     };
   } finally {
     // This run's keys go: the deduper's, the bucket's and the dead letter's.

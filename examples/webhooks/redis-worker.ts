@@ -6,8 +6,8 @@
  * workers through Redis:
  *
  *   its deliveries → filter(RedisDeduper: first sight in any worker) → batch(per repository)
- *     → Queue(POST /batch; rateLimit: RedisTokenBucket, one rate for all workers;
- *       retries; deadLetter: RedisDeadLetter, one for all workers)
+ *     → Queue(POST /batch, each request sent once granted by a RedisTokenBucket,
+ *       one rate for all workers; retries; deadLetter: RedisDeadLetter, one for all workers)
  *
  * Poison batches (422) are split until the bad delivery stands alone; it is
  * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
@@ -66,6 +66,9 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
   client.on('error', () => {}); // reconnects are the client's business; a part's call that fails says so
   await client.connect();
   const { deduper, bucket, deadLetter } = sharedParts(client, o.key, o.ratePerSecond);
+  // A request takes its turn from the shared bucket once its body is built, right before it goes, and carries the
+  // grant's time on the shared timeline (Redis's clock, the same for every worker): the receiver counts requests by it.
+  const grant = (signal: AbortSignal) => (): Promise<number> => bucket.acquire(1, { signal });
   const mine = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].filter((_, i) => i % o.workers === o.index);
   const delivered = new Set<string>();
   let duplicates = 0;
@@ -80,7 +83,7 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
   };
 
   async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
-    const status = await postBatch(o.receiverUrl, items, signal, counts);
+    const status = await postBatch(o.receiverUrl, items, signal, counts, grant(signal));
     if (status === 200) {
       for (const d of items) delivered.add(d.deliveryId);
       return items.length;
@@ -97,13 +100,12 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
     let sent = 0;
     for (const half of [items.slice(0, mid), items.slice(mid)]) {
       try {
-        sent += await retry(
-          async (_attempt, attemptSignal) => {
-            await bucket.acquire(1, { signal: attemptSignal });
-            return post(half, attemptSignal);
-          },
-          { ...retryPolicy, signal, timeoutMs: 10_000, onRetry: () => retries++ },
-        );
+        sent += await retry((_attempt, attemptSignal) => post(half, attemptSignal), {
+          ...retryPolicy,
+          signal,
+          timeoutMs: 10_000,
+          onRetry: () => retries++,
+        });
       } catch (error) {
         if (signal.aborted) throw error;
         await deadLetter.add({ item: half, reason: 'delivery_limit', error, source: `worker ${o.index}` });
@@ -117,7 +119,6 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
     name: `worker ${o.index}`,
     handler: (items, { signal }) => post(items, signal),
     concurrency: o.concurrency,
-    rateLimit: bucket,
     retryAfter: 'queue',
     retry: retryPolicy,
     visibilityTimeoutMs: 10_000,

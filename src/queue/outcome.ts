@@ -22,7 +22,7 @@ export type FailureOutcome =
  */
 export function decideFailure<T, R>(
   policy: ResolvedRetryPolicy,
-  job: Job<T, R>,
+  job: Pick<Job<T, R>, 'attempt' | 'previousDelay'>,
   error: unknown,
   delayOverride: number | undefined,
   handingBack: boolean,

@@ -31,31 +31,40 @@ const DEAD_LETTER_KEYS = /* @__PURE__ */ v.knownKeys<RedisDeadLetterOptions>({
 const REDRIVE_KEYS = /* @__PURE__ */ v.knownKeys<RedriveOptions<unknown>>({ filter: true, limit: true, rateLimit: true, signal: true });
 
 /**
- * KEYS: entries (hash id → JSON), order (zset id by µs of server time),
- * stats (hash). ARGV: id, JSON, capacity (−1: none), overflow. Evicts the
- * oldest (`drop-oldest`) or refuses (`reject`) at capacity. Replies
- * {1, evicted ids…} or {0} when refused.
+ * `dl_add(entries, order, stats, id, json, capacity, overflow)`: stores an
+ * entry — entries (hash id → JSON), order (zset id by µs of server time),
+ * stats (hash) — evicting the oldest (`drop-oldest`) or refusing
+ * (`reject`) at capacity (−1: none). Returns {1, evicted ids…} or {0} when
+ * refused. A Lua function, so a RedisQueue's scripts dead-letter in the same
+ * run that takes an item out of the queue.
+ * @internal
  */
-const ADD = `
-local capacity = tonumber(ARGV[3])
-local evicted = {1}
-if capacity >= 0 then
-  local size = redis.call('ZCARD', KEYS[2])
-  if size >= capacity then
-    if ARGV[4] == 'reject' then return {0} end
-    local oldest = redis.call('ZPOPMIN', KEYS[2], size - capacity + 1)
-    for i = 1, #oldest, 2 do
-      redis.call('HDEL', KEYS[1], oldest[i])
-      table.insert(evicted, oldest[i])
+export const DEAD_LETTER_ADD = `
+local function dl_add(entries, order, stats, id, json, capacity, overflow)
+  local evicted = {1}
+  if capacity >= 0 then
+    local size = redis.call('ZCARD', order)
+    if size >= capacity then
+      if overflow == 'reject' then return {0} end
+      local oldest = redis.call('ZPOPMIN', order, size - capacity + 1)
+      for i = 1, #oldest, 2 do
+        redis.call('HDEL', entries, oldest[i])
+        table.insert(evicted, oldest[i])
+      end
+      redis.call('HINCRBY', stats, 'evicted', #evicted - 1)
     end
-    redis.call('HINCRBY', KEYS[3], 'evicted', #evicted - 1)
   end
+  local t = redis.call('TIME')
+  redis.call('ZADD', order, tonumber(t[1]) * 1000000 + tonumber(t[2]), id)
+  redis.call('HSET', entries, id, json)
+  redis.call('HINCRBY', stats, 'added', 1)
+  return evicted
 end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'added', 1)
-return evicted
+`;
+
+/** KEYS: entries, order, stats. ARGV: id, JSON, capacity (−1: none), overflow. See DEAD_LETTER_ADD. */
+const ADD = `${DEAD_LETTER_ADD}
+return dl_add(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4])
 `;
 
 /**
@@ -145,7 +154,8 @@ export interface RedisDeadLetterKeys {
   readonly stats: string;
 }
 
-const storeError = (error: unknown): unknown => {
+/** An error as it is stored ({@link StoredError}); anything else as it is. @internal */
+export const storeError = (error: unknown): unknown => {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return {
@@ -247,6 +257,35 @@ export class RedisDeadLetter<T> {
    *   'reject'`; StoreUnavailableError when Redis does not answer.
    */
   async add(input: DeadLetterInput<T>): Promise<DeadLetterEntry<T>> {
+    const { entry, json } = this.encode(input);
+    const reply = (await this.#add.run(
+      [this.#keys.entries, this.#keys.order, this.#keys.stats],
+      [entry.id, json, this.scriptCapacity, this.#overflow],
+    )) as unknown[];
+    if (Number(reply[0]) === 0) throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
+    const item = entry.item;
+    if (typeof item === 'object' && item !== null) this.#history.delete(item);
+    return entry;
+  }
+
+  /** Its capacity as its scripts take it (−1: none). @internal */
+  get scriptCapacity(): number {
+    return this.#capacity === Number.POSITIVE_INFINITY ? -1 : this.#capacity;
+  }
+
+  /** What it does at capacity. */
+  get overflow(): 'drop-oldest' | 'reject' {
+    return this.#overflow;
+  }
+
+  /**
+   * Checks an entry and makes it as stored (its id, stamps and death
+   * history) and its JSON, without storing it: `add` and a RedisQueue's
+   * scripts store it.
+   * @throws TypeError or RangeError for a bad entry or an item that is not JSON-serializable.
+   * @internal
+   */
+  encode(input: DeadLetterInput<T>): { entry: DeadLetterEntry<T>; json: string } {
     const o = v.options<DeadLetterInput<T>>(PART, input, ENTRY_KEYS, 'entry');
     if (!('item' in o)) throw new TypeError(`${PART}: entry.item is required, got an object without it`);
     if (o.reason === undefined)
@@ -273,20 +312,11 @@ export class RedisDeadLetter<T> {
       ...(source === undefined ? {} : { source }),
       deaths,
     } as DeadLetterEntry<T>;
-    let json: string;
     try {
-      json = JSON.stringify(entry);
+      return { entry, json: JSON.stringify(entry) };
     } catch (error) {
       throw new TypeError(`${PART}: entry.item must be JSON-serializable, got ${v.show(item)} (${(error as Error).message})`);
     }
-    const capacity = this.#capacity === Number.POSITIVE_INFINITY ? -1 : this.#capacity;
-    const reply = (await this.#add.run(
-      [this.#keys.entries, this.#keys.order, this.#keys.stats],
-      [id, json, capacity, this.#overflow],
-    )) as unknown[];
-    if (Number(reply[0]) === 0) throw new QueueFullError(this.#capacity, `${PART}: capacity of ${this.#capacity} reached`);
-    if (earlier !== undefined) this.#history.delete(item as object);
-    return entry;
   }
 
   /**

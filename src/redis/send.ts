@@ -141,3 +141,42 @@ export class Script {
 export function keyOf(prefix: string, name: string, suffix = ''): string {
   return `${prefix}{${name}}${suffix}`;
 }
+
+/** A connection of its own, for blocking reads (`XREADGROUP … BLOCK`, `BLPOP`), and how to end it. @internal */
+export interface Connection {
+  readonly send: Send;
+  close(): void;
+}
+
+/**
+ * A second connection like `client`'s (its `duplicate()`: node-redis and
+ * ioredis both have it), connected: a blocking read on the shared client
+ * would hold every other command behind it.
+ * @internal
+ */
+export async function duplicateOf(part: string, client: RedisClient, commandTimeoutMs: number): Promise<Connection> {
+  const original = client as { duplicate?: () => unknown; call?: unknown };
+  if (typeof original.duplicate !== 'function') {
+    throw new TypeError(`${part}: client must have duplicate() (node-redis and ioredis do), for its blocking reads`);
+  }
+  const copy = original.duplicate() as RedisClient & {
+    on?(event: string, listener: (error: unknown) => void): unknown;
+    connect?(): Promise<unknown>;
+    destroy?(): void;
+    disconnect?(): unknown;
+  };
+  copy.on?.('error', () => {}); // reconnecting is the client's business; a read that fails says so
+  // ioredis connects a duplicate by itself; node-redis waits for connect().
+  if (typeof original.call !== 'function') await copy.connect?.();
+  return {
+    send: toSend(part, copy, commandTimeoutMs),
+    close: () => {
+      try {
+        if (typeof copy.destroy === 'function') copy.destroy();
+        else void Promise.resolve(copy.disconnect?.()).catch(() => {});
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

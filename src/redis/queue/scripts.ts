@@ -1,0 +1,246 @@
+/**
+ * The Lua scripts of a {@link RedisQueue}. Every change of an item's state
+ * and the counters that follow it happen in one script run, so the books
+ * balance at every moment, whichever process reads them.
+ *
+ * An item is kept as a few string fields — in a stream entry as field/value
+ * pairs, in the delayed set and a group's list as JSON:
+ * `i` its id, `d` the item (JSON), `a` attempts made so far, `e` when it was
+ * pushed (ms, server time), and when they apply `g` its message group, `x`
+ * its TTL deadline (ms, server time), `r` the process awaiting its result
+ * (`submit`), `k` its dedupe key, `h` (delayed set only) a group's head
+ * coming back from a retry's backoff.
+ * @internal
+ * @module
+ */
+import { DEAD_LETTER_ADD } from '../dead-letter.js';
+
+/** The stream's consumer group: every worker of the queue reads through it. */
+export const GROUP = 'sluice';
+
+/** Helpers every script starts with. */
+const COMMON = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function flat(t)
+  local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
+  for _, name in ipairs({'g', 'x', 'r', 'k'}) do
+    if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
+  end
+  return f
+end
+local function unflat(f)
+  local t = {}
+  for n = 1, #f, 2 do t[f[n]] = f[n + 1] end
+  return t
+end
+local function xadd(stream, t)
+  return redis.call('XADD', stream, '*', unpack(flat(t)))
+end
+local function encode(seq, t)
+  return seq .. '|' .. cjson.encode(t)
+end
+local function decode(member)
+  return cjson.decode(string.sub(member, string.find(member, '|', 1, true) + 1))
+end
+local function enter_group(base, stream, t)
+  if redis.call('RPUSH', base .. ':group:' .. t.g, cjson.encode(t)) == 1 then xadd(stream, t) end
+end
+local function advance_group(base, stream, t)
+  if not t.g then return end
+  local key = base .. ':group:' .. t.g
+  redis.call('LPOP', key)
+  local head = redis.call('LINDEX', key, 0)
+  if head then xadd(stream, cjson.decode(head)) end
+end
+local function release(base, t, now)
+  if not t.k then return end
+  local key = base .. ':dedupe:' .. t.k
+  local v = redis.call('GET', key)
+  if not v then return end
+  local ends = tonumber(string.match(v, '^(%d+)'))
+  if ends <= now then redis.call('DEL', key) else redis.call('PEXPIREAT', key, ends) end
+end
+local function pending(stream)
+  local p = redis.pcall('XPENDING', stream, '${GROUP}')
+  if type(p) == 'table' and p.err then
+    redis.call('XGROUP', 'CREATE', stream, '${GROUP}', '0', 'MKSTREAM')
+    return 0
+  end
+  return tonumber(p[1])
+end
+local function waiting(stream, counts)
+  local c = redis.call('HMGET', counts, 'accepted', 'completed', 'deadLettered', 'cancelled')
+  return tonumber(c[1] or 0) - tonumber(c[2] or 0) - tonumber(c[3] or 0) - tonumber(c[4] or 0) - pending(stream)
+end
+${DEAD_LETTER_ADD}
+local function dead_letter(counts, dl, t, reason, now, source)
+  local id = string.format('%x', now) .. '-' .. t.i
+  local json = '{"id":' .. cjson.encode(id) .. ',"item":' .. t.d .. ',"reason":"' .. reason ..
+    '","errors":[],"attempts":' .. t.a .. ',"firstSeenAt":' .. t.e .. ',"deadAt":' .. now ..
+    ',"source":' .. cjson.encode(source) .. ',"deaths":[{"source":' .. cjson.encode(source) ..
+    ',"reason":"' .. reason .. '","count":1,"time":' .. now .. '}]}'
+  local added = dl_add(dl[1], dl[2], dl[3], id, json, tonumber(dl[4]), dl[5])
+  redis.call('HINCRBY', counts, 'deadLettered', 1)
+  if added[1] == 0 then redis.call('HINCRBY', counts, 'deadLetterRefused', 1) end
+  if #added > 1 then redis.call('HINCRBY', counts, 'deadLetterEvicted', #added - 1) end
+end
+`;
+
+/**
+ * KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead letter's entries, order, stats.
+ * ARGV: 1 item JSON, 2 id ('' → the next sequence number), 3 delay ms,
+ * 4 capacity (−1: none), 5 overflow, 6 dedupe key (''), 7 dedupe window ms,
+ * 8 group (''), 9 TTL ms (0: none), 10 reply-to (''), 11 key base,
+ * 12 source, 13 the dead letter's capacity (−1: none), 14 its overflow.
+ * Replies {status, id}: `ok`, `dup` (the live item's id), `full` (nothing
+ * done: `reject` and `block`), `dropped` (`drop-newest`: accepted and
+ * dead-lettered `maxlen`).
+ */
+export const PUSH = `${COMMON}
+local now = now_ms()
+local base = ARGV[11]
+local dkey = ARGV[6]
+local dedupe = nil
+if dkey ~= '' then
+  dedupe = base .. ':dedupe:' .. dkey
+  local live = redis.call('GET', dedupe)
+  if live then
+    redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
+    return {'dup', string.match(live, '^%d+:(.*)$')}
+  end
+end
+local capacity = tonumber(ARGV[4])
+local full = capacity >= 0 and waiting(KEYS[1], KEYS[3]) >= capacity
+local overflow = ARGV[5]
+if full and (overflow == 'reject' or overflow == 'block') then return {'full', ''} end
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+local id = ARGV[2]
+if id == '' then id = tostring(seq) end
+local t = {i = id, d = ARGV[1], a = '0', e = tostring(now)}
+if ARGV[8] ~= '' then t.g = ARGV[8] end
+if tonumber(ARGV[9]) > 0 then t.x = tostring(now + tonumber(ARGV[9])) end
+if ARGV[10] ~= '' then t.r = ARGV[10] end
+redis.call('HINCRBY', KEYS[3], 'accepted', 1)
+local dl = {KEYS[4], KEYS[5], KEYS[6], ARGV[13], ARGV[14]}
+if full and overflow == 'drop-newest' then
+  dead_letter(KEYS[3], dl, t, 'maxlen', now, ARGV[12])
+  return {'dropped', id}
+end
+if dedupe then
+  t.k = dkey
+  redis.call('SET', dedupe, (now + tonumber(ARGV[7])) .. ':' .. id)
+end
+local delay = tonumber(ARGV[3])
+if delay > 0 then
+  redis.call('ZADD', KEYS[2], now + delay, encode(seq, t))
+elseif t.g then
+  enter_group(base, KEYS[1], t)
+else
+  xadd(KEYS[1], t)
+end
+if full then
+  -- drop-oldest: the oldest ready item, else the first delayed one
+  local r = redis.call('XREADGROUP', 'GROUP', '${GROUP}', 'sluice:overflow', 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+  local old = nil
+  if r and r[1] and r[1][2][1] then
+    local entry = r[1][2][1]
+    redis.call('XACK', KEYS[1], '${GROUP}', entry[1])
+    redis.call('XDEL', KEYS[1], entry[1])
+    old = unflat(entry[2])
+    advance_group(base, KEYS[1], old)
+  else
+    local first = redis.call('ZPOPMIN', KEYS[2])
+    if first[1] then old = decode(first[1]) end
+  end
+  if old then
+    dead_letter(KEYS[3], dl, old, 'maxlen', now, ARGV[12])
+    release(base, old, now)
+  end
+end
+return {'ok', id}
+`;
+
+/**
+ * Settles an attempt. KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead
+ * letter's entries, order, stats. ARGV: 1 the stream entry's id, 2 outcome
+ * (`done`, `retry`, `dead`), 3 key base, 4 the retry's delay ms, 5 attempts
+ * made, 6 whether an attempt failed (`1`), 7 dead-letter entry id, 8 its
+ * JSON, 9 the dead letter's capacity, 10 its overflow, 11 the result for a
+ * waiting `submit` (JSON, ''), 12 how long a result waits for its reader, ms.
+ * Replies 1, or 0 when the entry was no longer pending (its visibility
+ * timeout lapsed and another process took it): nothing is counted then.
+ */
+export const SETTLE = `${COMMON}
+if redis.call('XACK', KEYS[1], '${GROUP}', ARGV[1]) == 0 then return 0 end
+local entry = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])[1]
+redis.call('XDEL', KEYS[1], ARGV[1])
+if not entry then return 0 end
+local t = unflat(entry[2])
+local base = ARGV[3]
+local now = now_ms()
+local outcome = ARGV[2]
+if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[3], 'failed', 1) end
+if outcome == 'retry' then
+  redis.call('HINCRBY', KEYS[3], 'retried', 1)
+  t.a = ARGV[5]
+  local delay = tonumber(ARGV[4])
+  if delay > 0 then
+    if t.g then t.h = '1' end
+    redis.call('ZADD', KEYS[2], now + delay, encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))
+  else
+    xadd(KEYS[1], t)
+  end
+  return 1
+end
+if outcome == 'done' then
+  redis.call('HINCRBY', KEYS[3], 'completed', 1)
+else
+  local added = dl_add(KEYS[4], KEYS[5], KEYS[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10])
+  redis.call('HINCRBY', KEYS[3], 'deadLettered', 1)
+  if added[1] == 0 then redis.call('HINCRBY', KEYS[3], 'deadLetterRefused', 1) end
+  if #added > 1 then redis.call('HINCRBY', KEYS[3], 'deadLetterEvicted', #added - 1) end
+end
+advance_group(base, KEYS[1], t)
+release(base, t, now)
+if t.r and ARGV[11] ~= '' then
+  local results = base .. ':results:' .. t.r
+  redis.call('RPUSH', results, ARGV[11])
+  redis.call('PEXPIRE', results, ARGV[12])
+end
+return 1
+`;
+
+/**
+ * Moves items whose delay or backoff is over into the stream (a group's
+ * item into its group). KEYS: 1 stream, 2 delayed. ARGV: 1 key base, 2 the
+ * most to move. Replies {moved, the next due time or −1, the server's time}.
+ */
+export const PROMOTE = `${COMMON}
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[2], member)
+  local t = decode(member)
+  if t.h then
+    t.h = nil
+    xadd(KEYS[1], t)
+  elseif t.g then
+    enter_group(ARGV[1], KEYS[1], t)
+  else
+    xadd(KEYS[1], t)
+  end
+end
+local next = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {#due, next[2] or -1, now}
+`;
+
+/** The counters and the number in flight, read together. KEYS: 1 stream, 2 counts. Replies {HGETALL…, pending}. */
+export const STATS = `${COMMON}
+local c = redis.call('HGETALL', KEYS[2])
+c[#c + 1] = 'inFlight'
+c[#c + 1] = pending(KEYS[1])
+return c
+`;

@@ -1,0 +1,228 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RejectError } from '../../src/index.js';
+import type { QueueStats } from '../../src/queue-types.js';
+import { RedisQueue, type RedisQueueOptions } from '../../src/redis/index.js';
+import { CLIENTS, redisAvailable, useClient, useRedisServer, warnIfMissing } from './server.js';
+
+warnIfMissing('test/redis/queue.test.ts');
+
+const redis = useRedisServer();
+
+let n = 0;
+const fresh = () => `queue-${process.pid}-${n++}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** accepted = completed + deadLettered + cancelled + waiting + inFlight, and the settled part of it. */
+function balanced(s: QueueStats): boolean {
+  return s.accepted === s.completed + s.deadLettered + s.cancelled + s.waiting + s.inFlight;
+}
+
+describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server, through %s', (kind) => {
+  const conn = useClient(kind, redis);
+  const open: RedisQueue<unknown, unknown>[] = [];
+  const queue = <T, R>(options: Omit<RedisQueueOptions<T, R>, 'client'>): RedisQueue<T, R> => {
+    const q = new RedisQueue<T, R>({ client: conn.client, pollMs: 20, ...options });
+    open.push(q as RedisQueue<unknown, unknown>);
+    return q;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((q) => q.close({ drain: false })));
+  });
+
+  it('runs every item once with its id as the idempotency key; submit gets the result back; the books balance in Redis', async () => {
+    const seen: [number, string, number][] = [];
+    const q = queue<number, number>({
+      name: fresh(),
+      concurrency: 4,
+      handler: (x, { id, attempt }) => {
+        seen.push([x, id, attempt]);
+        return x * 2;
+      },
+    });
+    const receipts = await Promise.all([1, 2, 3].map((x) => q.push(x)));
+    expect(receipts.map((r) => r.id)).toEqual(['1', '2', '3']);
+    expect(await q.submit(21, { id: 'answer' })).toBe(42);
+    await q.onIdle();
+    expect(seen.sort((a, b) => a[0] - b[0])).toEqual([
+      [1, '1', 1],
+      [2, '2', 1],
+      [3, '3', 1],
+      [21, 'answer', 1],
+    ]);
+    const s = await q.stats;
+    expect(s).toMatchObject({ accepted: 4, completed: 4, failed: 0, waiting: 0, inFlight: 0, deadLettered: 0 });
+    expect(balanced(s)).toBe(true);
+  });
+
+  it('retries with backoff in Redis, then dead-letters with the death history; RejectError at once; submit rejects with the last error', async () => {
+    const attempts: number[] = [];
+    const q = queue<string, void>({
+      name: fresh(),
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 30, jitter: 'none' } },
+      handler: (s, { attempt }) => {
+        attempts.push(attempt);
+        if (s === 'poison') throw new RejectError(new Error('bad payload'));
+        throw new Error(`boom ${attempt}`);
+      },
+    });
+    const failed: boolean[] = [];
+    q.on('failed', (_item, _error, info) => failed.push(info.willRetry));
+    await expect(q.submit('flaky')).rejects.toThrow('boom 3');
+    await q.push('poison');
+    await q.onIdle();
+    expect(attempts).toEqual([1, 2, 3, 1]);
+    expect(failed).toEqual([true, true, false, false]);
+    const entries = await q.deadLetter.entries();
+    expect(entries.map((e) => [e.item, e.reason, e.attempts, (e.error as { message: string }).message])).toEqual([
+      ['flaky', 'delivery_limit', 3, 'boom 3'],
+      ['poison', 'rejected', 1, 'bad payload'],
+    ]);
+    expect(entries[0]!.deaths).toEqual([expect.objectContaining({ source: q.name, reason: 'delivery_limit', count: 1 })]);
+    const s = await q.stats;
+    expect(s).toMatchObject({ accepted: 2, completed: 0, failed: 4, retried: 2, deadLettered: 2, waiting: 0, inFlight: 0 });
+    expect(balanced(s)).toBe(true);
+  });
+
+  it('shares the work between processes that name it: each item runs once, and every sharer reads the same counters', async () => {
+    const name = fresh();
+    const ran = new Map<number, string>();
+    const worker = (who: string) =>
+      queue<number, void>({
+        name,
+        concurrency: 2,
+        handler: async (x) => {
+          expect(ran.has(x)).toBe(false);
+          ran.set(x, who);
+          await sleep(2);
+        },
+      });
+    const a = worker('a');
+    const b = worker('b');
+    const producer = queue<number, void>({ name });
+    await producer.pushAll(Array.from({ length: 60 }, (_, i) => i));
+    await producer.onIdle();
+    expect(ran.size).toBe(60);
+    const by = [...ran.values()];
+    expect(by.filter((w) => w === 'a').length).toBeGreaterThan(5);
+    expect(by.filter((w) => w === 'b').length).toBeGreaterThan(5);
+    const [sa, sb, sp] = await Promise.all([a.stats, b.stats, producer.stats]);
+    expect(sa).toEqual(sp);
+    expect(sb).toEqual(sp);
+    expect(sp).toMatchObject({ accepted: 60, completed: 60 });
+  });
+
+  it('message groups: FIFO per group with one in flight per group across processes; other groups go on', async () => {
+    const name = fresh();
+    const order = new Map<string, number[]>();
+    const inFlight = new Map<string, number>();
+    let most = 0;
+    const handler = async ({ g, i }: { g: string; i: number }) => {
+      const now = (inFlight.get(g) ?? 0) + 1;
+      inFlight.set(g, now);
+      most = Math.max(most, now);
+      await sleep(i % 3);
+      order.set(g, [...(order.get(g) ?? []), i]);
+      inFlight.set(g, now - 1);
+    };
+    queue({ name, concurrency: 4, handler, groupBy: (x: { g: string }) => x.g });
+    queue({ name, concurrency: 4, handler, groupBy: (x: { g: string }) => x.g });
+    const producer = queue<{ g: string; i: number }, void>({ name, groupBy: (x) => x.g });
+    const items = Array.from({ length: 45 }, (_, i) => ({ g: `g${i % 3}`, i }));
+    await producer.pushAll(items);
+    await producer.onIdle();
+    expect(most).toBe(1);
+    for (const g of ['g0', 'g1', 'g2']) expect(order.get(g)).toEqual(items.filter((x) => x.g === g).map((x) => x.i));
+  });
+
+  it('dedupe: a key is a duplicate while its item waits or runs and for its window; the receipt names the live item', async () => {
+    const q = queue<{ k: string }, void>({ name: fresh(), dedupe: { key: (x) => x.k, windowMs: 150 } });
+    const first = await q.push({ k: 'a' });
+    expect(await q.push({ k: 'a' })).toEqual({ id: first.id, duplicate: true, dropped: false, replaced: false });
+    q.process(() => {});
+    await q.onIdle();
+    expect((await q.push({ k: 'a' })).duplicate).toBe(true); // the window is still open
+    await sleep(200);
+    expect((await q.push({ k: 'a' })).duplicate).toBe(false);
+    await q.onIdle();
+    expect(await q.stats).toMatchObject({ accepted: 2, duplicates: 2, completed: 2 });
+  });
+
+  it('capacity counts every process’s waiting items: reject, drop-newest and drop-oldest (dead-lettered maxlen)', async () => {
+    const reject = queue<number, void>({ name: fresh(), capacity: 2, overflow: 'reject' });
+    await reject.push(1);
+    await reject.push(2);
+    await expect(reject.push(3)).rejects.toThrow('RedisQueue: capacity of 2 reached');
+
+    const newest = queue<number, void>({ name: fresh(), capacity: 2, overflow: 'drop-newest' });
+    await newest.push(1);
+    await newest.push(2);
+    expect(await newest.push(3)).toMatchObject({ dropped: true });
+
+    const oldest = queue<number, void>({ name: fresh(), capacity: 2, overflow: 'drop-oldest' });
+    for (const x of [1, 2, 3]) await oldest.push(x);
+    const ran: number[] = [];
+    oldest.process((x) => void ran.push(x));
+    await oldest.onIdle();
+    expect(ran).toEqual([2, 3]);
+    expect((await newest.deadLetter.entries()).map((e) => [e.item, e.reason])).toEqual([[3, 'maxlen']]);
+    expect((await oldest.deadLetter.entries()).map((e) => [e.item, e.reason])).toEqual([[1, 'maxlen']]);
+    for (const q of [reject, newest, oldest]) expect(balanced(await q.stats)).toBe(true);
+    expect(await oldest.stats).toMatchObject({ accepted: 3, completed: 2, deadLettered: 1 });
+  });
+
+  it('a delayed push waits in Redis, and a TTL past before the first attempt dead-letters it expired', async () => {
+    const started: [string, number][] = [];
+    const q = queue<string, void>({ name: fresh(), handler: (s) => void started.push([s, Date.now()]) });
+    const pushedAt = Date.now();
+    await q.push('later', { delayMs: 150 });
+    await q.push('now');
+    await q.onIdle();
+    expect(started.map(([s]) => s)).toEqual(['now', 'later']);
+    expect(started[1]![1] - pushedAt).toBeGreaterThanOrEqual(140);
+
+    const paused = queue<string, void>({ name: fresh(), ttlMs: 50 }); // no handler yet: nothing runs
+    await paused.push('stale');
+    await sleep(80);
+    paused.process(() => {
+      throw new Error('an expired item must not run');
+    });
+    await paused.onIdle();
+    expect((await paused.deadLetter.entries()).map((e) => [e.item, e.reason, e.attempts])).toEqual([['stale', 'expired', 0]]);
+  });
+
+  it('visibility timeout: an attempt past it aborts and retries; an item held by a process that died comes back with attempt + 1', async () => {
+    const name = fresh();
+    const attempts: [string, number, boolean][] = [];
+    const q = queue<string, void>({
+      name,
+      visibilityTimeoutMs: 100,
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 1, jitter: 'none' } },
+      autoStart: false,
+      handler: async (s, { attempt, signal }) => {
+        if (s === 'slow' && attempt === 1) await sleep(300);
+        attempts.push([s, attempt, signal.aborted]);
+      },
+    });
+    // A worker that took an item and died: it read it through the consumer group and never acknowledged it.
+    await q.push('orphan');
+    const send = (args: string[]) => ('call' in conn.client ? conn.client.call(args[0]!, ...args.slice(1)) : conn.client.sendCommand(args));
+    await send(['XREADGROUP', 'GROUP', 'sluice', 'dead-worker', 'COUNT', '1', 'STREAMS', `sluice:{${name}}:stream`, '>']).catch(
+      () => undefined,
+    );
+    await q.push('slow');
+    q.resume();
+    await sleep(50);
+    await q.onIdle();
+    const s = await q.stats;
+    expect(
+      attempts
+        .filter(([, , aborted]) => !aborted)
+        .map(([x, a]) => [x, a])
+        .sort(),
+    ).toEqual([
+      ['orphan', 2],
+      ['slow', 2],
+    ]);
+    expect(s).toMatchObject({ accepted: 2, completed: 2, failed: 2, retried: 2, deadLettered: 0 });
+  });
+});

@@ -49,6 +49,7 @@ const full: Record<string, { n: number; reps: number; rounds?: number }> = {
   redis: { n: 20_000, reps: 3, rounds: 3 }, // bottleneck's row runs about 1 000 calls/s
   'redis-processes': { n: 200_000, reps: 1 },
   'redis-accuracy': { n: 5_000, reps: 1 }, // n = ms of demand
+  'redis-queue': { n: 20_000, reps: 1 }, // a fresh redis-server and worker processes per row and parameter set
 };
 const small: typeof full = {
   queue: { n: 20_000, reps: 2 },
@@ -67,6 +68,7 @@ const small: typeof full = {
   redis: { n: 300, reps: 1 },
   'redis-processes': { n: 400, reps: 1 },
   'redis-accuracy': { n: 1_000, reps: 1 },
+  'redis-queue': { n: 500, reps: 1 },
 };
 const sizes = quick ? small : full;
 

@@ -163,54 +163,89 @@ end
 return {'ok', id}
 `;
 
+/** The fields of one settle record in {@link SETTLE}'s ARGV. */
+export const SETTLE_FIELDS = 8;
+
 /**
- * Settles an attempt. KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead
- * letter's entries, order, stats. ARGV: 1 the stream entry's id, 2 outcome
- * (`done`, `retry`, `dead`), 3 key base, 4 the retry's delay ms, 5 attempts
- * made, 6 whether an attempt failed (`1`), 7 dead-letter entry id, 8 its
- * JSON, 9 the dead letter's capacity, 10 its overflow, 11 the result for a
- * waiting `submit` (JSON, ''), 12 how long a result waits for its reader, ms.
- * Replies 1, or 0 when the entry was no longer pending (its visibility
- * timeout lapsed and another process took it): nothing is counted then.
+ * Settles the attempts of a turn, then reads more for the settling worker.
+ * KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead letter's entries, order,
+ * stats. ARGV: 1 key base, 2 the dead letter's capacity (−1: none), 3 its
+ * overflow, 4 how long a result waits for its reader (ms), 5 the consumer,
+ * 6 how many to read for it, then per attempt either `p` and the stream
+ * entry's id (done, and nothing else to do: no group, dedupe key or
+ * waiting submit) or `f` and 8 fields: the stream entry's id, outcome
+ * (`done`, `retry`, `dead`), the retry's delay ms, attempts made, whether
+ * an attempt failed (`1`), the dead-letter entry's id and JSON, the result
+ * for a waiting `submit` (JSON, '').
+ * Replies {per attempt 1, or 0 when the entry was no longer pending (its
+ * visibility timeout lapsed and another process took it: nothing counted),
+ * the entries read}.
  */
 export const SETTLE = `${COMMON}
-if redis.call('XACK', KEYS[1], '${GROUP}', ARGV[1]) == 0 then return 0 end
-local entry = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])[1]
-redis.call('XDEL', KEYS[1], ARGV[1])
-if not entry then return 0 end
-local t = unflat(entry[2])
-local base = ARGV[3]
+local base = ARGV[1]
 local now = now_ms()
-local outcome = ARGV[2]
-if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[3], 'failed', 1) end
-if outcome == 'retry' then
-  redis.call('HINCRBY', KEYS[3], 'retried', 1)
-  t.a = ARGV[5]
-  local delay = tonumber(ARGV[4])
-  if delay > 0 then
-    if t.g then t.h = '1' end
-    redis.call('ZADD', KEYS[2], now + delay, encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))
+local counted = {completed = 0, failed = 0, retried = 0, deadLettered = 0, deadLetterRefused = 0, deadLetterEvicted = 0}
+local function settle(id, outcome, delay, attempts, failed, dl_id, dl_json, reply)
+  if redis.call('XACK', KEYS[1], '${GROUP}', id) == 0 then return 0 end
+  local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
+  redis.call('XDEL', KEYS[1], id)
+  if not entry then return 0 end
+  local t = unflat(entry[2])
+  if failed == '1' then counted.failed = counted.failed + 1 end
+  if outcome == 'retry' then
+    counted.retried = counted.retried + 1
+    t.a = attempts
+    if tonumber(delay) > 0 then
+      if t.g then t.h = '1' end
+      redis.call('ZADD', KEYS[2], now + tonumber(delay), encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))
+    else
+      xadd(KEYS[1], t)
+    end
+    return 1
+  end
+  if outcome == 'done' then
+    counted.completed = counted.completed + 1
   else
-    xadd(KEYS[1], t)
+    local added = dl_add(KEYS[4], KEYS[5], KEYS[6], dl_id, dl_json, tonumber(ARGV[2]), ARGV[3])
+    counted.deadLettered = counted.deadLettered + 1
+    if added[1] == 0 then counted.deadLetterRefused = counted.deadLetterRefused + 1 end
+    counted.deadLetterEvicted = counted.deadLetterEvicted + #added - 1
+  end
+  advance_group(base, KEYS[1], t)
+  release(base, t, now)
+  if t.r and reply ~= '' then
+    local results = base .. ':results:' .. t.r
+    redis.call('RPUSH', results, reply)
+    redis.call('PEXPIRE', results, ARGV[4])
   end
   return 1
 end
-if outcome == 'done' then
-  redis.call('HINCRBY', KEYS[3], 'completed', 1)
-else
-  local added = dl_add(KEYS[4], KEYS[5], KEYS[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10])
-  redis.call('HINCRBY', KEYS[3], 'deadLettered', 1)
-  if added[1] == 0 then redis.call('HINCRBY', KEYS[3], 'deadLetterRefused', 1) end
-  if #added > 1 then redis.call('HINCRBY', KEYS[3], 'deadLetterEvicted', #added - 1) end
+local out = {}
+local o = 7
+while o <= #ARGV do
+  if ARGV[o] == 'p' then
+    if redis.call('XACK', KEYS[1], '${GROUP}', ARGV[o + 1]) == 1 then
+      redis.call('XDEL', KEYS[1], ARGV[o + 1])
+      counted.completed = counted.completed + 1
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+    o = o + 2
+  else
+    out[#out + 1] = settle(ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7], ARGV[o + 8])
+    o = o + 9
+  end
 end
-advance_group(base, KEYS[1], t)
-release(base, t, now)
-if t.r and ARGV[11] ~= '' then
-  local results = base .. ':results:' .. t.r
-  redis.call('RPUSH', results, ARGV[11])
-  redis.call('PEXPIRE', results, ARGV[12])
+for name, k in pairs(counted) do
+  if k > 0 then redis.call('HINCRBY', KEYS[3], name, k) end
 end
-return 1
+local read = {}
+if tonumber(ARGV[6]) > 0 then
+  local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', ARGV[6], 'STREAMS', KEYS[1], '>')
+  if got and got[1] then read = got[1][2] end
+end
+return {out, read}
 `;
 
 /**

@@ -1,0 +1,67 @@
+/** An attempt with a time limit. @internal */
+export interface Timed {
+  /** When it times out, ms (Date.now). */
+  readonly deadline: number;
+  /** Set once it settled: its deadline no longer matters. */
+  readonly done: boolean;
+  /** Called once its deadline passed while it was not done. */
+  expire(): void;
+}
+
+/**
+ * The time limits of a worker's attempts on one timer: every attempt gets
+ * the same limit, so deadlines come in the order attempts start and the
+ * earliest is always the oldest not done (a FIFO, not a heap).
+ * @internal
+ */
+export class Deadlines {
+  #queue: Timed[] = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  add(attempt: Timed): void {
+    // Attempts mostly settle in the order they started: drop the settled ones at the head as new ones come.
+    const q = this.#queue;
+    while (this.#head < q.length && q[this.#head]!.done) this.#head++;
+    if (this.#head > 1_024 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#queue.push(attempt);
+    if (this.#timer === undefined) this.#arm(attempt.deadline);
+  }
+
+  /** Stops the timer (the worker stopped). */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  #arm(at: number): void {
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const now = Date.now();
+    const q = this.#queue;
+    while (this.#head < q.length) {
+      const a = q[this.#head]!;
+      if (!a.done) {
+        if (a.deadline > now) break;
+        a.expire();
+      }
+      this.#head++;
+    }
+    // Skip the settled at the head: the timer waits for the first one still running.
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.done) this.#head++;
+    const next = this.#queue[this.#head];
+    if (next !== undefined) this.#arm(next.deadline);
+    else {
+      this.#queue = [];
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,241 @@
+import type { DedupeKey } from '../../deduper.js';
+import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../../internal/retry-policy.js';
+import * as v from '../../internal/validate.js';
+import type { GroupKey, Handler, Overflow, QueueStats } from '../../queue-types.js';
+import type { RetryPolicy } from '../../retry.js';
+import type { RedisDeadLetter } from '../dead-letter.js';
+import type { RedisPartOptions } from '../send.js';
+
+/** The part's name in messages. @internal */
+export const PART = 'RedisQueue';
+
+const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
+const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unknown>>({
+  client: true,
+  name: true,
+  prefix: true,
+  handler: true,
+  concurrency: true,
+  capacity: true,
+  overflow: true,
+  retry: true,
+  deadLetter: true,
+  visibilityTimeoutMs: true,
+  ttlMs: true,
+  groupBy: true,
+  dedupe: true,
+  autoStart: true,
+  pollMs: true,
+  commandTimeoutMs: true,
+});
+export const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
+  delayMs: true,
+  ttlMs: true,
+  id: true,
+  group: true,
+  priority: true,
+});
+const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueDedupeOptions<unknown>>({ key: true, windowMs: true });
+
+/** How long a result waits in Redis for the `submit` that asked for it (its process may have died), ms. */
+export const RESULT_TTL_MS = 3_600_000;
+
+/** Deduplication of a {@link RedisQueue}, by a key taken from each item (or the push's `id`). */
+export interface RedisQueueDedupeOptions<T> {
+  /** The item's idempotency key. A push `id`, when given, is used instead. */
+  readonly key: (item: T) => DedupeKey;
+  /** How long a key stays a duplicate after first sight, ms (and always while its item waits or runs). @default 300000 (SQS FIFO) */
+  readonly windowMs?: number;
+}
+
+/** Options of a {@link RedisQueue}: Queue's, and where it lives. */
+export interface RedisQueueOptions<T, R> extends RedisPartOptions {
+  /** The queue's name: every process naming it (with the same prefix) shares its items and counters. */
+  readonly name: string;
+  /** Prefix of its Redis keys. @default 'sluice:' */
+  readonly prefix?: string;
+  /** Handles an item in this process; without it (and until `process`), this process only pushes. */
+  readonly handler?: Handler<T, R>;
+  /** Attempts this process runs at once (a positive integer). @default 1 */
+  readonly concurrency?: number;
+  /** The most items waiting, in every process's count (delayed included, in flight not): a positive integer or `Infinity`. @default Infinity */
+  readonly capacity?: number;
+  /**
+   * At capacity: `'block'` (push waits for room, asking Redis again every
+   * `pollMs`), `'reject'` (`QueueFullError`), `'drop-newest'`, `'drop-oldest'`
+   * (dead-lettered `'maxlen'`; the oldest ready item, else the first delayed one).
+   * @default 'block'
+   */
+  readonly overflow?: Overflow;
+  /** Retries with backoff, as Queue's; the backoff waits in Redis (any process's worker takes the retry). */
+  readonly retry?: RetryPolicy;
+  /**
+   * Where items go that cannot be handled: a {@link RedisDeadLetter}, shared
+   * by every process. In Redis Cluster it must share the queue's hash tag
+   * (its `key` the queue's `name`), as the default does: an item leaves the
+   * queue and enters the dead letter in one script run.
+   * @default a RedisDeadLetter with the queue's name and prefix (capacity 10 000, evicting the oldest)
+   */
+  readonly deadLetter?: RedisDeadLetter<T>;
+  /**
+   * An attempt's time limit, ms, as SQS's visibility timeout: past it the
+   * handler's `signal` aborts and the attempt fails with `TimeoutError`; an
+   * item held by a process that stopped answering (killed, frozen, cut off)
+   * for this long plus `pollMs` is taken back by another process's worker
+   * (`XAUTOCLAIM`) and counts a failed attempt: it runs again with
+   * `attempt + 1`, or is dead-lettered `'delivery_limit'` past `maxAttempts`.
+   * @default 30000 (SQS's default): unlike Queue's, never unlimited — a
+   *   killed worker's items must come back.
+   */
+  readonly visibilityTimeoutMs?: number;
+  /** Time to live, ms, from `push` until the first attempt starts; past it the item is dead-lettered `'expired'`. @default none */
+  readonly ttlMs?: number;
+  /** Message groups: FIFO per group with one item in flight per group, across every process (SQS FIFO's `MessageGroupId`). */
+  readonly groupBy?: (item: T) => GroupKey | undefined;
+  /** Deduplication: a key is a duplicate while its item waits or runs, and for `windowMs` from first sight. */
+  readonly dedupe?: RedisQueueDedupeOptions<T>;
+  /** Start handling at once (when there is a handler). @default true */
+  readonly autoStart?: boolean;
+  /**
+   * How often a worker process looks for delays and backoffs that are over
+   * and for items whose visibility timeout lapsed, ms (it also looks when
+   * the next delay it knows of is due). @default 250
+   */
+  readonly pollMs?: number;
+}
+
+/** Options of {@link RedisQueue.push}. */
+export interface RedisPushOptions {
+  /** Wait this long before the item may start, ms (in Redis: any process's worker starts it). @default 0 */
+  readonly delayMs?: number;
+  /** This item's time to live, ms (overrides the queue's `ttlMs`). */
+  readonly ttlMs?: number;
+  /** The item's id (and dedupe key): a string. @default the next number of the queue's sequence, as a string */
+  readonly id?: string;
+  /** Its message group (overrides `groupBy`). */
+  readonly group?: GroupKey;
+  /** Not supported yet: a RedisQueue is FIFO (per group with groups). Anything but 0 throws. */
+  readonly priority?: number;
+}
+
+/** An item read from the stream, as this process runs it. */
+export interface Held {
+  /** Its stream entry's id (what XACK takes). */
+  readonly entry: string;
+  readonly id: string;
+  readonly data: string;
+  readonly attempt: number;
+  readonly pushedAt: number;
+  readonly group: string | undefined;
+  readonly deadline: number | undefined;
+  readonly replyTo: string | undefined;
+  /** Its dedupe key, when the queue dedupes. */
+  readonly key: string | undefined;
+}
+
+/** A RedisQueue's options, checked and resolved to their defaults. @internal */
+export interface RedisQueueConfig<T, R> {
+  readonly name: string;
+  readonly prefix: string;
+  readonly handler: Handler<T, R> | undefined;
+  readonly concurrency: number;
+  readonly capacity: number;
+  readonly overflow: Overflow;
+  readonly policy: ResolvedRetryPolicy;
+  readonly visibilityTimeoutMs: number;
+  readonly ttlMs: number;
+  readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
+  readonly dedupe: { readonly key: (item: T) => DedupeKey; readonly windowMs: number } | undefined;
+  readonly autoStart: boolean;
+  readonly pollMs: number;
+  readonly commandTimeoutMs: number;
+}
+
+/**
+ * Checks a RedisQueue's options and fills their defaults.
+ * @throws TypeError or RangeError for a bad option, named as `RedisQueue: …`.
+ * @internal
+ */
+export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQueueConfig<T, R> {
+  const o = v.options<RedisQueueOptions<T, R>>(PART, options, OPTION_KEYS);
+  const name = v.string(PART, 'name', o.name);
+  if (name === undefined || name === '') throw new TypeError(`${PART}: name must be a non-empty string, got ${v.show(o.name)}`);
+  let dedupe: RedisQueueConfig<T, R>['dedupe'];
+  if (o.dedupe !== undefined) {
+    const d = v.options<RedisQueueDedupeOptions<T>>(PART, o.dedupe, DEDUPE_KEYS, 'dedupe');
+    const key = v.fn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
+    if (key === undefined) throw new TypeError(`${PART}: dedupe.key must be a function, got ${v.show(d.key)}`);
+    dedupe = { key, windowMs: v.number(PART, 'dedupe.windowMs', d.windowMs, 'non-negative', 300_000) };
+  }
+  return {
+    name,
+    prefix: v.string(PART, 'prefix', o.prefix, 'sluice:'),
+    handler: v.fn<Handler<T, R>>(PART, 'handler', o.handler),
+    concurrency: v.number(PART, 'concurrency', o.concurrency, 'positive-integer', 1),
+    capacity: v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Number.POSITIVE_INFINITY),
+    overflow: v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block'),
+    policy: resolveRetryPolicy(PART, o.retry, o.retry === undefined ? 1 : 3),
+    visibilityTimeoutMs: v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive', 30_000),
+    ttlMs: v.number(PART, 'ttlMs', o.ttlMs, 'positive', 0),
+    groupBy: v.fn<(item: T) => GroupKey | undefined>(PART, 'groupBy', o.groupBy),
+    dedupe,
+    autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
+    pollMs: v.number(PART, 'pollMs', o.pollMs, 'positive', 250),
+    commandTimeoutMs: v.number(PART, 'commandTimeoutMs', o.commandTimeoutMs, 'positive', 5_000),
+  };
+}
+
+/**
+ * The entries of an XREADGROUP reply for one stream, in the shapes the
+ * clients give it: `[[stream, entries]]` (RESP2), `[stream, entries]`, or
+ * `{ stream: entries }` (node-redis 5).
+ * @internal
+ */
+export function entriesOf(reply: unknown): [string, string[]][] {
+  if (reply === null || typeof reply !== 'object') return [];
+  if (!Array.isArray(reply)) return (Object.values(reply)[0] as [string, string[]][] | undefined) ?? [];
+  if (reply.length === 0) return [];
+  if (typeof reply[0] === 'string') return (reply[1] as [string, string[]][]) ?? [];
+  return ((reply[0] as [string, [string, string[]][]])[1] as [string, string[]][]) ?? [];
+}
+
+/** A stream entry as this process runs it. @internal */
+export function held(entry: string, fields: readonly string[]): Held {
+  const t: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) t[fields[i]!] = fields[i + 1]!;
+  return {
+    entry,
+    id: t.i!,
+    data: t.d!,
+    attempt: Number(t.a) + 1,
+    pushedAt: Number(t.e),
+    group: t.g,
+    deadline: t.x === undefined ? undefined : Number(t.x),
+    replyTo: t.r,
+    key: t.k,
+  };
+}
+
+/** The counters as the stats script replies them (HGETALL pairs and `inFlight`), as QueueStats. @internal */
+export function statsOf(reply: unknown): QueueStats {
+  const flat = reply as (string | number)[];
+  const c: Record<string, number> = {};
+  for (let i = 0; i < flat.length; i += 2) c[String(flat[i])] = Number(flat[i + 1]);
+  const n = (k: string): number => c[k] ?? 0;
+  const inFlight = n('inFlight');
+  return {
+    accepted: n('accepted'),
+    duplicates: n('duplicates'),
+    replaced: 0,
+    completed: n('completed'),
+    failed: n('failed'),
+    retried: n('retried'),
+    deadLettered: n('deadLettered'),
+    deadLetterRefused: n('deadLetterRefused'),
+    deadLetterEvicted: n('deadLetterEvicted'),
+    returned: 0,
+    cancelled: n('cancelled'),
+    waiting: n('accepted') - n('completed') - n('deadLettered') - n('cancelled') - inFlight,
+    inFlight,
+  };
+}

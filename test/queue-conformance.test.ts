@@ -1,0 +1,281 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DeadLetter, Queue, RejectError } from '../src/index.js';
+import type { Handler, QueueEvents, QueueStats, Receipt } from '../src/queue-types.js';
+import { RedisQueue } from '../src/redis/index.js';
+import { connect, redisAvailable, useRedisServer, warnIfMissing } from './redis/server.js';
+
+// One suite, two queues: the behaviour Queue and RedisQueue share, run against each. What differs by design is
+// listed in RedisQueue's TSDoc: stats and size are promises, no tryPush, close() leaves waiting items in Redis.
+warnIfMissing('test/queue-conformance.test.ts');
+const redis = useRedisServer();
+
+interface Options<T, R> {
+  readonly handler?: Handler<T, R>;
+  readonly concurrency?: number;
+  readonly capacity?: number;
+  readonly overflow?: 'block' | 'reject' | 'drop-oldest' | 'drop-newest';
+  readonly retry?: { maxAttempts: number; backoff: { initialDelayMs: number; jitter: 'none' } };
+  readonly visibilityTimeoutMs?: number;
+  readonly ttlMs?: number;
+  readonly groupBy?: (item: T) => string | undefined;
+  readonly dedupe?: { key: (item: T) => string; windowMs?: number };
+  readonly autoStart?: boolean;
+}
+
+/** What the suite drives, the same for both. */
+interface Subject<T, R> {
+  push(item: T, options?: { delayMs?: number; id?: string }): Promise<Receipt>;
+  submit(item: T): Promise<R>;
+  stats(): Promise<QueueStats>;
+  onIdle(): Promise<void>;
+  deadLetters(): Promise<{ item: T; reason: string; attempts: number }[]>;
+  on<E extends keyof QueueEvents<T, R>>(event: E, fn: (...args: QueueEvents<T, R>[E]) => void): void;
+  process(handler: Handler<T, R>): void;
+  resume(): void;
+  close(): Promise<unknown>;
+}
+
+type Make = <T, R>(options: Options<T, R>) => Promise<Subject<T, R>>;
+
+let n = 0;
+const subjects: [string, Make][] = [
+  [
+    'Queue',
+    async <T, R>(options: Options<T, R>) => {
+      const q = new Queue<T, R>(options);
+      return {
+        push: (item, o) => q.push(item, o),
+        submit: (item) => q.submit(item),
+        stats: async () => q.stats,
+        onIdle: () => q.onIdle(),
+        deadLetters: async () => (q.deadLetter as DeadLetter<T>).entries(),
+        on: (event, fn) => void q.on(event, fn as never),
+        process: (handler) => q.process(handler),
+        resume: () => q.resume(),
+        close: () => q.close({ drain: false }),
+      } satisfies Subject<T, R>;
+    },
+  ],
+  [
+    'RedisQueue',
+    async <T, R>(options: Options<T, R>) => {
+      const { client, close } = await connect('node-redis', redis.server.port);
+      const q = new RedisQueue<T, R>({ client, name: `conformance-${process.pid}-${n++}`, pollMs: 20, ...options });
+      return {
+        push: (item, o) => q.push(item, o),
+        submit: (item) => q.submit(item),
+        stats: () => q.stats,
+        onIdle: () => q.onIdle(),
+        deadLetters: () => q.deadLetter.entries(),
+        on: (event, fn) => void q.on(event, fn as never),
+        process: (handler) => q.process(handler),
+        resume: () => q.resume(),
+        close: async () => {
+          await q.close({ drain: false });
+          await close();
+        },
+      } satisfies Subject<T, R>;
+    },
+  ],
+];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const balanced = (s: QueueStats) => s.accepted === s.completed + s.deadLettered + s.cancelled + s.waiting + s.inFlight;
+
+describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
+  const run = kind === 'RedisQueue' ? it.runIf(redisAvailable) : it;
+  const open: Subject<unknown, unknown>[] = [];
+  const queue = async <T, R>(options: Options<T, R>): Promise<Subject<T, R>> => {
+    const q = await make<T, R>(options);
+    open.push(q as Subject<unknown, unknown>);
+    return q;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((q) => q.close()));
+  });
+
+  run('runs each item once with attempt 1 and its id; submit resolves with the result; the books balance', async () => {
+    const seen: string[] = [];
+    const q = await queue<number, number>({
+      concurrency: 3,
+      handler: (x, { attempt, id }) => {
+        seen.push(`${x}@${attempt}#${id}`);
+        return x + 1;
+      },
+    });
+    const receipts = await Promise.all([1, 2, 3].map((x) => q.push(x)));
+    expect(await q.submit(9)).toBe(10);
+    await q.onIdle();
+    expect(new Set(receipts.map((r) => r.id)).size).toBe(3);
+    expect(seen.filter((x) => !x.startsWith('9@')).sort()).toEqual(receipts.map((r, i) => `${i + 1}@1#${r.id}`).sort());
+    expect(seen.filter((x) => x.startsWith('9@1#'))).toHaveLength(1);
+    const s = await q.stats();
+    expect(s).toMatchObject({ accepted: 4, completed: 4, failed: 0, deadLettered: 0, waiting: 0, inFlight: 0 });
+    expect(balanced(s)).toBe(true);
+  });
+
+  run('retries with backoff up to maxAttempts, then dead-letters delivery_limit; RejectError dead-letters rejected at once', async () => {
+    const events: string[] = [];
+    const q = await queue<string, void>({
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 10, jitter: 'none' } },
+      handler: (s, { attempt }) => {
+        if (s === 'poison') throw new RejectError(new Error('bad'));
+        if (s === 'flaky' && attempt < 3) throw new Error(`flaky ${attempt}`);
+        if (s === 'broken') throw new Error(`broken ${attempt}`);
+      },
+    });
+    q.on('failed', (item, _e, { attempt, willRetry }) => events.push(`${item}:${attempt}:${willRetry}`));
+    await Promise.all(['flaky', 'broken', 'poison'].map((s) => q.push(s)));
+    await q.onIdle();
+    expect(events.sort()).toEqual(['broken:1:true', 'broken:2:true', 'broken:3:false', 'flaky:1:true', 'flaky:2:true', 'poison:1:false']);
+    const dead = (await q.deadLetters()).map((e) => [e.item, e.reason, e.attempts]).sort();
+    expect(dead).toEqual([
+      ['broken', 'delivery_limit', 3],
+      ['poison', 'rejected', 1],
+    ]);
+    expect(await q.stats()).toMatchObject({ accepted: 3, completed: 1, failed: 6, retried: 4, deadLettered: 2 });
+    await expect(q.submit('broken')).rejects.toThrow('broken 3');
+  });
+
+  run('groups: FIFO per group, one in flight per group, other groups go on', async () => {
+    const log: string[] = [];
+    let inGroupA = 0;
+    let most = 0;
+    const q = await queue<{ g: string; i: number }, void>({
+      concurrency: 4,
+      groupBy: (x) => x.g,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 5, jitter: 'none' } },
+      handler: async ({ g, i }, { attempt }) => {
+        if (g === 'a') most = Math.max(most, ++inGroupA);
+        await sleep(3);
+        if (g === 'a') inGroupA--;
+        if (i === 1 && attempt === 1) throw new Error('once'); // a retry keeps its place in its group
+        log.push(`${g}${i}`);
+      },
+    });
+    for (let i = 0; i < 5; i++) for (const g of ['a', 'b']) await q.push({ g, i });
+    await q.onIdle();
+    expect(most).toBe(1);
+    expect(log.filter((x) => x.startsWith('a'))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+    expect(log.filter((x) => x.startsWith('b'))).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+
+  run('dedupe: a duplicate push is not run and its receipt names the live item', async () => {
+    const ran: string[] = [];
+    const q = await queue<{ k: string }, void>({ autoStart: false, dedupe: { key: (x) => x.k, windowMs: 60_000 } });
+    const first = await q.push({ k: 'a' });
+    const again = await q.push({ k: 'a' });
+    expect(again).toMatchObject({ id: first.id, duplicate: true });
+    q.process((x) => void ran.push(x.k));
+    q.resume();
+    await q.onIdle();
+    expect(ran).toEqual(['a']);
+    expect(await q.stats()).toMatchObject({ accepted: 1, duplicates: 1, completed: 1 });
+  });
+
+  run('capacity: reject throws QueueFullError; drop-newest and drop-oldest dead-letter maxlen', async () => {
+    const rejecting = await queue<number, void>({ capacity: 1, overflow: 'reject' });
+    await rejecting.push(1);
+    await expect(rejecting.push(2)).rejects.toMatchObject({ code: 'ERR_QUEUE_FULL' });
+    const newest = await queue<number, void>({ capacity: 1, overflow: 'drop-newest' });
+    await newest.push(1);
+    expect(await newest.push(2)).toMatchObject({ dropped: true });
+    const oldest = await queue<number, void>({ capacity: 1, overflow: 'drop-oldest' });
+    await oldest.push(1);
+    expect(await oldest.push(2)).toMatchObject({ dropped: false });
+    expect((await newest.deadLetters()).map((e) => [e.item, e.reason])).toEqual([[2, 'maxlen']]);
+    expect((await oldest.deadLetters()).map((e) => [e.item, e.reason])).toEqual([[1, 'maxlen']]);
+    for (const q of [rejecting, newest, oldest]) expect(balanced(await q.stats())).toBe(true);
+  });
+
+  run('a delayed push starts after its delay; a TTL past before the first attempt dead-letters expired', async () => {
+    const started: string[] = [];
+    const q = await queue<string, void>({ handler: (s) => void started.push(s) });
+    const t0 = Date.now();
+    await q.push('later', { delayMs: 80 });
+    await q.push('now');
+    await q.onIdle();
+    expect(started).toEqual(['now', 'later']);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(75);
+    const stale = await queue<string, void>({ ttlMs: 30, autoStart: false });
+    await stale.push('x');
+    await sleep(60);
+    stale.process(() => {
+      throw new Error('an expired item must not run');
+    });
+    stale.resume();
+    await stale.onIdle();
+    expect((await stale.deadLetters()).map((e) => [e.item, e.reason])).toEqual([['x', 'expired']]);
+  });
+
+  run('visibilityTimeoutMs: the signal aborts with TimeoutError and the attempt fails (then retries)', async () => {
+    const reasons: string[] = [];
+    const q = await queue<string, void>({
+      visibilityTimeoutMs: 40,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 1, jitter: 'none' } },
+      handler: async (_s, { attempt, signal }) => {
+        if (attempt === 1) {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          reasons.push((signal.reason as Error).name);
+        }
+      },
+    });
+    await q.push('slow');
+    await q.onIdle();
+    expect(reasons).toEqual(['TimeoutError']);
+    expect(await q.stats()).toMatchObject({ completed: 1, failed: 1, retried: 1 });
+  });
+
+  run(
+    'conservation (fast-check): every accepted item completes or is dead-lettered as its failures say; groups keep order',
+    async () => {
+      const item = fc.record({
+        fails: fc.integer({ min: 0, max: 3 }), // attempts that fail before one succeeds
+        reject: fc.boolean(),
+        group: fc.constantFrom(undefined, 'g1', 'g2'),
+        key: fc.integer({ min: 0, max: 12 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 12 }), async (items) => {
+          const done: number[] = [];
+          const q = await make<{ i: number; fails: number; reject: boolean; group?: string; key: number }, void>({
+            concurrency: 3,
+            retry: { maxAttempts: 3, backoff: { initialDelayMs: 1, jitter: 'none' } },
+            groupBy: (x) => x.group,
+            dedupe: { key: (x) => String(x.key), windowMs: 60_000 },
+            handler: (x, { attempt }) => {
+              if (x.reject && attempt === 1) throw new RejectError(new Error('no'));
+              if (attempt <= x.fails) throw new Error(`fail ${attempt}`);
+              done.push(x.i);
+            },
+          });
+          try {
+            const receipts = [];
+            for (const [i, x] of items.entries()) receipts.push(await q.push({ i, ...x }));
+            await q.onIdle();
+            const s = await q.stats();
+            const firstOfKey = items.map((x, i) => items.findIndex((y) => y.key === x.key) === i);
+            const accepted = items.map((x, i) => ({ i, ...x })).filter((_, i) => firstOfKey[i]);
+            expect(receipts.map((r) => r.duplicate)).toEqual(firstOfKey.map((f) => !f));
+            // The model: rejected at once; more failures than attempts: delivery_limit; otherwise done.
+            const fate = (x: (typeof accepted)[number]) => (x.reject ? 'rejected' : x.fails >= 3 ? 'delivery_limit' : 'done');
+            expect([...done].sort((a, b) => a - b)).toEqual(accepted.filter((x) => fate(x) === 'done').map((x) => x.i));
+            const dead = (await q.deadLetters()).map((e) => [e.item.i, e.reason]).sort((a, b) => Number(a[0]) - Number(b[0]));
+            expect(dead).toEqual(accepted.filter((x) => fate(x) !== 'done').map((x) => [x.i, fate(x)]));
+            expect(s).toMatchObject({ accepted: accepted.length, duplicates: items.length - accepted.length, waiting: 0, inFlight: 0 });
+            expect(s.completed + s.deadLettered).toBe(accepted.length);
+            for (const g of ['g1', 'g2']) {
+              const inGroup = done.filter((i) => items[i]!.group === g);
+              expect(inGroup).toEqual([...inGroup].sort((a, b) => a - b));
+            }
+          } finally {
+            await q.close();
+          }
+        }),
+        { numRuns: kind === 'RedisQueue' ? 15 : 40 },
+      );
+    },
+    60_000,
+  );
+});

@@ -40,9 +40,12 @@ Flags:
   --linger-ms MS        how long a batch waits for more (default 20)
   --max-attempts N      attempts per request (default 4)
   --seed N              seed of redeliveries, failures and backoff jitter (default 1)
-  --redis URL           run across processes: --workers processes share a deduper, the rate
-                        limit and a dead letter through this Redis (redis://127.0.0.1:6379)
+  --redis URL           run across processes: --workers processes share one RedisQueue of
+                        batches, a deduper, the rate limit and a dead letter through this
+                        Redis (redis://127.0.0.1:6379)
   --workers N           worker processes with --redis, 1 to 16 (default 4)
+  --kill-one            with --redis: SIGKILL worker 0 a third of the way through; the batches
+                        it held come back to the others after the visibility timeout
   --json FILE           also write the summary as JSON
   --report FILE         where to write the HTML report: charts of deliveries/s, in flight
                         vs the concurrency limit, 429s and 503s, wait p99; self-contained,
@@ -72,8 +75,8 @@ function number(name: string, text: string | undefined, fallback: number, min: n
 interface Outputs {
   readonly json: string | undefined;
   readonly report: string | undefined;
-  /** With --redis: where, and how many worker processes. */
-  readonly redis: { readonly url: string; readonly workers: number } | undefined;
+  /** With --redis: where, how many worker processes, and whether one is killed a third of the way. */
+  readonly redis: { readonly url: string; readonly workers: number; readonly killOne: boolean } | undefined;
 }
 
 function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
@@ -104,6 +107,7 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
       report: { type: 'string' },
       redis: { type: 'string' },
       workers: { type: 'string' },
+      'kill-one': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -111,10 +115,15 @@ function parse(argv: string[]): ({ options: JobOptions } & Outputs) | 'help' {
   const poisonEvent = values['poison-event'] ?? 'security_advisory';
   if (!/^[a-z_]+$/.test(poisonEvent)) throw new UsageError(`--poison-event must be an event name, got ${JSON.stringify(poisonEvent)}`);
   if (values.workers !== undefined && values.redis === undefined) throw new UsageError('--workers needs --redis URL');
+  if (values['kill-one'] && values.redis === undefined) throw new UsageError('--kill-one needs --redis URL');
   if (values.redis !== undefined && !/^rediss?:\/\/./.test(values.redis)) {
     throw new UsageError(`--redis must be a redis:// URL, got ${JSON.stringify(values.redis)}`);
   }
-  const redis = values.redis === undefined ? undefined : { url: values.redis, workers: number('workers', values.workers, 4, 1, 16, true) };
+  const redis =
+    values.redis === undefined
+      ? undefined
+      : { url: values.redis, workers: number('workers', values.workers, 4, 1, 16, true), killOne: values['kill-one'] === true };
+  if (redis?.killOne && redis.workers < 2) throw new UsageError('--kill-one needs --workers 2 or more: the others take its batches back');
   const report = values.report ?? 'sluice-demo-report.html';
   if (report === '') throw new UsageError('--report must be a file name or none, got ""');
   return {
@@ -238,6 +247,14 @@ function redisTable(s: RedisSummary): string {
       n,
     ]),
     ['dead-lettered (shared dead letter)', s.deadLettered],
+    ['batches pushed / accepted by the shared queue', `${s.batches.pushed} / ${s.batches.accepted}`],
+    ['batches completed + dead-lettered (queue counters)', `${s.batches.completed} + ${s.batches.deadLettered}`],
+    ...(s.killed === null
+      ? []
+      : [
+          [`worker ${s.killed} SIGKILLed a third of the way`, 'yes'] as [string, string],
+          ['batches redelivered to the others (visibility timeout) *', s.redelivered] as [string, number],
+        ]),
     ['delivered', s.delivered],
     ["receiver's own count", s.receiver.accepted],
     ['duplicates the receiver saw', s.receiver.duplicates],
@@ -245,16 +262,22 @@ function redisTable(s: RedisSummary): string {
     ['requests in the busiest second, by arrival time *', s.receiver.busiestSecond],
     ...s.perWorker.map((w): [string, string] => [
       `  worker ${w.index}: read / duplicates / delivered *`,
-      `${w.read} / ${w.duplicates} / ${w.delivered}`,
+      `${w.read} / ${w.duplicates} / ${w.delivered ?? 'killed'}`,
     ]),
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
   return aligned(rows);
 }
 
-async function runAcrossProcesses(options: JobOptions, redis: { url: string; workers: number }, json: string | undefined): Promise<number> {
-  process.stderr.write(`delivering through ${redis.workers} worker processes sharing ${redis.url}\n`);
-  const summary = await runRedisJob({ ...options, redisUrl: redis.url, workers: redis.workers });
+async function runAcrossProcesses(
+  options: JobOptions,
+  redis: { url: string; workers: number; killOne: boolean },
+  json: string | undefined,
+): Promise<number> {
+  process.stderr.write(
+    `delivering through ${redis.workers} worker processes sharing ${redis.url}${redis.killOne ? '; worker 0 is SIGKILLed a third of the way' : ''}\n`,
+  );
+  const summary = await runRedisJob({ ...options, redisUrl: redis.url, workers: redis.workers, killOne: redis.killOne });
   process.stdout.write(`\n${redisTable(summary)}\n\n* depends on timing\n\n`);
   if (json) writeFileSync(json, `${JSON.stringify(summary, null, 2)}\n`);
   if (summary.balanced) {

@@ -198,6 +198,37 @@ describe('npm run demo', () => {
         expect(s.receiver.busiestGrantSecond).toBeLessThanOrEqual(101);
         expect(s.receiver.busiestSecond).toBeLessThanOrEqual(120);
         expect(s.receiver).toMatchObject({ accepted: s.delivered, duplicates: 0, matchesDelivered: true });
+        // One RedisQueue for all: every batch pushed was accepted and settled, whichever worker ran it.
+        expect(s.batches.accepted).toBe(s.batches.pushed);
+        expect(s.batches.completed + s.batches.deadLettered).toBe(s.batches.accepted);
+        expect(s.killed).toBe(null);
+        expect(s.redelivered).toBe(0);
+      } finally {
+        await server.stop();
+        server.remove();
+      }
+    },
+    120_000,
+  );
+
+  it.runIf(redisAvailable)(
+    '--redis URL --workers 4 --kill-one: worker 0 is SIGKILLed a third of the way; its batches come back to the others and the books still balance',
+    async () => {
+      const server = await startRedis();
+      try {
+        const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
+        const result = run(['--rounds', '1', '--rate', '100', '--redis', server.url, '--workers', '4', '--kill-one', '--json', json]);
+        expect(result.status).toBe(0);
+        const s = JSON.parse(readFileSync(json, 'utf8'));
+        rmSync(dirname(json), { recursive: true, force: true });
+        expect(s.balanced).toBe(true);
+        expect(s.killed).toBe(0);
+        expect(s.perWorker[0].delivered).toBe(null);
+        // It held batches when it died (4 at a time): the others took them back after the visibility timeout.
+        expect(s.redelivered).toBeGreaterThan(0);
+        expect(s.unique).toBe(s.delivered + s.deadLettered);
+        expect(s.batches.completed + s.batches.deadLettered).toBe(s.batches.pushed);
+        expect(result.stdout).toMatch(/batches redelivered to the others \(visibility timeout\) \*\s+[1-9]/);
       } finally {
         await server.stop();
         server.remove();

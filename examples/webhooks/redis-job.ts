@@ -1,24 +1,31 @@
 /**
  * The main job across processes (`npm run demo -- --redis URL --workers N`):
  * one receiver, N worker processes (examples/webhooks/redis-worker.ts) that
- * share a deduper, a rate limit and a dead letter through Redis. The books
- * are balanced across all of them: every unique delivery delivered (the
- * receiver's own record) or in the shared dead letter, none twice, and the
- * receiver never got more requests in a second of the shared timeline than
- * the shared rate (each request carries its grant's time).
+ * push their share of the deliveries into one RedisQueue and all work it,
+ * sharing a deduper, a rate limit and a dead letter through Redis. With
+ * `--kill-one`, worker 0 is SIGKILLed a third of the way through: the
+ * batches it held come back to the others after the visibility timeout.
+ * The books are balanced across all of them: every unique delivery
+ * delivered (the receiver's own record) or in the shared dead letter, none
+ * in both, and no second of the shared timeline held more requests than the
+ * shared rate (each request carries its grant's time).
  */
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
+import { RedisQueue } from 'sluice/redis';
 import type { JobOptions } from './job.js';
 import { startReceiver } from './job.js';
 import type { ReceiverStats } from './receiver.js';
-import { type RedisWorkerOptions, type RedisWorkerReport, sharedParts } from './redis-worker.js';
+import type { Delivery } from './deliveries.js';
+import { type RedisWorkerMessage, type RedisWorkerOptions, type RedisWorkerReport, sharedParts } from './redis-worker.js';
 
 export interface RedisJobOptions extends JobOptions {
   readonly redisUrl: string;
   readonly workers: number;
+  /** SIGKILL worker 0 a third of the way through. */
+  readonly killOne: boolean;
 }
 
 export interface RedisSummary {
@@ -36,7 +43,14 @@ export interface RedisSummary {
   retries: number;
   status429: number;
   status503: number;
-  perWorker: { index: number; read: number; duplicates: number; delivered: number }[];
+  /** Batches pushed into the shared queue by all workers, and what the queue counted of them (kept in Redis). */
+  batches: { pushed: number; accepted: number; completed: number; deadLettered: number; failed: number; retried: number };
+  /** Batches a worker took back after the killed worker's visibility timeout lapsed. */
+  redelivered: number;
+  /** The worker SIGKILLed (`--kill-one`), or null. */
+  killed: number | null;
+  /** Per worker; `delivered` is null for a killed worker (its report died with it). */
+  perWorker: { index: number; read: number; duplicates: number; delivered: number | null }[];
   receiver: {
     accepted: number;
     duplicates: number;
@@ -51,22 +65,39 @@ export interface RedisSummary {
   balanced: boolean;
 }
 
-function runWorker(options: RedisWorkerOptions): Promise<RedisWorkerReport> {
+interface WorkerHandle {
+  readonly child: ChildProcess;
+  readonly pushed: Promise<Extract<RedisWorkerMessage, { kind: 'pushed' }>>;
+  /** The report, or null when the worker was killed. */
+  readonly report: Promise<RedisWorkerReport | null>;
+}
+
+function startWorker(options: RedisWorkerOptions): WorkerHandle {
   const child = fork(fileURLToPath(new URL('./redis-worker.ts', import.meta.url)), [JSON.stringify(options)], {
     execArgv: process.execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  return new Promise((resolve, reject) => {
-    let report: RedisWorkerReport | undefined;
-    child.once('message', (m) => {
-      report = m as RedisWorkerReport;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      report && code === 0 ? resolve(report) : reject(new Error(`worker ${options.index} exited with code ${code}`)),
-    );
+  let report: RedisWorkerReport | undefined;
+  let pushedResolve: (m: Extract<RedisWorkerMessage, { kind: 'pushed' }>) => void = () => {};
+  const pushed = new Promise<Extract<RedisWorkerMessage, { kind: 'pushed' }>>((resolve) => {
+    pushedResolve = resolve;
   });
+  child.on('message', (m: RedisWorkerMessage) => {
+    if (m.kind === 'pushed') pushedResolve(m);
+    else report = m;
+  });
+  const done = new Promise<RedisWorkerReport | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve(null);
+      else if (report && code === 0) resolve(report);
+      else reject(new Error(`worker ${options.index} exited with code ${code}`));
+    });
+  });
+  return { child, pushed, report: done };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
   const receiver = await startReceiver({
@@ -85,29 +116,46 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
   client.on('error', () => {});
   await client.connect();
   const key = `sluice-demo:${Date.now().toString(36)}`;
+  // The parent reads the shared queue's counters (it pushes nothing and runs nothing).
+  const queue = new RedisQueue<Delivery[]>({ client, name: `${key}:batches` });
   try {
     const started = Date.now();
-    const reports = await Promise.all(
-      Array.from({ length: o.workers }, (_, index) =>
-        runWorker({
-          redisUrl: o.redisUrl,
-          key,
-          index,
-          workers: o.workers,
-          rounds: o.rounds,
-          redeliveryRate: o.redeliveryRate,
-          seed: o.seed,
-          receiverUrl: receiver.url,
-          ratePerSecond: o.ratePerSecond,
-          maxItems: o.maxItems,
-          lingerMs: o.lingerMs,
-          maxAttempts: o.maxAttempts,
-          bodyLimit: o.bodyLimit,
-          concurrency: o.concurrency,
-        }),
-      ),
+    const workers = Array.from({ length: o.workers }, (_, index) =>
+      startWorker({
+        redisUrl: o.redisUrl,
+        key,
+        index,
+        workers: o.workers,
+        rounds: o.rounds,
+        redeliveryRate: o.redeliveryRate,
+        seed: o.seed,
+        receiverUrl: receiver.url,
+        ratePerSecond: o.ratePerSecond,
+        maxItems: o.maxItems,
+        lingerMs: o.lingerMs,
+        maxAttempts: o.maxAttempts,
+        bodyLimit: o.bodyLimit,
+        concurrency: o.concurrency,
+      }),
     );
+    const pushed = await Promise.all(workers.map((w) => w.pushed));
+    const pushedBatches = pushed.reduce((n, p) => n + p.batches, 0);
+    // Every share is in the queue. Wait until it is all settled, killing worker 0 a third of the way if asked.
+    let killed: number | null = null;
+    for (;;) {
+      const s = await queue.stats;
+      const settled = s.completed + s.deadLettered;
+      if (o.killOne && killed === null && settled >= pushedBatches / 3) {
+        workers[0]!.child.kill('SIGKILL');
+        killed = 0;
+      }
+      if (s.accepted >= pushedBatches && s.waiting === 0 && s.inFlight === 0) break;
+      await sleep(20);
+    }
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.send('stop');
+    const reports = await Promise.all(workers.map((w) => w.report));
     const elapsedMs = Date.now() - started;
+    const q = await queue.stats;
     const { deadLetter } = sharedParts(client, key, o.ratePerSecond);
     const dead = await deadLetter.entries();
     const deadIds = dead.flatMap((e) => e.item.map((d) => d.deliveryId));
@@ -118,25 +166,41 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
     for (const line of readFileSync(o.logFile, 'utf8').split('\n')) {
       if (line) for (const id of JSON.parse(line) as string[]) recorded.add(id);
     }
-    const delivered = new Set(reports.flatMap((r) => r.delivered));
-    const read = reports.reduce((n, r) => n + r.read, 0);
-    const duplicates = reports.reduce((n, r) => n + r.duplicates, 0);
+    const living = reports.filter((r): r is RedisWorkerReport => r !== null);
+    const read = pushed.reduce((n, p) => n + p.read, 0);
+    const duplicates = pushed.reduce((n, p) => n + p.duplicates, 0);
     const unique = read - duplicates;
-    const matchesDelivered = recorded.size === delivered.size && [...delivered].every((id) => recorded.has(id));
-    const sum = (k: 'requests' | 'retries' | 'status429' | 'status503') => reports.reduce((n, r) => n + r[k], 0);
+    // What the living workers saw delivered is in the receiver's record (the killed worker's list died with it).
+    const matchesDelivered = living.every((r) => r.delivered.every((id) => recorded.has(id)));
+    const sum = (k: 'requests' | 'retries' | 'status429' | 'status503' | 'redelivered') => living.reduce((n, r) => n + r[k], 0);
     return {
       workers: o.workers,
       read,
       duplicates,
       unique,
-      delivered: delivered.size,
+      delivered: recorded.size,
       deadLettered: deadIds.length,
       deadLetteredByReason: byReason,
       requests: sum('requests'),
       retries: sum('retries'),
       status429: sum('status429'),
       status503: sum('status503'),
-      perWorker: reports.map((r) => ({ index: r.index, read: r.read, duplicates: r.duplicates, delivered: r.delivered.length })),
+      batches: {
+        pushed: pushedBatches,
+        accepted: q.accepted,
+        completed: q.completed,
+        deadLettered: q.deadLettered,
+        failed: q.failed,
+        retried: q.retried,
+      },
+      redelivered: sum('redelivered'),
+      killed,
+      perWorker: pushed.map((p) => ({
+        index: p.index,
+        read: p.read,
+        duplicates: p.duplicates,
+        delivered: reports[p.index]?.delivered.length ?? null,
+      })),
       receiver: {
         accepted: stats.accepted,
         duplicates: stats.duplicates,
@@ -147,12 +211,16 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
       ratePerSecond: o.ratePerSecond,
       elapsedMs,
       balanced:
-        unique === delivered.size + deadIds.length &&
+        unique === recorded.size + deadIds.length &&
         new Set(deadIds).size === deadIds.length &&
-        deadIds.every((id) => !delivered.has(id)) &&
+        deadIds.every((id) => !recorded.has(id)) &&
         matchesDelivered &&
-        stats.accepted === delivered.size &&
-        stats.duplicates === 0 &&
+        stats.accepted === recorded.size &&
+        q.accepted === pushedBatches &&
+        q.completed + q.deadLettered === q.accepted &&
+        // A batch the killed worker had posted but not acknowledged is posted again (at least once): the receiver
+        // sees those deliveries twice. Without a kill, never.
+        (killed !== null || stats.duplicates === 0) &&
         // The shared rate held, as the receiver sees it: every request it got carries its grant's time on the shared
         // timeline, and no second of them holds more than rate + burst (1). Arrival times add each worker's scheduling
         // jitter (on a small machine, tens of ms: a request sent late joins the next second's count); they are reported,
@@ -161,7 +229,8 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
         stats.busiestGrantSecond <= o.ratePerSecond + 1,
     };
   } finally {
-    // This run's keys go: the deduper's, the bucket's and the dead letter's.
+    await queue.close({ drain: false });
+    // This run's keys go: the deduper's, the bucket's, the queue's and the dead letter's.
     for await (const keys of client.scanIterator({ MATCH: `*${key}*`, COUNT: 1_000 })) {
       if (keys.length > 0) await client.del(keys);
     }

@@ -1,20 +1,22 @@
 /**
  * One worker process of the main job with `--redis URL --workers N`: it
- * delivers its share of the deliveries (every N-th, so a delivery and its
- * redelivery often land on different workers) through a sluice pipeline
- * whose deduper, rate limit and dead letter are shared with the other
- * workers through Redis:
+ * pushes its share of the deliveries (every N-th, so a delivery and its
+ * redelivery often land on different workers) into one RedisQueue that
+ * every worker works, its deduper, rate limit and dead letter shared
+ * through Redis too:
  *
  *   its deliveries → filter(RedisDeduper: first sight in any worker) → batch(per repository)
- *     → Queue(POST /batch, each request sent once granted by a RedisTokenBucket,
- *       one rate for all workers; retries; deadLetter: RedisDeadLetter, one for all workers)
+ *     → RedisQueue (one for all workers: any worker posts any batch; a killed
+ *       worker's batches come back after the visibility timeout)
+ *     → POST /batch, each request sent once granted by a RedisTokenBucket (one rate
+ *       for all workers); retries; dead letter: RedisDeadLetter, one for all workers
  *
  * Poison batches (422) are split until the bad delivery stands alone; it is
  * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
  */
 import { createClient } from 'redis';
-import { Queue, batch, filter, pipe, retry } from 'sluice';
-import { RedisDeadLetter, RedisDeduper, RedisTokenBucket, type RedisClient } from 'sluice/redis';
+import { batch, filter, isTimeoutError, pipe, retry } from 'sluice';
+import { type RedisClient, RedisDeadLetter, RedisDeduper, RedisQueue, RedisTokenBucket } from 'sluice/redis';
 import { batchOptions, type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { HttpError, noCounts, postBatch, transient } from './http.js';
 import { pathToFileURL } from 'node:url';
@@ -44,45 +46,67 @@ export interface RedisWorkerReport {
   readonly index: number;
   readonly read: number;
   readonly duplicates: number;
+  /** Batches it pushed into the shared queue, and the deliveries in them. */
+  readonly pushedBatches: number;
+  readonly pushedDeliveries: number;
+  /** Deliveries the receiver took from this worker's requests. */
   readonly delivered: string[];
   readonly requests: number;
   readonly retries: number;
   readonly status429: number;
   readonly status503: number;
-  readonly deadLettered: number;
+  /** Items this worker took back after another worker's visibility timeout lapsed (a killed worker's). */
+  readonly redelivered: number;
 }
+
+/** What a worker tells the parent over IPC: `pushed` once its share is in the queue, then its report. */
+export type RedisWorkerMessage =
+  | {
+      readonly kind: 'pushed';
+      readonly index: number;
+      readonly read: number;
+      readonly duplicates: number;
+      readonly batches: number;
+      readonly deliveries: number;
+    }
+  | ({ readonly kind: 'report' } & RedisWorkerReport);
 
 /** The Redis parts of a run, as the parent and the workers name them. */
 export function sharedParts(client: RedisClient, key: string, ratePerSecond: number) {
   return {
     deduper: new RedisDeduper({ client, key: `${key}:deliveries`, windowMs: 600_000 }),
     bucket: new RedisTokenBucket({ client, key: `${key}:receiver`, ratePerSecond, burst: 1 }),
-    deadLetter: new RedisDeadLetter<Delivery[]>({ client, key: `${key}:dead`, capacity: Number.POSITIVE_INFINITY }),
+    deadLetter: new RedisDeadLetter<Delivery[]>({ client, key: `${key}:batches`, capacity: Number.POSITIVE_INFINITY }),
   };
 }
 
-async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
+/** How long a batch may stay with a worker that stopped answering before another takes it back, ms. */
+export const VISIBILITY_TIMEOUT_MS = 3_000;
+
+async function work(o: RedisWorkerOptions): Promise<void> {
   const client = createClient({ url: o.redisUrl });
   client.on('error', () => {}); // reconnects are the client's business; a part's call that fails says so
   await client.connect();
   const { deduper, bucket, deadLetter } = sharedParts(client, o.key, o.ratePerSecond);
-  // A request takes its turn from the shared bucket once its body is built, right before it goes, and carries the
-  // grant's time on the shared timeline (Redis's clock, the same for every worker): the receiver counts requests by it.
-  const grant = (signal: AbortSignal) => (): Promise<number> => bucket.acquire(1, { signal });
+  const tell = (m: RedisWorkerMessage) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
   const mine = [...deliveries(loadExamples(), o.rounds, o.redeliveryRate, o.seed)].filter((_, i) => i % o.workers === o.index);
   const delivered = new Set<string>();
   let duplicates = 0;
   const counts = noCounts();
   let retries = 0;
-  let splitDead = 0;
+  let redelivered = 0;
 
   const retryPolicy = {
     maxAttempts: o.maxAttempts,
     backoff: { initialDelayMs: 100, maxDelayMs: 2_000, jitter: 'full' as const },
     retryIf: transient,
   };
+  // A request takes its turn from the shared bucket once its body is built, right before it goes, and carries the
+  // grant's time on the shared timeline (Redis's clock, the same for every worker): the receiver counts requests by it.
+  const grant = (signal: AbortSignal) => (): Promise<number> => bucket.acquire(1, { signal });
 
   async function post(items: Delivery[], signal: AbortSignal): Promise<number> {
+    const source = `worker ${o.index}`;
     const status = await postBatch(o.receiverUrl, items, signal, counts, grant(signal));
     if (status === 200) {
       for (const d of items) delivered.add(d.deliveryId);
@@ -90,8 +114,7 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
     }
     // Bisect until the bad delivery stands alone: it goes to the shared dead letter, its neighbours through.
     if (items.length === 1) {
-      await deadLetter.add({ item: items, reason: 'rejected', error: new HttpError(status), attempts: 1, source: `worker ${o.index}` });
-      splitDead++;
+      await deadLetter.add({ item: items, reason: 'rejected', error: new HttpError(status), attempts: 1, source });
       return 0;
     }
     // Each half on its own retries: once a half went through, nothing may retry the batch as a whole (that would
@@ -108,55 +131,66 @@ async function work(o: RedisWorkerOptions): Promise<RedisWorkerReport> {
         });
       } catch (error) {
         if (signal.aborted) throw error;
-        await deadLetter.add({ item: half, reason: 'delivery_limit', error, source: `worker ${o.index}` });
-        splitDead++;
+        await deadLetter.add({ item: half, reason: 'delivery_limit', error, source });
       }
     }
     return sent;
   }
 
-  const queue = new Queue<Delivery[], number>({
-    name: `worker ${o.index}`,
+  // One queue for every worker: a batch any worker pushed may be posted by any other; a batch whose worker was killed
+  // comes back to another after the visibility timeout, with attempt + 1.
+  const queue = new RedisQueue<Delivery[], number>({
+    client,
+    name: `${o.key}:batches`,
     handler: (items, { signal }) => post(items, signal),
     concurrency: o.concurrency,
-    retryAfter: 'queue',
     retry: retryPolicy,
-    visibilityTimeoutMs: 10_000,
+    visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS,
     deadLetter,
-    capacity: 8,
+    pollMs: 100,
   });
-  queue.on('failed', (_items, _error, { willRetry }) => {
-    if (willRetry) retries++;
+  queue.on('failed', (_items, error, { willRetry }) => {
+    if (isTimeoutError(error) && error.message.includes('lapsed')) redelivered++;
+    else if (willRetry) retries++;
   });
-  await queue.pushAll(
-    pipe(
-      mine,
-      filter(async (d: Delivery) => {
-        const first = await deduper.check(d.deliveryId);
-        if (!first) duplicates++;
-        return first;
-      }),
-      batch(batchOptions(o)),
-    ),
-  );
-  await queue.close();
-  const s = queue.stats;
+  let batches = 0;
+  let pushed = 0;
+  for await (const items of pipe(
+    mine,
+    filter(async (d: Delivery) => {
+      const first = await deduper.check(d.deliveryId);
+      if (!first) duplicates++;
+      return first;
+    }),
+    batch(batchOptions(o)),
+  )) {
+    await queue.push(items);
+    batches++;
+    pushed += items.length;
+  }
+  await tell({ kind: 'pushed', index: o.index, read: mine.length, duplicates, batches, deliveries: pushed });
+  // Work until the parent says every worker's share is settled.
+  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  await queue.close({ drain: false });
   await client.quit();
-  return {
+  await tell({
+    kind: 'report',
     index: o.index,
     read: mine.length,
     duplicates,
+    pushedBatches: batches,
+    pushedDeliveries: pushed,
     delivered: [...delivered],
     requests: counts.requests,
     retries,
     status429: counts.status429,
     status503: counts.status503,
-    deadLettered: s.deadLettered + splitDead,
-  };
+    redelivered,
+  });
 }
 
 // Run as a child process: options as JSON in argv, the report back over IPC.
 if (process.send && process.argv[2] && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const report = await work(JSON.parse(process.argv[2]) as RedisWorkerOptions);
-  process.send(report, () => process.exit(0));
+  await work(JSON.parse(process.argv[2]) as RedisWorkerOptions);
+  process.exit(0);
 }

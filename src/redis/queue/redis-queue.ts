@@ -317,11 +317,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     }
     if (data === undefined) throw new TypeError(`${PART}: an item must be JSON-serializable, got ${v.show(item)}`);
     const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
-    this.#groupReady ??= this.#ensureGroup().catch((error: unknown) => {
-      this.#groupReady = undefined;
-      throw error;
-    });
-    await this.#groupReady;
+    await this.#groupMade();
     const args = [
       data,
       id ?? '',
@@ -350,6 +346,15 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       if (delayMs > 0) this.#schedulePoll(delayMs);
       return { id: itemId, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
     }
+  }
+
+  /** The stream and its consumer group, made once per instance (again after a failure). */
+  #groupMade(): Promise<void> {
+    this.#groupReady ??= this.#ensureGroup().catch((error: unknown) => {
+      this.#groupReady = undefined;
+      throw error;
+    });
+    return this.#groupReady;
   }
 
   async #ensureGroup(): Promise<void> {
@@ -560,6 +565,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   async #poll(): Promise<void> {
     let next = this.#c.pollMs;
     try {
+      await this.#groupMade();
       const [, due, now] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
       this.#clockOffset = Number(now) - Date.now();
       if (Number(due) >= 0) next = Math.max(0, Math.min(next, Number(due) - Number(now)));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DeadLetter, Queue, RejectError } from '../src/index.js';
-import type { Handler, QueueEvents, QueueStats, Receipt } from '../src/queue-types.js';
+import type { Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../src/queue-types.js';
 import { RedisQueue } from '../src/redis/index.js';
 import { connect, redisAvailable, useRedisServer, warnIfMissing } from './redis/server.js';
 
@@ -32,6 +32,7 @@ interface Subject<T, R> {
   deadLetters(): Promise<{ item: T; reason: string; attempts: number }[]>;
   on<E extends keyof QueueEvents<T, R>>(event: E, fn: (...args: QueueEvents<T, R>[E]) => void): void;
   process(handler: Handler<T, R>): void;
+  iterate(): AsyncIterableIterator<Delivery<T>>;
   resume(): void;
   close(): Promise<unknown>;
 }
@@ -52,6 +53,7 @@ const subjects: [string, Make][] = [
         deadLetters: async () => (q.deadLetter as DeadLetter<T>).entries(),
         on: (event, fn) => void q.on(event, fn as never),
         process: (handler) => q.process(handler),
+        iterate: () => q[Symbol.asyncIterator](),
         resume: () => q.resume(),
         close: () => q.close({ drain: false }),
       } satisfies Subject<T, R>;
@@ -70,6 +72,7 @@ const subjects: [string, Make][] = [
         deadLetters: () => q.deadLetter.entries(),
         on: (event, fn) => void q.on(event, fn as never),
         process: (handler) => q.process(handler),
+        iterate: () => q[Symbol.asyncIterator](),
         resume: () => q.resume(),
         close: async () => {
           await q.close({ drain: false });

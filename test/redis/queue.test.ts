@@ -190,6 +190,25 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     expect((await paused.deadLetter.entries()).map((e) => [e.item, e.reason, e.attempts])).toEqual([['stale', 'expired', 0]]);
   });
 
+  it('bad options and pushes are refused naming the part, the option and the value; a duplicate submit rejects with DuplicateError', async () => {
+    expect(() => new RedisQueue({ client: conn.client, name: '' })).toThrow('RedisQueue: name must be a non-empty string, got ""');
+    expect(() => new RedisQueue({ client: conn.client, name: 'x', concurrency: 0 })).toThrow(
+      'RedisQueue: concurrency must be a positive integer, got 0',
+    );
+    expect(() => new RedisQueue({ client: conn.client, name: 'x', overflow: 'spill' as never })).toThrow(/RedisQueue: overflow must be/);
+    expect(() => new RedisQueue({ client: conn.client, name: 'x', deadLetter: {} as never })).toThrow(
+      'RedisQueue: deadLetter must be a RedisDeadLetter',
+    );
+    expect(() => new RedisQueue({ client: conn.client, name: 'x', colour: 'red' } as never)).toThrow(/RedisQueue: .*colour/);
+    const q = queue<unknown, void>({ name: fresh(), dedupe: { key: (x) => String(x) } });
+    await expect(q.push(1, { delayMs: -1 })).rejects.toThrow('RedisQueue: options.delayMs must be a non-negative finite number, got -1');
+    await expect(q.push(1, { priority: 2 })).rejects.toThrow('RedisQueue: options.priority is not supported');
+    await expect(q.push(10n)).rejects.toThrow(/RedisQueue: an item must be JSON-serializable/);
+    await q.push('a');
+    await expect(q.submit('a')).rejects.toMatchObject({ name: 'DuplicateError', code: 'ERR_DUPLICATE' });
+    expect(await q.stats).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
+
   it('visibility timeout: an attempt past it aborts and retries; an item held by a process that died comes back with attempt + 1', async () => {
     const name = fresh();
     const attempts: [string, number, boolean][] = [];

@@ -1,3 +1,5 @@
+import type { Held } from './options.js';
+
 /** An attempt with a time limit. @internal */
 export interface Timed {
   /** When it times out, ms (Date.now). */
@@ -64,4 +66,15 @@ export class Deadlines {
       this.#head = 0;
     }
   }
+}
+
+/** An attempt running in a worker process. @internal */
+export interface Attempt<T> extends Timed {
+  readonly h: Held;
+  readonly item: T;
+  readonly abort: AbortController;
+  readonly startedAt: number;
+  readonly deadline: number;
+  done: boolean;
+  expire(): void;
 }

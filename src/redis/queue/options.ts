@@ -28,7 +28,7 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   pollMs: true,
   commandTimeoutMs: true,
 });
-export const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
+const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
   delayMs: true,
   ttlMs: true,
   id: true,
@@ -239,3 +239,48 @@ export function statsOf(reply: unknown): QueueStats {
     inFlight,
   };
 }
+
+/**
+ * Checks a push and makes the push script's arguments (see PUSH): the item
+ * as JSON, its id, delay, the queue's capacity and overflow, its dedupe key
+ * and window, group, TTL and reply-to, then `tail` (key base, source, the
+ * dead letter's capacity and overflow).
+ * @throws TypeError or RangeError for bad options or an item that is not JSON-serializable.
+ * @internal
+ */
+export function pushArgs<T, R>(
+  c: RedisQueueConfig<T, R>,
+  item: T,
+  options: RedisPushOptions | undefined,
+  replyTo: string,
+  tail: readonly (string | number)[],
+): { args: (string | number)[]; delayMs: number } {
+  const o = v.options<RedisPushOptions>(PART, options, PUSH_KEYS, 'options');
+  if (o.priority !== undefined && o.priority !== 0) {
+    throw new RangeError(`${PART}: options.priority is not supported (a RedisQueue is FIFO), got ${v.show(o.priority)}`);
+  }
+  const delayMs = v.number(PART, 'options.delayMs', o.delayMs, 'non-negative', 0);
+  const ttlMs = v.number(PART, 'options.ttlMs', o.ttlMs, 'positive', c.ttlMs);
+  const id = v.string(PART, 'options.id', o.id);
+  const group = o.group ?? c.groupBy?.(item);
+  let data: string | undefined;
+  try {
+    data = JSON.stringify(item);
+  } catch (error) {
+    throw new TypeError(`${PART}: an item must be JSON-serializable, got ${v.show(item)} (${(error as Error).message})`);
+  }
+  if (data === undefined) throw new TypeError(`${PART}: an item must be JSON-serializable, got ${v.show(item)}`);
+  const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
+  const capacity = c.capacity === Number.POSITIVE_INFINITY ? -1 : c.capacity;
+  const args = [data, id ?? '', delayMs, capacity, c.overflow, key, c.dedupe?.windowMs ?? 0, group === undefined ? '' : String(group)];
+  return { args: [...args, ttlMs, replyTo, ...tail], delayMs };
+}
+
+/** An item's JSON parsed, or the text itself when it is not JSON. @internal */
+export const safeParse = (data: string): unknown => {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+};

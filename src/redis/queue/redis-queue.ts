@@ -2,49 +2,33 @@ import type { DeadLetterEntry, DeadLetterReason } from '../../dead-letter.js';
 import { QueueClosedError, QueueFullError, TimeoutError } from '../../errors.js';
 import { Emitting } from '../../queue/emitting.js';
 import { decideFailure } from '../../queue/outcome.js';
-import type { CloseOptions, CloseResult, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
+import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
 import * as v from '../../internal/validate.js';
 import { RedisDeadLetter, storeError } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
-import { Deadlines } from './deadlines.js';
+import { type Attempt, Deadlines } from './deadlines.js';
 import {
   entriesOf,
   type Held,
   held,
   PART,
-  PUSH_KEYS,
+  pushArgs,
   type RedisPushOptions,
   type RedisQueueConfig,
   type RedisQueueOptions,
   RESULT_TTL_MS,
   resolveOptions,
+  safeParse,
   statsOf,
 } from './options.js';
+import { Pull, RELEASED } from './pull.js';
 import { Results } from './results.js';
 import { GROUP, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
 import { record, Settler } from './settler.js';
 
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
 
-/** An attempt running in this process. */
-interface Attempt<T> {
-  readonly h: Held;
-  readonly item: T;
-  readonly abort: AbortController;
-  readonly startedAt: number;
-  readonly deadline: number;
-  done: boolean;
-  expire(): void;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const safeParse = (data: string): unknown => {
-  try {
-    return JSON.parse(data);
-  } catch {
-    return data;
-  }
-};
 
 /**
  * Queue's API, counters and guarantees across processes, on Redis Streams:
@@ -78,8 +62,14 @@ const safeParse = (data: string): unknown => {
  * there is no `tryPush` (no push can be decided without a round trip);
  * `close()` leaves waiting items in Redis for the other processes
  * (`unprocessed` is empty, `returned` stays 0); `'block'` asks Redis again
- * every `pollMs` for room. Not built yet: `priority`, pull mode, `cancel`,
- * `rateLimit`, adaptive concurrency, `metrics()`.
+ * every `pollMs` for room; a visibility timeout always applies (30 s by
+ * default: a killed worker's items must come back); a TTL is checked when
+ * the item would start, against the server's clock as last read (to within
+ * `pollMs`); the retry backoff's decorrelated jitter starts afresh each
+ * attempt (the previous delay is not kept across processes). Not built yet:
+ * `priority` (a push with one is refused), `cancel`, `rateLimit` and
+ * adaptive concurrency (pass a `RedisTokenBucket` to the handler's calls),
+ * `metrics()`.
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -124,6 +114,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   #clockOffset = 0;
   /** Settles under way (close waits for them). */
   readonly #settling = new Set<Promise<unknown>>();
+  /** Pull mode, while iterated. */
+  #pull: Pull<T> | undefined;
+  /** A nack's `delayMs` by `id:attempt`, used instead of the backoff. */
+  readonly #nackDelays = new Map<string, number>();
 
   /**
    * @param options - see {@link RedisQueueOptions}.
@@ -247,6 +241,27 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (!this.#paused) this.#start();
   }
 
+  /**
+   * Pull mode: yields deliveries `{ item, id, attempt, signal, key, ack(),
+   * nack(error?, { delayMs? }) }` as Queue's, at most `concurrency` unsettled
+   * at once; an unsettled delivery past `visibilityTimeoutMs` fails as
+   * timed out. Leaving the loop pauses this process's reading; what was
+   * read but not yet handed out goes back unseen (its attempt not counted).
+   * @throws TypeError when the queue has a handler (a queue has a handler or is iterated, not both).
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Delivery<T>> {
+    if (this.#handler !== undefined && this.#pull === undefined) {
+      throw new TypeError(`${PART}: the queue has a handler; a queue has a handler or is iterated, not both`);
+    }
+    this.#pull?.end();
+    const pull = new Pull<T>({ nackDelay: (key, ms) => this.#nackDelays.set(key, ms), pause: () => this.pause() });
+    this.#pull = pull;
+    this.#handler = pull.handler as unknown as Handler<T, R>;
+    if (this.#paused && this.#started) this.resume();
+    else if (!this.#paused) this.#start();
+    return pull.iterator();
+  }
+
   /** Stops this process's workers from starting items (those running finish). */
   pause(): void {
     this.#paused = true;
@@ -280,6 +295,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const drain = options?.drain ?? true;
     this.#closed = true;
     if (drain && this.#handler !== undefined && this.#started && !this.#paused) await this.onIdle();
+    this.#pull?.end();
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
     this.#wake?.();
@@ -301,39 +317,13 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   async #offer(item: T, options: RedisPushOptions | undefined, replyTo: string | undefined, onId?: (id: string) => void): Promise<Receipt> {
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     const c = this.#c;
-    const o = v.options<RedisPushOptions>(PART, options, PUSH_KEYS, 'options');
-    if (o.priority !== undefined && o.priority !== 0) {
-      throw new RangeError(`${PART}: options.priority is not supported (a RedisQueue is FIFO), got ${v.show(o.priority)}`);
-    }
-    const delayMs = v.number(PART, 'options.delayMs', o.delayMs, 'non-negative', 0);
-    const ttlMs = v.number(PART, 'options.ttlMs', o.ttlMs, 'positive', c.ttlMs);
-    const id = v.string(PART, 'options.id', o.id);
-    const group = o.group ?? c.groupBy?.(item);
-    let data: string | undefined;
-    try {
-      data = JSON.stringify(item);
-    } catch (error) {
-      throw new TypeError(`${PART}: an item must be JSON-serializable, got ${v.show(item)} (${(error as Error).message})`);
-    }
-    if (data === undefined) throw new TypeError(`${PART}: an item must be JSON-serializable, got ${v.show(item)}`);
-    const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
-    await this.#groupMade();
-    const args = [
-      data,
-      id ?? '',
-      delayMs,
-      c.capacity === Number.POSITIVE_INFINITY ? -1 : c.capacity,
-      c.overflow,
-      key,
-      c.dedupe?.windowMs ?? 0,
-      group === undefined ? '' : String(group),
-      ttlMs,
-      replyTo ?? '',
+    const { args, delayMs } = pushArgs(c, item, options, replyTo ?? '', [
       this.#base,
       this.name,
       this.deadLetter.scriptCapacity,
       this.deadLetter.overflow,
-    ];
+    ]);
+    await this.#groupMade();
     for (;;) {
       const [status, itemId] = (await this.#push.run(this.#keys, args)) as [string, string];
       if (status === 'full') {
@@ -508,7 +498,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** A failed attempt: retried after its backoff (in Redis) or dead-lettered. */
   async #fail(attempt: { h: Held; item: T; startedAt: number }, error: unknown): Promise<void> {
     const h = attempt.h;
-    const outcome = decideFailure(this.#c.policy, { attempt: h.attempt, previousDelay: undefined }, error, undefined, false, (e) =>
+    if (error === RELEASED) {
+      await this.#settler.settle(record(h, 'release', {}));
+      return;
+    }
+    const nackKey = `${h.id}:${h.attempt}`;
+    const delayOverride = this.#nackDelays.get(nackKey);
+    if (delayOverride !== undefined) this.#nackDelays.delete(nackKey);
+    const outcome = decideFailure(this.#c.policy, { attempt: h.attempt, previousDelay: undefined }, error, delayOverride, false, (e) =>
       this.reportError(e),
     );
     let counted = false;

@@ -174,7 +174,7 @@ export const SETTLE_FIELDS = 8;
  * 6 how many to read for it, then per attempt either `p` and the stream
  * entry's id (done, and nothing else to do: no group, dedupe key or
  * waiting submit) or `f` and 8 fields: the stream entry's id, outcome
- * (`done`, `retry`, `dead`), the retry's delay ms, attempts made, whether
+ * (`done`, `retry`, `dead`, `release`: back unseen, nothing counted), the retry's delay ms, attempts made, whether
  * an attempt failed (`1`), the dead-letter entry's id and JSON, the result
  * for a waiting `submit` (JSON, '').
  * Replies {per attempt 1, or 0 when the entry was no longer pending (its
@@ -191,6 +191,10 @@ local function settle(id, outcome, delay, attempts, failed, dl_id, dl_json, repl
   redis.call('XDEL', KEYS[1], id)
   if not entry then return 0 end
   local t = unflat(entry[2])
+  if outcome == 'release' then
+    xadd(KEYS[1], t)
+    return 1
+  end
   if failed == '1' then counted.failed = counted.failed + 1 end
   if outcome == 'retry' then
     counted.retried = counted.retried + 1

@@ -5,7 +5,7 @@ import type { Held } from './options.js';
 export interface SettleRecord {
   /** The stream entry's id. */
   readonly entry: string;
-  readonly outcome: 'done' | 'retry' | 'dead';
+  readonly outcome: 'done' | 'retry' | 'dead' | 'release';
   /** A retry's delay, ms. */
   readonly delayMs: number;
   /** Attempts made so far (a retry's next attempt is one more). */

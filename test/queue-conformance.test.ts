@@ -231,6 +231,42 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
   });
 
   run(
+    'pull mode: deliveries acked complete, a nack retries after its delayMs with attempt + 1; leaving the loop leaves the rest',
+    async () => {
+      const q = await queue<string, void>({
+        concurrency: 2,
+        retry: { maxAttempts: 3, backoff: { initialDelayMs: 1_000, jitter: 'none' } },
+      });
+      for (const s of ['a', 'b', 'c', 'd']) await q.push(s);
+      const seen: string[] = [];
+      let nackedAt = 0;
+      for await (const d of q.iterate()) {
+        seen.push(`${d.item}@${d.attempt}`);
+        if (d.item === 'b' && d.attempt === 1) {
+          expect(d.nack(new Error('not yet'), { delayMs: 30 })).toBe(true);
+          expect(d.ack()).toBe(false); // settled already
+          nackedAt = Date.now();
+          continue;
+        }
+        expect(d.ack()).toBe(true);
+        if (d.item === 'b') {
+          const waited = Date.now() - nackedAt;
+          expect(waited).toBeGreaterThanOrEqual(25); // its delayMs, not the 1 s backoff
+          expect(waited).toBeLessThan(900);
+          break;
+        }
+      }
+      expect(seen.slice(0, 2)).toEqual(['a@1', 'b@1']);
+      expect(seen.at(-1)).toBe('b@2');
+      await sleep(50);
+      const s = await q.stats();
+      expect(s).toMatchObject({ completed: seen.length - 1, failed: 1, retried: 1, inFlight: 0 });
+      expect(s.waiting).toBe(4 - s.completed);
+      expect(balanced(s)).toBe(true);
+    },
+  );
+
+  run(
     'conservation (fast-check): every accepted item completes or is dead-lettered as its failures say; groups keep order',
     async () => {
       const item = fc.record({

@@ -209,6 +209,74 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     expect(await q.stats).toMatchObject({ accepted: 1, duplicates: 1 });
   });
 
+  it('has the Queue surface: pushAll, size, running, isPaused, concurrency, process, and its events with the item', async () => {
+    const q = queue<number, number>({ name: fresh(), autoStart: false });
+    expect(q.isPaused).toBe(true);
+    expect(await q.pushAll([1, 2, 3, 4])).toBe(4);
+    expect(await q.size).toBe(4);
+    const events: string[] = [];
+    q.on('active', (x, { attempt }) => events.push(`active ${x}@${attempt}`));
+    q.on('completed', (x, r) => events.push(`completed ${x}=${r}`));
+    q.on('failed', (x, _e, { willRetry }) => events.push(`failed ${x} ${willRetry}`));
+    q.on('dead-lettered', (entry) => events.push(`dead ${entry.item} ${entry.reason}`));
+    let most = 0;
+    q.process(
+      async (x) => {
+        most = Math.max(most, q.running);
+        await sleep(5);
+        if (x === 4) throw new RejectError(new Error('four'));
+        return x * 10;
+      },
+      { concurrency: 2 },
+    );
+    expect(q.concurrency).toBe(2);
+    expect(() => q.process(() => 0)).toThrow('RedisQueue: process: the queue already has a handler');
+    expect(() => q[Symbol.asyncIterator]()).toThrow('RedisQueue: the queue has a handler; a queue has a handler or is iterated, not both');
+    q.resume();
+    expect(q.isPaused).toBe(false);
+    await q.onIdle();
+    await sleep(20); // the events of the last settle
+    expect(most).toBe(2);
+    expect(events.filter((e) => e.startsWith('completed')).sort()).toEqual(['completed 1=10', 'completed 2=20', 'completed 3=30']);
+    expect(events.filter((e) => !e.startsWith('completed') && !e.startsWith('active'))).toEqual(['failed 4 false', 'dead 4 rejected']); // as Queue's
+    expect(events.filter((e) => e.startsWith('active'))).toHaveLength(4);
+    expect(await q.size).toBe(0);
+  });
+
+  it("'block': a push at capacity waits until any process makes room; one still waiting when the queue closes rejects", async () => {
+    const name = fresh();
+    const producer = queue<number, void>({ name, capacity: 1 });
+    await producer.push(1);
+    let second = false;
+    const pushing = producer.push(2).then((r) => {
+      second = true;
+      return r;
+    });
+    await sleep(60);
+    expect(second).toBe(false);
+    const ran: number[] = [];
+    queue<number, void>({ name, handler: (x) => void ran.push(x) });
+    expect((await pushing).dropped).toBe(false);
+    await producer.onIdle();
+    expect(ran).toEqual([1, 2]);
+
+    const full = queue<number, void>({ name: fresh(), capacity: 1 });
+    await full.push(1);
+    const stuck = full.push(2);
+    await sleep(30);
+    await full.close({ drain: false });
+    await expect(stuck).rejects.toThrow('RedisQueue: closed while the push waited for room');
+  });
+
+  it('close rejects the submits still waiting for a result with QueueClosedError', async () => {
+    const q = queue<number, number>({ name: fresh() }); // no worker anywhere: the result never comes
+    const pending = q.submit(1);
+    await sleep(20);
+    await q.close({ drain: false });
+    await expect(pending).rejects.toMatchObject({ name: 'QueueClosedError' });
+    await expect(q.push(2)).rejects.toThrow('RedisQueue: closed');
+  });
+
   it('visibility timeout: an attempt past it aborts and retries; an item held by a process that died comes back with attempt + 1', async () => {
     const name = fresh();
     const attempts: [string, number, boolean][] = [];

@@ -24,7 +24,7 @@ import {
 import { Pull, RELEASED } from './pull.js';
 import { Results } from './results.js';
 import { GROUP, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
-import { record, Settler } from './settler.js';
+import { claimLapsed, record, Settler } from './settler.js';
 
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
 
@@ -508,22 +508,33 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const outcome = decideFailure(this.#c.policy, { attempt: h.attempt, previousDelay: undefined }, error, delayOverride, false, (e) =>
       this.reportError(e),
     );
+    // As Queue: 'failed' first, then 'dead-lettered' when the item dies of it.
+    const failed = (): void => {
+      if (!this.listens('failed')) return;
+      const runMs = attempt.startedAt === 0 ? 0 : Date.now() - attempt.startedAt;
+      this.emitEvent('failed', attempt.item, error, { ...this.#info(attempt), runMs, willRetry: outcome.action === 'retry' });
+    };
     let counted = false;
     if (outcome.action === 'retry') {
       const delayMs = Math.round(outcome.delayMs);
       counted = await this.#settler.settle(record(h, 'retry', { delayMs, failed: true }));
       if (counted && delayMs > 0) this.#schedulePoll(delayMs);
     } else if (outcome.action === 'dead-letter') {
-      counted = await this.#deadLetter(h, outcome.reason, outcome.error, true, attempt.item);
+      counted = await this.#deadLetter(h, outcome.reason, outcome.error, true, attempt.item, failed);
+      return;
     }
-    if (counted && this.listens('failed')) {
-      const runMs = attempt.startedAt === 0 ? 0 : Date.now() - attempt.startedAt;
-      this.emitEvent('failed', attempt.item, error, { ...this.#info(attempt), runMs, willRetry: outcome.action === 'retry' });
-    }
+    if (counted) failed();
   }
 
   /** Dead-letters `h` in the script run that takes it out of the queue; false when it was no longer ours (a lapse). */
-  async #deadLetter(h: Held, reason: DeadLetterReason, error: unknown, attemptFailed: boolean, item: T): Promise<boolean> {
+  async #deadLetter(
+    h: Held,
+    reason: DeadLetterReason,
+    error: unknown,
+    attemptFailed: boolean,
+    item: T,
+    before?: () => void,
+  ): Promise<boolean> {
     const { entry, json } = this.deadLetter.encode({
       item,
       reason,
@@ -536,8 +547,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const counted = await this.#settler.settle(
       record(h, 'dead', { failed: attemptFailed, deadLetterId: entry.id, deadLetterJson: json, reply }),
     );
-    if (counted && this.listens('dead-lettered')) this.emitEvent('dead-lettered', entry as DeadLetterEntry<T>);
-    return counted;
+    if (!counted) return false;
+    before?.();
+    if (this.listens('dead-lettered')) this.emitEvent('dead-lettered', entry as DeadLetterEntry<T>);
+    return true;
   }
 
   #track(p: Promise<unknown>): void {
@@ -575,20 +588,18 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** Takes back items whose holder stopped answering: each counts a failed (timed-out) attempt. */
   async #reclaim(): Promise<void> {
+    const lapsed = new TimeoutError(
+      this.#c.visibilityTimeoutMs,
+      `${PART}: visibility timeout lapsed (the process running it stopped answering)`,
+    );
     const minIdle = this.#c.visibilityTimeoutMs + this.#c.pollMs;
-    let cursor = '0-0';
-    do {
-      const reply = (await this.#send(['XAUTOCLAIM', this.#keys[0]!, GROUP, this.#consumer, minIdle, cursor, 'COUNT', 100])) as unknown[];
-      cursor = String(reply[0]);
-      for (const [entry, fields] of (reply[1] as [string, string[] | null][]) ?? []) {
-        if (fields === null) continue;
-        const h = held(entry, fields);
-        const lapsed = new TimeoutError(
-          this.#c.visibilityTimeoutMs,
-          `${PART}: visibility timeout lapsed (the process running it stopped answering)`,
-        );
-        this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
-      }
-    } while (cursor !== '0-0' && !this.#stopped);
+    await claimLapsed(
+      this.#send,
+      this.#keys[0]!,
+      this.#consumer,
+      minIdle,
+      () => this.#stopped,
+      (h) => this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed)),
+    );
   }
 }

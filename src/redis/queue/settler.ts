@@ -1,5 +1,6 @@
-import type { Script } from '../send.js';
-import type { Held } from './options.js';
+import type { Script, Send } from '../send.js';
+import { type Held, held } from './options.js';
+import { GROUP } from './scripts.js';
 
 /** How one attempt ended, as the settle script takes it. @internal */
 export interface SettleRecord {
@@ -94,4 +95,26 @@ export function record(h: Held, outcome: SettleRecord['outcome'], o: Partial<Set
     reply: o.reply ?? '',
     plain: outcome === 'done' && h.group === undefined && h.key === undefined && h.replyTo === undefined,
   };
+}
+
+/**
+ * Takes over the stream entries idle (unacknowledged) for `minIdle` ms —
+ * their worker stopped answering — for `consumer` (`XAUTOCLAIM`, 100 at a
+ * time), handing each to `onLapsed`.
+ * @internal
+ */
+export async function claimLapsed(
+  send: Send,
+  stream: string,
+  consumer: string,
+  minIdle: number,
+  stopped: () => boolean,
+  onLapsed: (h: Held) => void,
+): Promise<void> {
+  let cursor = '0-0';
+  do {
+    const reply = (await send(['XAUTOCLAIM', stream, GROUP, consumer, minIdle, cursor, 'COUNT', 100])) as unknown[];
+    cursor = String(reply[0]);
+    for (const [entry, fields] of (reply[1] as [string, string[] | null][]) ?? []) if (fields !== null) onLapsed(held(entry, fields));
+  } while (cursor !== '0-0' && !stopped());
 }

@@ -25,7 +25,7 @@ interface Options<T, R> {
 
 /** What the suite drives, the same for both. */
 interface Subject<T, R> {
-  push(item: T, options?: { delayMs?: number; id?: string }): Promise<Receipt>;
+  push(item: T, options?: { delayMs?: number; id?: string; priority?: number }): Promise<Receipt>;
   submit(item: T): Promise<R>;
   stats(): Promise<QueueStats>;
   onIdle(): Promise<void>;
@@ -263,6 +263,48 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
       expect(s).toMatchObject({ completed: seen.length - 1, failed: 1, retried: 1, inFlight: 0 });
       expect(s.waiting).toBe(4 - s.completed);
       expect(balanced(s)).toBe(true);
+    },
+  );
+
+  run('priority: higher runs first, FIFO among equals, lower after the default', async () => {
+    const ran: string[] = [];
+    const q = await queue<string, void>({ autoStart: false, handler: (s) => void ran.push(s) });
+    await q.push('low-1', { priority: -1 });
+    await q.push('plain-1');
+    await q.push('high-1', { priority: 5 });
+    await q.push('mid-1', { priority: 2 });
+    await q.push('high-2', { priority: 5 });
+    await q.push('plain-2');
+    await q.push('low-2', { priority: -1 });
+    q.resume();
+    await q.onIdle();
+    expect(ran).toEqual(['high-1', 'high-2', 'mid-1', 'plain-1', 'plain-2', 'low-1', 'low-2']);
+    const s = await q.stats();
+    expect(s).toMatchObject({ accepted: 7, completed: 7, waiting: 0, inFlight: 0 });
+  });
+
+  run(
+    'priority with retries: a failed high-priority item comes back at its priority, ahead of the default ones still waiting',
+    async () => {
+      const ran: string[] = [];
+      const q = await queue<string, void>({
+        autoStart: false,
+        retry: { maxAttempts: 2, backoff: { initialDelayMs: 1, jitter: 'none' } },
+        handler: async (s, { attempt }) => {
+          ran.push(`${s}@${attempt}`);
+          if (s === 'urgent' && attempt === 1) throw new Error('once');
+          await sleep(30);
+        },
+      });
+      await q.push('urgent', { priority: 1 });
+      for (let i = 0; i < 5; i++) await q.push(`plain-${i}`);
+      q.resume();
+      await q.onIdle();
+      expect(ran[0]).toBe('urgent@1');
+      // Its backoff (1 ms) is over while the first default item runs (30 ms each): it goes before the rest.
+      expect(ran.indexOf('urgent@2')).toBeGreaterThan(0);
+      expect(ran.indexOf('urgent@2')).toBeLessThan(ran.indexOf('plain-3@1'));
+      expect(await q.stats()).toMatchObject({ accepted: 6, completed: 6, failed: 1, retried: 1 });
     },
   );
 

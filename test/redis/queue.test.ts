@@ -202,7 +202,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     expect(() => new RedisQueue({ client: conn.client, name: 'x', colour: 'red' } as never)).toThrow(/RedisQueue: .*colour/);
     const q = queue<unknown, void>({ name: fresh(), dedupe: { key: (x) => String(x) } });
     await expect(q.push(1, { delayMs: -1 })).rejects.toThrow('RedisQueue: options.delayMs must be a non-negative finite number, got -1');
-    await expect(q.push(1, { priority: 2 })).rejects.toThrow('RedisQueue: options.priority is not supported');
+    await expect(q.push(1, { priority: 2.5 })).rejects.toThrow('RedisQueue: options.priority must be an integer, got 2.5');
     await expect(q.push(10n)).rejects.toThrow(/RedisQueue: an item must be JSON-serializable/);
     await q.push('a');
     await expect(q.submit('a')).rejects.toMatchObject({ name: 'DuplicateError', code: 'ERR_DUPLICATE' });

@@ -72,7 +72,8 @@ export class Deadlines {
 export interface Attempt<T> extends Timed {
   readonly h: Held;
   readonly item: T;
-  readonly abort: AbortController;
+  /** The attempt's AbortController, made when its handler first reads `signal`. */
+  abort: AbortController | undefined;
   readonly startedAt: number;
   readonly deadline: number;
   done: boolean;

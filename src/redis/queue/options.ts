@@ -114,7 +114,11 @@ export interface RedisPushOptions {
   readonly id?: string;
   /** Its message group (overrides `groupBy`). */
   readonly group?: GroupKey;
-  /** Not supported yet: a RedisQueue is FIFO (per group with groups). Anything but 0 throws. */
+  /**
+   * Higher runs first, FIFO among equals (an integer). Each priority used
+   * is a stream of its own that workers read highest first.
+   * @default 0
+   */
   readonly priority?: number;
 }
 
@@ -131,6 +135,8 @@ export interface Held {
   readonly replyTo: string | undefined;
   /** Its dedupe key, when the queue dedupes. */
   readonly key: string | undefined;
+  /** Its priority: 0 (the queue's stream) or its level stream's. */
+  readonly priority: number;
 }
 
 /** A RedisQueue's options, checked and resolved to their defaults. @internal */
@@ -186,17 +192,17 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
 }
 
 /**
- * The entries of an XREADGROUP reply for one stream, in the shapes the
- * clients give it: `[[stream, entries]]` (RESP2), `[stream, entries]`, or
- * `{ stream: entries }` (node-redis 5).
+ * The entries of an XREADGROUP reply over one or more streams, in the
+ * shapes the clients give it: `[[stream, entries], …]` (RESP2), `[stream,
+ * entries]`, or `{ stream: entries, … }` (node-redis 5).
  * @internal
  */
 export function entriesOf(reply: unknown): [string, string[]][] {
   if (reply === null || typeof reply !== 'object') return [];
-  if (!Array.isArray(reply)) return (Object.values(reply)[0] as [string, string[]][] | undefined) ?? [];
+  if (!Array.isArray(reply)) return Object.values(reply).flat() as [string, string[]][];
   if (reply.length === 0) return [];
   if (typeof reply[0] === 'string') return (reply[1] as [string, string[]][]) ?? [];
-  return ((reply[0] as [string, [string, string[]][]])[1] as [string, string[]][]) ?? [];
+  return (reply as [string, [string, string[]][]][]).flatMap((stream) => stream[1] ?? []);
 }
 
 /** A stream entry as this process runs it. @internal */
@@ -213,6 +219,7 @@ export function held(entry: string, fields: readonly string[]): Held {
     deadline: t.x === undefined ? undefined : Number(t.x),
     replyTo: t.r,
     key: t.k,
+    priority: t.p === undefined ? 0 : Number(t.p),
   };
 }
 
@@ -244,7 +251,7 @@ export function statsOf(reply: unknown): QueueStats {
  * Checks a push and makes the push script's arguments (see PUSH): the item
  * as JSON, its id, delay, the queue's capacity and overflow, its dedupe key
  * and window, group, TTL and reply-to, then `tail` (key base, source, the
- * dead letter's capacity and overflow).
+ * dead letter's capacity and overflow), then its priority.
  * @throws TypeError or RangeError for bad options or an item that is not JSON-serializable.
  * @internal
  */
@@ -256,8 +263,9 @@ export function pushArgs<T, R>(
   tail: readonly (string | number)[],
 ): { args: (string | number)[]; delayMs: number } {
   const o = v.options<RedisPushOptions>(PART, options, PUSH_KEYS, 'options');
-  if (o.priority !== undefined && o.priority !== 0) {
-    throw new RangeError(`${PART}: options.priority is not supported (a RedisQueue is FIFO), got ${v.show(o.priority)}`);
+  const priority = o.priority ?? 0;
+  if (typeof priority !== 'number' || !Number.isInteger(priority)) {
+    throw new RangeError(`${PART}: options.priority must be an integer, got ${v.show(o.priority)}`);
   }
   const delayMs = v.number(PART, 'options.delayMs', o.delayMs, 'non-negative', 0);
   const ttlMs = v.number(PART, 'options.ttlMs', o.ttlMs, 'positive', c.ttlMs);
@@ -273,7 +281,7 @@ export function pushArgs<T, R>(
   const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
   const capacity = c.capacity === Number.POSITIVE_INFINITY ? -1 : c.capacity;
   const args = [data, id ?? '', delayMs, capacity, c.overflow, key, c.dedupe?.windowMs ?? 0, group === undefined ? '' : String(group)];
-  return { args: [...args, ttlMs, replyTo, ...tail], delayMs };
+  return { args: [...args, ttlMs, replyTo, ...tail, priority], delayMs };
 }
 
 /** An item's JSON parsed, or the text itself when it is not JSON. @internal */
@@ -284,3 +292,21 @@ export const safeParse = (data: string): unknown => {
     return data;
   }
 };
+
+/**
+ * The streams of `main`'s priority levels (`levels`: as the levels set
+ * holds them, highest first), highest first; the queue's own is priority 0.
+ * @internal
+ */
+export function streamsOf(main: string, levels: readonly string[]): string[] {
+  const above = levels.filter((p) => Number(p) > 0).map((p) => `${main}:p${p}`);
+  const below = levels.filter((p) => Number(p) < 0).map((p) => `${main}:p${p}`);
+  return [...above, main, ...below];
+}
+
+/** Puts `h` into `ready` after every item of its priority or higher: highest first, in the order read among equals. @internal */
+export function enterByPriority(ready: Held[], h: Held): void {
+  let at = ready.length;
+  while (at > 0 && ready[at - 1]!.priority < h.priority) at--;
+  ready.splice(at, 0, h);
+}

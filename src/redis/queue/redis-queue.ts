@@ -8,7 +8,6 @@ import { RedisDeadLetter, storeError } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
 import { type Attempt, Deadlines } from './deadlines.js';
 import {
-  entriesOf,
   type Held,
   held,
   PART,
@@ -19,12 +18,14 @@ import {
   RESULT_TTL_MS,
   resolveOptions,
   safeParse,
+  streamsOf,
+  enterByPriority,
   statsOf,
 } from './options.js';
 import { Pull, RELEASED } from './pull.js';
 import { Results } from './results.js';
-import { GROUP, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
-import { claimLapsed, record, Settler } from './settler.js';
+import { PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
+import { blockingRead, claimLapsed, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
 
@@ -52,7 +53,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * JSON-serializable makes `push` reject with a TypeError).
  *
  * Redis keys, under one cluster hash tag `{prefix}{name}`: `:stream` (the
- * ready and in-flight items; consumer group `sluice`), `:delayed` (sorted
+ * ready and in-flight items; consumer group `sluice`), `:stream:p<priority>`
+ * (those of another priority) and `:stream:levels` (the priorities in
+ * use), `:delayed` (sorted
  * set by due time), `:counts` (hash), `:group:<group>` (a group's items,
  * its head in the stream), `:dedupe:<key>` (the end of the key's window
  * and its item's id), `:results:<process>` (results for `submit`), and the
@@ -66,10 +69,11 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * default: a killed worker's items must come back); a TTL is checked when
  * the item would start, against the server's clock as last read (to within
  * `pollMs`); the retry backoff's decorrelated jitter starts afresh each
- * attempt (the previous delay is not kept across processes). Not built yet:
- * `priority` (a push with one is refused), `cancel`, `rateLimit` and
- * adaptive concurrency (pass a `RedisTokenBucket` to the handler's calls),
- * `metrics()`.
+ * attempt (the previous delay is not kept across processes); `priority`
+ * is an integer, each one used a stream of its own that workers read
+ * highest first (a worker idle in a blocking read learns of a new level at
+ * its next poll). Not built yet: `cancel`, `rateLimit` and adaptive
+ * concurrency (give the handler's calls a `RedisTokenBucket`), `metrics()`.
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -114,6 +118,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   #clockOffset = 0;
   /** Settles under way (close waits for them). */
   readonly #settling = new Set<Promise<unknown>>();
+  /** The streams workers read, highest priority first: the queue's (priority 0) and each level's in use. */
+  #streams: string[];
   /** Pull mode, while iterated. */
   #pull: Pull<T> | undefined;
   /** A nack's `delayMs` by `id:attempt`, used instead of the backoff. */
@@ -141,6 +147,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       given ?? new RedisDeadLetter<T>({ client: options.client, key: c.name, prefix: c.prefix, commandTimeoutMs: c.commandTimeoutMs });
     this.#base = keyOf(c.prefix, c.name);
     const dl = this.deadLetter.redisKeys;
+    this.#streams = [`${this.#base}:stream`];
     this.#keys = [`${this.#base}:stream`, `${this.#base}:delayed`, `${this.#base}:counts`, dl.entries, dl.order, dl.stats];
     this.#push = new Script(this.#send, PUSH);
     this.#promote = new Script(this.#send, PROMOTE);
@@ -300,7 +307,9 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     clearTimeout(this.#pollTimer);
     this.#wake?.();
     this.#reader?.close();
-    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
+    while (this.#settling.size > 0 || this.#settler.busy) {
+      await Promise.allSettled([...this.#settling, this.#settler.drained()]);
+    }
     this.#deadlines.clear();
     this.#results?.close(new QueueClosedError(`${PART}: closed before the result came back`));
     return { unprocessed: [] };
@@ -340,79 +349,46 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** The stream and its consumer group, made once per instance (again after a failure). */
   #groupMade(): Promise<void> {
-    this.#groupReady ??= this.#ensureGroup().catch((error: unknown) => {
+    this.#groupReady ??= makeGroup(this.#send, this.#keys[0]!).catch((error: unknown) => {
       this.#groupReady = undefined;
       throw error;
     });
     return this.#groupReady;
   }
 
-  async #ensureGroup(): Promise<void> {
-    try {
-      await this.#send(['XGROUP', 'CREATE', this.#keys[0]!, GROUP, '0', 'MKSTREAM']);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('BUSYGROUP')) throw error;
-    }
-  }
-
   /** Starts this process's workers: the read loop and the poll of delays and lapses. */
   #start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    void this.#readLoop();
+    // The priority levels in use first: a worker reads the highest from its first read.
+    void this.#readLevels().then(() =>
+      readLoop({
+        stopped: () => this.#stopped,
+        free: () => (this.#paused ? 0 : this.#concurrency - this.#running - this.#ready.length),
+        slotFreed: () =>
+          new Promise<void>((resolve) => {
+            this.#wake = resolve;
+          }).then(() => {
+            this.#wake = undefined;
+          }),
+        connection: async () => {
+          this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
+          return this.#reader;
+        },
+        takeReady: () => this.#settler.take(),
+        command: (count) =>
+          blockingRead(this.#consumer, count, Math.max(1, Math.floor(Math.min(1_000, this.#c.commandTimeoutMs / 2))), this.#streams),
+        ensureGroup: () => makeGroup(this.#send, this.#keys[0]!),
+        take: (entries) => this.#take(entries),
+        report: (error) => this.reportError(error),
+      }),
+    );
     this.#schedulePoll(0);
-  }
-
-  /**
-   * Reads items while this process has free slots and nothing else feeds
-   * it: blocked in XREADGROUP on a connection of its own. A busy worker is
-   * fed by its settles instead (each settle run reads the next items).
-   */
-  async #readLoop(): Promise<void> {
-    let failures = 0;
-    while (!this.#stopped) {
-      if (this.#paused || this.#running + this.#ready.length >= this.#concurrency) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        this.#wake = undefined;
-        continue;
-      }
-      let reply: unknown;
-      try {
-        this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
-        reply = await this.#reader.send([
-          'XREADGROUP',
-          'GROUP',
-          GROUP,
-          this.#consumer,
-          'COUNT',
-          this.#concurrency - this.#running - this.#ready.length,
-          'BLOCK',
-          Math.max(1, Math.floor(Math.min(1_000, this.#c.commandTimeoutMs / 2))),
-          'STREAMS',
-          this.#keys[0]!,
-          '>',
-        ]);
-        failures = 0;
-      } catch (error) {
-        if (this.#stopped) return;
-        if (String((error as Error)?.message).startsWith('NOGROUP')) {
-          await this.#ensureGroup().catch((e: unknown) => this.reportError(e));
-          continue;
-        }
-        this.reportError(error);
-        await sleep(Math.min(100 * 2 ** failures++, 5_000));
-        continue;
-      }
-      // Read but not started once stopped: back after the visibility timeout, as from a killed process.
-      if (!this.#stopped) this.#take(entriesOf(reply));
-    }
   }
 
   /** Items read for this process: started while there are free slots, the rest wait for one. */
   #take(entries: [string, string[]][]): void {
-    for (const [entry, fields] of entries) this.#ready.push(held(entry, fields));
+    for (const [entry, fields] of entries) enterByPriority(this.#ready, held(entry, fields));
     this.#pump();
   }
 
@@ -442,13 +418,13 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const attempt: Attempt<T> = {
       h,
       item,
-      abort: new AbortController(),
+      abort: undefined, // made when the handler first reads its signal
       startedAt,
       deadline: startedAt + this.#c.visibilityTimeoutMs,
       done: false,
       expire: () => {
         const timeout = new TimeoutError(this.#c.visibilityTimeoutMs, `${PART}: attempt timed out after ${this.#c.visibilityTimeoutMs} ms`);
-        attempt.abort.abort(timeout);
+        (attempt.abort ??= new AbortController()).abort(timeout);
         this.#end(attempt, false, timeout);
       },
     };
@@ -456,7 +432,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (this.listens('active')) this.emitEvent('active', item, this.#info(attempt));
     let result: R | PromiseLike<R>;
     try {
-      result = this.#handler!(item, { id: h.id, attempt: h.attempt, signal: attempt.abort.signal, key: h.group });
+      result = this.#handler!(item, {
+        id: h.id,
+        attempt: h.attempt,
+        key: h.group,
+        get signal() {
+          return (attempt.abort ??= new AbortController()).signal;
+        },
+      });
     } catch (error) {
       this.#end(attempt, false, error);
       return;
@@ -477,15 +460,16 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const h = attempt.h;
     if (ok) {
       const reply = h.replyTo === undefined ? '' : JSON.stringify({ i: h.id, v: outcome === undefined ? null : outcome });
-      const settled = this.#settler.settle(record(h, 'done', { reply }));
-      this.#track(
-        this.listens('completed')
-          ? settled.then((counted) => {
-              if (counted)
-                this.emitEvent('completed', attempt.item, outcome as R, { ...this.#info(attempt), runMs: Date.now() - attempt.startedAt });
-            })
-          : settled,
-      );
+      const done = record(h, 'done', { reply });
+      // Nobody listens: no promise of its own (the settler's run reports a failure).
+      if (!this.listens('completed')) this.#settler.settle(done, (error) => this.reportError(error));
+      else
+        this.#track(
+          this.#settler.settle(done).then((counted) => {
+            if (counted)
+              this.emitEvent('completed', attempt.item, outcome as R, { ...this.#info(attempt), runMs: Date.now() - attempt.startedAt });
+          }),
+        );
     } else this.#track(this.#fail(attempt, outcome));
     this.#pump();
   }
@@ -578,12 +562,22 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       await this.#groupMade();
       const [, due, now] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
       this.#clockOffset = Number(now) - Date.now();
+      await this.#readLevels();
       if (Number(due) >= 0) next = Math.max(0, Math.min(next, Number(due) - Number(now)));
       await this.#reclaim();
     } catch (error) {
       if (!this.#stopped) this.reportError(error);
     }
     this.#schedulePoll(next);
+  }
+
+  /** Reads the priority levels in use (a failure is reported; the last known stay). */
+  async #readLevels(): Promise<void> {
+    try {
+      this.#streams = streamsOf(this.#keys[0]!, (await this.#send(['ZRANGE', `${this.#keys[0]}:levels`, 0, -1])) as string[]);
+    } catch (error) {
+      if (!this.#stopped) this.reportError(error);
+    }
   }
 
   /** Takes back items whose holder stopped answering: each counts a failed (timed-out) attempt. */
@@ -595,7 +589,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const minIdle = this.#c.visibilityTimeoutMs + this.#c.pollMs;
     await claimLapsed(
       this.#send,
-      this.#keys[0]!,
+      this.#streams,
       this.#consumer,
       minIdle,
       () => this.#stopped,

@@ -8,8 +8,13 @@
  * `i` its id, `d` the item (JSON), `a` attempts made so far, `e` when it was
  * pushed (ms, server time), and when they apply `g` its message group, `x`
  * its TTL deadline (ms, server time), `r` the process awaiting its result
- * (`submit`), `k` its dedupe key, `h` (delayed set only) a group's head
- * coming back from a retry's backoff.
+ * (`submit`), `k` its dedupe key, `p` its priority (when not 0), `h`
+ * (delayed set only) a group's head coming back from a retry's backoff.
+ *
+ * Priority levels: items of priority 0 are in the queue's stream, items
+ * of priority p in the stream `…:stream:p<p>` (its consumer group made with
+ * it); the sorted set `…:stream:levels` holds the levels used (score −p).
+ * Workers read the levels highest first.
  * @internal
  * @module
  */
@@ -26,7 +31,7 @@ local function now_ms()
 end
 local function flat(t)
   local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
-  for _, name in ipairs({'g', 'x', 'r', 'k'}) do
+  for _, name in ipairs({'g', 'x', 'r', 'k', 'p'}) do
     if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
   end
   return f
@@ -37,7 +42,28 @@ local function unflat(f)
   return t
 end
 local function xadd(stream, t)
+  if t.p then
+    local level = stream .. ':p' .. t.p
+    if redis.call('ZADD', stream .. ':levels', 'NX', -tonumber(t.p), t.p) == 1 then
+      redis.pcall('XGROUP', 'CREATE', level, '${GROUP}', '0', 'MKSTREAM')
+    end
+    stream = level
+  end
   return redis.call('XADD', stream, '*', unpack(flat(t)))
+end
+local function streams(main)
+  local out = {}
+  local placed = false
+  local levels = redis.call('ZRANGE', main .. ':levels', 0, -1, 'WITHSCORES')
+  for n = 1, #levels, 2 do
+    if not placed and tonumber(levels[n + 1]) > 0 then
+      out[#out + 1] = main
+      placed = true
+    end
+    out[#out + 1] = main .. ':p' .. levels[n]
+  end
+  if not placed then out[#out + 1] = main end
+  return out
 end
 local function encode(seq, t)
   return seq .. '|' .. cjson.encode(t)
@@ -63,13 +89,17 @@ local function release(base, t, now)
   local ends = tonumber(string.match(v, '^(%d+)'))
   if ends <= now then redis.call('DEL', key) else redis.call('PEXPIREAT', key, ends) end
 end
-local function pending(stream)
-  local p = redis.pcall('XPENDING', stream, '${GROUP}')
+local function pending(main)
+  local p = redis.pcall('XPENDING', main, '${GROUP}')
   if type(p) == 'table' and p.err then
-    redis.call('XGROUP', 'CREATE', stream, '${GROUP}', '0', 'MKSTREAM')
+    redis.call('XGROUP', 'CREATE', main, '${GROUP}', '0', 'MKSTREAM')
     return 0
   end
-  return tonumber(p[1])
+  local n = tonumber(p[1])
+  for _, level in ipairs(streams(main)) do
+    if level ~= main then n = n + tonumber(redis.call('XPENDING', level, '${GROUP}')[1]) end
+  end
+  return n
 end
 local function waiting(stream, counts)
   local c = redis.call('HMGET', counts, 'accepted', 'completed', 'deadLettered', 'cancelled')
@@ -94,7 +124,8 @@ end
  * ARGV: 1 item JSON, 2 id ('' → the next sequence number), 3 delay ms,
  * 4 capacity (−1: none), 5 overflow, 6 dedupe key (''), 7 dedupe window ms,
  * 8 group (''), 9 TTL ms (0: none), 10 reply-to (''), 11 key base,
- * 12 source, 13 the dead letter's capacity (−1: none), 14 its overflow.
+ * 12 source, 13 the dead letter's capacity (−1: none), 14 its overflow,
+ * 15 priority (0: the queue's stream; else its level's).
  * Replies {status, id}: `ok`, `dup` (the live item's id), `full` (nothing
  * done: `reject` and `block`), `dropped` (`drop-newest`: accepted and
  * dead-lettered `maxlen`).
@@ -121,6 +152,7 @@ local id = ARGV[2]
 if id == '' then id = tostring(seq) end
 local t = {i = id, d = ARGV[1], a = '0', e = tostring(now)}
 if ARGV[8] ~= '' then t.g = ARGV[8] end
+if ARGV[15] ~= '0' then t.p = ARGV[15] end
 if tonumber(ARGV[9]) > 0 then t.x = tostring(now + tonumber(ARGV[9])) end
 if ARGV[10] ~= '' then t.r = ARGV[10] end
 redis.call('HINCRBY', KEYS[3], 'accepted', 1)
@@ -143,15 +175,20 @@ else
 end
 if full then
   -- drop-oldest: the oldest ready item, else the first delayed one
-  local r = redis.call('XREADGROUP', 'GROUP', '${GROUP}', 'sluice:overflow', 'COUNT', 1, 'STREAMS', KEYS[1], '>')
   local old = nil
-  if r and r[1] and r[1][2][1] then
-    local entry = r[1][2][1]
-    redis.call('XACK', KEYS[1], '${GROUP}', entry[1])
-    redis.call('XDEL', KEYS[1], entry[1])
-    old = unflat(entry[2])
-    advance_group(base, KEYS[1], old)
-  else
+  local levels = streams(KEYS[1])
+  for n = #levels, 1, -1 do
+    local r = redis.call('XREADGROUP', 'GROUP', '${GROUP}', 'sluice:overflow', 'COUNT', 1, 'STREAMS', levels[n], '>')
+    if r and r[1] and r[1][2][1] then
+      local entry = r[1][2][1]
+      redis.call('XACK', levels[n], '${GROUP}', entry[1])
+      redis.call('XDEL', levels[n], entry[1])
+      old = unflat(entry[2])
+      advance_group(base, KEYS[1], old)
+      break
+    end
+  end
+  if not old then
     local first = redis.call('ZPOPMIN', KEYS[2])
     if first[1] then old = decode(first[1]) end
   end
@@ -171,24 +208,25 @@ export const SETTLE_FIELDS = 8;
  * KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead letter's entries, order,
  * stats. ARGV: 1 key base, 2 the dead letter's capacity (−1: none), 3 its
  * overflow, 4 how long a result waits for its reader (ms), 5 the consumer,
- * 6 how many to read for it, then per attempt either `p` and the stream
- * entry's id (done, and nothing else to do: no group, dedupe key or
- * waiting submit) or `f` and 8 fields: the stream entry's id, outcome
+ * 6 how many to read for it, then per attempt either `p`, its priority
+ * level ('' for 0) and the stream entry's id (done, and nothing else to do:
+ * no group, dedupe key or waiting submit) or `f`, its level and 8 fields:
+ * the stream entry's id, outcome
  * (`done`, `retry`, `dead`, `release`: back unseen, nothing counted), the retry's delay ms, attempts made, whether
  * an attempt failed (`1`), the dead-letter entry's id and JSON, the result
  * for a waiting `submit` (JSON, '').
  * Replies {per attempt 1, or 0 when the entry was no longer pending (its
  * visibility timeout lapsed and another process took it: nothing counted),
- * the entries read}.
+ * the entries read, per level stream, highest first}.
  */
 export const SETTLE = `${COMMON}
 local base = ARGV[1]
 local now = now_ms()
 local counted = {completed = 0, failed = 0, retried = 0, deadLettered = 0, deadLetterRefused = 0, deadLetterEvicted = 0}
-local function settle(id, outcome, delay, attempts, failed, dl_id, dl_json, reply)
-  if redis.call('XACK', KEYS[1], '${GROUP}', id) == 0 then return 0 end
-  local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
-  redis.call('XDEL', KEYS[1], id)
+local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_json, reply)
+  if redis.call('XACK', stream, '${GROUP}', id) == 0 then return 0 end
+  local entry = redis.call('XRANGE', stream, id, id)[1]
+  redis.call('XDEL', stream, id)
   if not entry then return 0 end
   local t = unflat(entry[2])
   if outcome == 'release' then
@@ -227,27 +265,36 @@ end
 local out = {}
 local o = 7
 while o <= #ARGV do
+  local stream = KEYS[1]
+  if ARGV[o + 1] ~= '' then stream = KEYS[1] .. ':p' .. ARGV[o + 1] end
   if ARGV[o] == 'p' then
-    if redis.call('XACK', KEYS[1], '${GROUP}', ARGV[o + 1]) == 1 then
-      redis.call('XDEL', KEYS[1], ARGV[o + 1])
+    if redis.call('XACK', stream, '${GROUP}', ARGV[o + 2]) == 1 then
+      redis.call('XDEL', stream, ARGV[o + 2])
       counted.completed = counted.completed + 1
       out[#out + 1] = 1
     else
       out[#out + 1] = 0
     end
-    o = o + 2
+    o = o + 3
   else
-    out[#out + 1] = settle(ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7], ARGV[o + 8])
-    o = o + 9
+    out[#out + 1] = settle(stream, ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7], ARGV[o + 8], ARGV[o + 9])
+    o = o + 10
   end
 end
 for name, k in pairs(counted) do
   if k > 0 then redis.call('HINCRBY', KEYS[3], name, k) end
 end
 local read = {}
-if tonumber(ARGV[6]) > 0 then
-  local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', ARGV[6], 'STREAMS', KEYS[1], '>')
-  if got and got[1] then read = got[1][2] end
+local wanted = tonumber(ARGV[6])
+if wanted > 0 then
+  for _, stream in ipairs(streams(KEYS[1])) do
+    local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', wanted, 'STREAMS', stream, '>')
+    if got and got[1] then
+      read[#read + 1] = got[1]
+      wanted = wanted - #got[1][2]
+      if wanted <= 0 then break end
+    end
+  end
 end
 return {out, read}
 `;

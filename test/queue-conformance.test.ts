@@ -32,6 +32,7 @@ interface Subject<T, R> {
   deadLetters(): Promise<{ item: T; reason: string; attempts: number }[]>;
   on<E extends keyof QueueEvents<T, R>>(event: E, fn: (...args: QueueEvents<T, R>[E]) => void): void;
   process(handler: Handler<T, R>): void;
+  pause(): void;
   iterate(): AsyncIterableIterator<Delivery<T>>;
   resume(): void;
   close(): Promise<unknown>;
@@ -54,6 +55,7 @@ const subjects: [string, Make][] = [
         on: (event, fn) => void q.on(event, fn as never),
         process: (handler) => q.process(handler),
         iterate: () => q[Symbol.asyncIterator](),
+        pause: () => q.pause(),
         resume: () => q.resume(),
         close: () => q.close({ drain: false }),
       } satisfies Subject<T, R>;
@@ -73,6 +75,7 @@ const subjects: [string, Make][] = [
         on: (event, fn) => void q.on(event, fn as never),
         process: (handler) => q.process(handler),
         iterate: () => q[Symbol.asyncIterator](),
+        pause: () => q.pause(),
         resume: () => q.resume(),
         close: async () => {
           await q.close({ drain: false });
@@ -307,6 +310,27 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
       expect(await q.stats()).toMatchObject({ accepted: 6, completed: 6, failed: 1, retried: 1 });
     },
   );
+
+  run('pause: nothing more starts while paused (what runs finishes); resume goes on', async () => {
+    const ran: number[] = [];
+    const q = await queue<number, void>({
+      concurrency: 2,
+      handler: async (x) => {
+        ran.push(x);
+        await sleep(20);
+      },
+    });
+    for (let i = 0; i < 6; i++) await q.push(i);
+    await sleep(5);
+    q.pause();
+    const startedBeforePause = ran.length;
+    await sleep(80);
+    expect(ran.length).toBe(startedBeforePause);
+    expect((await q.stats()).waiting).toBe(6 - startedBeforePause);
+    q.resume();
+    await q.onIdle();
+    expect([...ran].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
 
   run(
     'conservation (fast-check): every accepted item completes or is dead-lettered as its failures say; groups keep order',

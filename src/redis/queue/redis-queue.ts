@@ -269,9 +269,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return pull.iterator();
   }
 
-  /** Stops this process's workers from starting items (those running finish). */
+  /** Stops this process's workers from starting items: those running finish; those read but not started go back unseen. */
   pause(): void {
     this.#paused = true;
+    for (const h of this.#ready.splice(0)) this.#settler.settle(record(h, 'release', {}), (e) => this.reportError(e));
   }
 
   /** Lets this process's workers start items again. */

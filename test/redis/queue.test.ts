@@ -268,6 +268,46 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     await expect(stuck).rejects.toThrow('RedisQueue: closed while the push waited for room');
   });
 
+  it('pull mode: a nack with no error retries, a bad delayMs is refused by name, a lapsed delivery cannot be acked, close ends the loop', async () => {
+    const q = queue<string, void>({
+      name: fresh(),
+      visibilityTimeoutMs: 60,
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 1, jitter: 'none' } },
+    });
+    await q.push('x');
+    const seen: string[] = [];
+    let closed: Promise<unknown> | undefined;
+    for await (const d of q[Symbol.asyncIterator]()) {
+      seen.push(`${d.item}@${d.attempt}`);
+      if (d.attempt === 1) {
+        expect(() => d.nack(undefined, { delayMs: -1 })).toThrow(
+          'RedisQueue: nack options.delayMs must be a non-negative finite number, got -1',
+        );
+        expect(d.nack()).toBe(true);
+      } else if (d.attempt === 2) {
+        await sleep(100); // past its visibility timeout: it lapsed
+        expect(d.signal.aborted).toBe(true);
+        expect(d.ack()).toBe(false);
+      } else {
+        expect(d.ack()).toBe(true);
+        closed = q.close({ drain: false });
+      }
+    }
+    await closed;
+    expect(seen).toEqual(['x@1', 'x@2', 'x@3']);
+    expect(await q.stats).toMatchObject({ completed: 1, failed: 2, retried: 2 });
+  });
+
+  it('submit rejects with the last error as stored: its name, message and code', async () => {
+    const q = queue<string, void>({
+      name: fresh(),
+      handler: () => {
+        throw Object.assign(new RangeError('out of range'), { code: 'E_RANGE' });
+      },
+    });
+    await expect(q.submit('x')).rejects.toMatchObject({ name: 'RangeError', message: 'out of range', code: 'E_RANGE' });
+  });
+
   it('close rejects the submits still waiting for a result with QueueClosedError', async () => {
     const q = queue<number, number>({ name: fresh() }); // no worker anywhere: the result never comes
     const pending = q.submit(1);

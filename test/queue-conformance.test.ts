@@ -26,12 +26,13 @@ interface Options<T, R> {
 /** What the suite drives, the same for both. */
 interface Subject<T, R> {
   push(item: T, options?: { delayMs?: number; id?: string; priority?: number }): Promise<Receipt>;
-  submit(item: T): Promise<R>;
+  submit(item: T, options?: { id?: string; delayMs?: number }): Promise<R>;
   stats(): Promise<QueueStats>;
   onIdle(): Promise<void>;
   deadLetters(): Promise<{ item: T; reason: string; attempts: number }[]>;
   on<E extends keyof QueueEvents<T, R>>(event: E, fn: (...args: QueueEvents<T, R>[E]) => void): void;
   process(handler: Handler<T, R>): void;
+  cancel(id: string, reason?: unknown): Promise<boolean>;
   pause(): void;
   iterate(): AsyncIterableIterator<Delivery<T>>;
   resume(): void;
@@ -48,7 +49,7 @@ const subjects: [string, Make][] = [
       const q = new Queue<T, R>(options);
       return {
         push: (item, o) => q.push(item, o),
-        submit: (item) => q.submit(item),
+        submit: (item, o) => q.submit(item, o),
         stats: async () => q.stats,
         onIdle: () => q.onIdle(),
         deadLetters: async () => (q.deadLetter as DeadLetter<T>).entries(),
@@ -56,6 +57,7 @@ const subjects: [string, Make][] = [
         process: (handler) => q.process(handler),
         iterate: () => q[Symbol.asyncIterator](),
         pause: () => q.pause(),
+        cancel: async (id, reason) => q.cancel(id, reason),
         resume: () => q.resume(),
         close: () => q.close({ drain: false }),
       } satisfies Subject<T, R>;
@@ -68,7 +70,7 @@ const subjects: [string, Make][] = [
       const q = new RedisQueue<T, R>({ client, name: `conformance-${process.pid}-${n++}`, pollMs: 20, ...options });
       return {
         push: (item, o) => q.push(item, o),
-        submit: (item) => q.submit(item),
+        submit: (item, o) => q.submit(item, o),
         stats: () => q.stats,
         onIdle: () => q.onIdle(),
         deadLetters: () => q.deadLetter.entries(),
@@ -76,6 +78,7 @@ const subjects: [string, Make][] = [
         process: (handler) => q.process(handler),
         iterate: () => q[Symbol.asyncIterator](),
         pause: () => q.pause(),
+        cancel: (id, reason) => q.cancel(id, reason),
         resume: () => q.resume(),
         close: async () => {
           await q.close({ drain: false });
@@ -331,6 +334,53 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     await q.onIdle();
     expect([...ran].sort()).toEqual([0, 1, 2, 3, 4, 5]);
   });
+
+  run(
+    'cancel: a waiting item (delayed, grouped or plain) never runs and its submit rejects with the reason; a running one is aborted and counted cancelled',
+    async () => {
+      const ran: string[] = [];
+      const aborted: unknown[] = [];
+      const q = await queue<{ s: string; g?: string }, void>({
+        autoStart: false,
+        groupBy: (x) => x.g,
+        handler: async ({ s }, { signal }) => {
+          ran.push(s);
+          if (s === 'long') {
+            await new Promise((resolve) => signal.addEventListener('abort', resolve));
+            aborted.push(signal.reason);
+          }
+        },
+      });
+      const waiting = q.submit({ s: 'waiting' }, { id: 'w' }).then(
+        () => 'resolved',
+        (error: Error) => error.message,
+      );
+      await q.push({ s: 'delayed' }, { id: 'd', delayMs: 40 });
+      await q.push({ s: 'g1', g: 'g' }, { id: 'g1' });
+      await q.push({ s: 'g2', g: 'g' }, { id: 'g2' });
+      await q.push({ s: 'g3', g: 'g' }, { id: 'g3' });
+      await q.push({ s: 'long' }, { id: 'long' });
+      await sleep(10);
+      expect(await q.cancel('w', new Error('not wanted'))).toBe(true);
+      await q.cancel('d');
+      await q.cancel('g2');
+      q.resume();
+      for (let i = 0; i < 100 && !ran.includes('long'); i++) await sleep(5);
+      expect(await q.cancel('long', new Error('stop it'))).toBe(true);
+      await q.onIdle();
+      await sleep(60); // the delayed item's time passed: it must not run either
+      expect(await waiting).toBe('not wanted');
+      expect(ran.sort()).toEqual(['g1', 'g3', 'long']);
+      expect(aborted.map((e) => (e as Error).message)).toEqual(['stop it']);
+      const s = await q.stats();
+      expect(s).toMatchObject({ accepted: 6, completed: 2, cancelled: 4, waiting: 0, inFlight: 0 });
+      expect(balanced(s)).toBe(true);
+      // A later item with a cancelled id is another item: it runs.
+      await q.push({ s: 'again' }, { id: 'w' });
+      await q.onIdle();
+      expect(ran).toContain('again');
+    },
+  );
 
   run(
     'conservation (fast-check): every accepted item completes or is dead-lettered as its failures say; groups keep order',

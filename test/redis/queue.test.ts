@@ -308,6 +308,38 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     await expect(q.submit('x')).rejects.toMatchObject({ name: 'RangeError', message: 'out of range', code: 'E_RANGE' });
   });
 
+  it('cancel from another process: the running attempt is aborted within pollMs, counted cancelled, its submit rejected', async () => {
+    const name = fresh();
+    const started: number[] = [];
+    const reasons: string[] = [];
+    const worker = queue<string, string>({
+      name,
+      handler: async (_s, { signal }) => {
+        started.push(Date.now());
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        reasons.push(`${(signal.reason as Error).name}: ${(signal.reason as Error).message}`);
+        return 'finished anyway';
+      },
+    });
+    const producer = queue<string, string>({ name });
+    const cancelled: string[] = [];
+    worker.on('cancelled', (item, reason, { id }) => cancelled.push(`${item} ${id} ${(reason as Error).message}`));
+    const outcome = producer.submit('job', { id: 'job-1' }).then(
+      (r) => r,
+      (e: Error) => `${e.name}: ${e.message}`,
+    );
+    for (let i = 0; i < 100 && started.length === 0; i++) await sleep(5);
+    const at = Date.now();
+    expect(await producer.cancel('job-1', new RangeError('no longer needed'))).toBe(true);
+    expect(await producer.cancel('job-1')).toBe(false); // marked already
+    expect(await outcome).toBe('RangeError: no longer needed');
+    expect(reasons).toEqual(['RangeError: no longer needed']);
+    expect(Date.now() - at).toBeLessThan(500); // the worker's poll (every 20 ms here) saw it
+    expect(await producer.stats).toMatchObject({ accepted: 1, completed: 0, cancelled: 1, waiting: 0, inFlight: 0 });
+    expect(cancelled).toEqual(['job job-1 no longer needed']); // told by the worker that settled it
+    await expect(producer.cancel(7 as never)).rejects.toThrow('RedisQueue: cancel: id must be a string, got 7');
+  });
+
   it('close rejects the submits still waiting for a result with QueueClosedError', async () => {
     const q = queue<number, number>({ name: fresh() }); // no worker anywhere: the result never comes
     const pending = q.submit(1);

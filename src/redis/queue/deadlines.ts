@@ -16,12 +16,12 @@ export interface Timed {
  * earliest is always the oldest not done (a FIFO, not a heap).
  * @internal
  */
-export class Deadlines {
-  #queue: Timed[] = [];
+export class Deadlines<A extends Timed = Timed> {
+  #queue: A[] = [];
   #head = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  add(attempt: Timed): void {
+  add(attempt: A): void {
     // Attempts mostly settle in the order they started: drop the settled ones at the head as new ones come.
     const q = this.#queue;
     while (this.#head < q.length && q[this.#head]!.done) this.#head++;
@@ -31,6 +31,11 @@ export class Deadlines {
     }
     this.#queue.push(attempt);
     if (this.#timer === undefined) this.#arm(attempt.deadline);
+  }
+
+  /** The attempts not yet done, oldest first. */
+  *running(): IterableIterator<A> {
+    for (let i = this.#head; i < this.#queue.length; i++) if (!this.#queue[i]!.done) yield this.#queue[i]!;
   }
 
   /** Stops the timer (the worker stopped). */
@@ -78,4 +83,30 @@ export interface Attempt<T> extends Timed {
   readonly deadline: number;
   done: boolean;
   expire(): void;
+}
+
+/** One timer for `fn`, at the soonest of the times asked for (`schedule(ms)`); it fires once, then may be asked again. @internal */
+export class SoonestTimer {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #at = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly fn: () => void) {}
+
+  schedule(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.#timer !== undefined && this.#at <= at) return;
+    clearTimeout(this.#timer);
+    this.#at = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#at = Number.POSITIVE_INFINITY;
+      this.fn();
+    }, ms);
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#at = Number.POSITIVE_INFINITY;
+  }
 }

@@ -4,7 +4,8 @@ import * as v from '../../internal/validate.js';
 import type { GroupKey, Handler, Overflow, QueueStats } from '../../queue-types.js';
 import type { RetryPolicy } from '../../retry.js';
 import type { RedisDeadLetter } from '../dead-letter.js';
-import type { RedisPartOptions } from '../send.js';
+import type { RedisPartOptions, Script } from '../send.js';
+import { QueueClosedError, QueueFullError } from '../../errors.js';
 
 /** The part's name in messages. @internal */
 export const PART = 'RedisQueue';
@@ -137,6 +138,8 @@ export interface Held {
   readonly key: string | undefined;
   /** Its priority: 0 (the queue's stream) or its level stream's. */
   readonly priority: number;
+  /** Its sequence number at push (a cancel applies to items pushed before it). */
+  readonly seq: number;
 }
 
 /** A RedisQueue's options, checked and resolved to their defaults. @internal */
@@ -220,6 +223,7 @@ export function held(entry: string, fields: readonly string[]): Held {
     replyTo: t.r,
     key: t.k,
     priority: t.p === undefined ? 0 : Number(t.p),
+    seq: Number(t.s ?? 0),
   };
 }
 
@@ -309,4 +313,27 @@ export function enterByPriority(ready: Held[], h: Held): void {
   let at = ready.length;
   while (at > 0 && ready[at - 1]!.priority < h.priority) at--;
   ready.splice(at, 0, h);
+}
+
+/**
+ * Runs the push script until it takes the item: at capacity `'reject'`
+ * throws QueueFullError, `'block'` asks again every `pollMs`.
+ * @returns the script's status (`ok`, `dup`, `dropped`) and the item's id.
+ * @throws QueueFullError; QueueClosedError when the queue closed while the push waited.
+ * @internal
+ */
+export async function pushUntilRoom<T, R>(
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+  c: RedisQueueConfig<T, R>,
+  closed: () => boolean,
+): Promise<[string, string]> {
+  for (;;) {
+    const reply = (await script.run(keys, args)) as [string, string];
+    if (reply[0] !== 'full') return reply;
+    if (c.overflow === 'reject') throw new QueueFullError(c.capacity, `${PART}: capacity of ${c.capacity} reached`);
+    await new Promise((resolve) => setTimeout(resolve, c.pollMs));
+    if (closed()) throw new QueueClosedError(`${PART}: closed while the push waited for room`);
+  }
 }

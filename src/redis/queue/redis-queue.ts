@@ -1,35 +1,34 @@
 import type { DeadLetterEntry, DeadLetterReason } from '../../dead-letter.js';
-import { QueueClosedError, QueueFullError, TimeoutError } from '../../errors.js';
+import { QueueClosedError, TimeoutError } from '../../errors.js';
 import { Emitting } from '../../queue/emitting.js';
 import { decideFailure } from '../../queue/outcome.js';
 import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
 import * as v from '../../internal/validate.js';
 import { RedisDeadLetter, storeError } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
-import { type Attempt, Deadlines } from './deadlines.js';
+import { type Attempt, Deadlines, SoonestTimer } from './deadlines.js';
 import {
   type Held,
   held,
   PART,
   pushArgs,
+  pushUntilRoom,
   type RedisPushOptions,
   type RedisQueueConfig,
   type RedisQueueOptions,
   RESULT_TTL_MS,
   resolveOptions,
   safeParse,
-  streamsOf,
   enterByPriority,
   statsOf,
 } from './options.js';
 import { Pull, RELEASED } from './pull.js';
-import { Results } from './results.js';
-import { PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
-import { blockingRead, claimLapsed, makeGroup, readLoop, record, Settler } from './stream-io.js';
+import { Results, revive } from './results.js';
+import { CANCEL, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
+import { abortCancelled, cancelItem, defaultReason } from './cancels.js';
+import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Queue's API, counters and guarantees across processes, on Redis Streams:
@@ -54,12 +53,11 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *
  * Redis keys, under one cluster hash tag `{prefix}{name}`: `:stream` (the
  * ready and in-flight items; consumer group `sluice`), `:stream:p<priority>`
- * (those of another priority) and `:stream:levels` (the priorities in
- * use), `:delayed` (sorted
- * set by due time), `:counts` (hash), `:group:<group>` (a group's items,
- * its head in the stream), `:dedupe:<key>` (the end of the key's window
- * and its item's id), `:results:<process>` (results for `submit`), and the
- * dead letter's (see {@link RedisDeadLetter}).
+ * and `:stream:levels` (other priorities, and those in use), `:delayed`
+ * (sorted set by due time), `:counts` (hash), `:group:<group>` (a group's
+ * items, its head in the stream), `:dedupe:<key>` (the key's window end and
+ * item id), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
+ * sequence number and reason, until met), and the dead letter's.
  *
  * Differences from Queue, by design: `stats` and `size` are promises;
  * there is no `tryPush` (no push can be decided without a round trip);
@@ -72,8 +70,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * attempt (the previous delay is not kept across processes); `priority`
  * is an integer, each one used a stream of its own that workers read
  * highest first (a worker idle in a blocking read learns of a new level at
- * its next poll). Not built yet: `cancel`, `rateLimit` and adaptive
- * concurrency (give the handler's calls a `RedisTokenBucket`), `metrics()`.
+ * its next poll); `cancel` returns a promise and cannot say whether a live
+ * item had the id (see {@link RedisQueue.cancel}). Not built yet:
+ * `rateLimit` and adaptive concurrency (give the handler's calls a
+ * `RedisTokenBucket`), `metrics()`.
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -91,8 +91,9 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #push: Script;
   readonly #promote: Script;
   readonly #stats: Script;
+  readonly #cancel: Script;
   readonly #settler: Settler;
-  readonly #deadlines = new Deadlines();
+  readonly #deadlines = new Deadlines<Attempt<T>>();
   /** This process's name in the consumer group. */
   readonly #consumer = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   #handler: Handler<T, R> | undefined;
@@ -110,8 +111,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #ready: Held[] = [];
   /** Wakes the read loop (a slot freed, resumed, closing). */
   #wake: (() => void) | undefined;
-  #pollTimer: ReturnType<typeof setTimeout> | undefined;
-  #pollAt = Number.POSITIVE_INFINITY;
+  /** The next look for due delays and lapses (the sooner of those asked for). */
+  readonly #pollTimer = new SoonestTimer(() => void this.#poll());
   /** The stream and its consumer group made (once per instance: XGROUP CREATE … MKSTREAM). */
   #groupReady: Promise<void> | undefined;
   /** Server time minus local time, ms, from the last poll (for TTL deadlines). */
@@ -158,7 +159,15 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       [this.#base, this.deadLetter.scriptCapacity, this.deadLetter.overflow, RESULT_TTL_MS, this.#consumer],
       () => (this.#paused || this.#stopped ? 0 : Math.max(0, this.#concurrency - this.#running - this.#ready.length)),
       (entries) => this.#take(entries),
+      ({ held: h }, reason) =>
+        this.listens('cancelled') &&
+        this.emitEvent('cancelled', safeParse(h.data) as T, revive(JSON.parse(reason)), {
+          id: h.id,
+          attempt: h.attempt,
+          enqueuedAt: h.pushedAt - this.#clockOffset,
+        }),
     );
+    this.#cancel = new Script(this.#send, CANCEL);
     if (this.#handler !== undefined && !this.#paused) this.#start();
   }
 
@@ -223,14 +232,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    *   duplicate (its result goes to the push that was first).
    */
   async submit(item: T, options?: RedisPushOptions): Promise<R> {
-    this.#results ??= new Results(PART, this.#client, `${this.#base}:results:${this.#consumer}`, this.#c.commandTimeoutMs, (e) =>
-      this.reportError(e),
-    );
-    const results = this.#results;
+    const key = `${this.#base}:results:${this.#consumer}`;
+    const results = (this.#results ??= new Results(PART, this.#client, key, this.#c, (e) => this.reportError(e)));
     let pending: Promise<unknown> | undefined;
-    const receipt = await this.#offer(item, options, this.#consumer, (id) => {
-      pending = results.expect(id);
-    });
+    const receipt = await this.#offer(item, options, this.#consumer, (id) => void (pending = results.expect(id)));
     if (receipt.duplicate) throw results.duplicate(receipt.id);
     return pending as Promise<R>;
   }
@@ -269,6 +274,26 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return pull.iterator();
   }
 
+  /**
+   * Cancels item `id` (its push `id`, or the receipt's) in every process:
+   * a waiting one leaves when a worker, the delayed set's move or its
+   * group's turn meets it; a running one has its handler's `signal` aborted
+   * with `reason` (here at once, elsewhere within `pollMs`) and is counted
+   * when its attempt settles, whatever the outcome. Counted in
+   * `stats.cancelled`; its `submit` rejects with `reason` (as stored); the
+   * `'cancelled'` event is told by the process that settles a running one.
+   * Items pushed later with the same id are not affected. Unlike Queue's, it
+   * cannot say whether a live item has the id (that would take an index of
+   * every item): a cancel no item meets stays as a small mark in Redis.
+   * An item an idle worker was woken by may still run once.
+   * @returns (resolves) true when `id` was not marked cancelled already.
+   * @throws (rejects) TypeError when `id` is not a string; StoreUnavailableError when Redis does not answer.
+   */
+  async cancel(id: string, reason: unknown = defaultReason()): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError(`${PART}: cancel: id must be a string, got ${v.show(id)}`);
+    return cancelItem(this.#cancel, [this.#keys[2]!, `${this.#base}:cancelled`], id, reason, this.#deadlines.running());
+  }
+
   /** Stops this process's workers from starting items: those running finish; those read but not started go back unseen. */
   pause(): void {
     this.#paused = true;
@@ -288,7 +313,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     for (;;) {
       const s = await this.stats;
       if (s.waiting === 0 && s.inFlight === 0) return;
-      await sleep(Math.min(this.#c.pollMs, 50));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.#c.pollMs, 50)));
     }
   }
 
@@ -305,7 +330,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (drain && this.#handler !== undefined && this.#started && !this.#paused) await this.onIdle();
     this.#pull?.end();
     this.#stopped = true;
-    clearTimeout(this.#pollTimer);
+    this.#pollTimer.clear();
     this.#wake?.();
     this.#reader?.close();
     while (this.#settling.size > 0 || this.#settler.busy) {
@@ -326,26 +351,13 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   async #offer(item: T, options: RedisPushOptions | undefined, replyTo: string | undefined, onId?: (id: string) => void): Promise<Receipt> {
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
-    const c = this.#c;
-    const { args, delayMs } = pushArgs(c, item, options, replyTo ?? '', [
-      this.#base,
-      this.name,
-      this.deadLetter.scriptCapacity,
-      this.deadLetter.overflow,
-    ]);
+    const dl = this.deadLetter;
+    const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#base, this.name, dl.scriptCapacity, dl.overflow]);
     await this.#groupMade();
-    for (;;) {
-      const [status, itemId] = (await this.#push.run(this.#keys, args)) as [string, string];
-      if (status === 'full') {
-        if (c.overflow === 'reject') throw new QueueFullError(c.capacity, `${PART}: capacity of ${c.capacity} reached`);
-        await sleep(c.pollMs);
-        if (this.#closed) throw new QueueClosedError(`${PART}: closed while the push waited for room`);
-        continue;
-      }
-      if (status === 'ok') onId?.(itemId);
-      if (delayMs > 0) this.#schedulePoll(delayMs);
-      return { id: itemId, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
-    }
+    const [status, id] = await pushUntilRoom(this.#push, this.#keys, args, this.#c, () => this.#closed);
+    if (status === 'ok') onId?.(id);
+    if (delayMs > 0) this.#schedulePoll(delayMs);
+    return { id, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
   }
 
   /** The stream and its consumer group, made once per instance (again after a failure). */
@@ -545,24 +557,16 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** Looks for due delays and lapsed items in `ms` (sooner wins). */
   #schedulePoll(ms: number): void {
-    if (!this.#started || this.#stopped) return;
-    const at = Date.now() + ms;
-    if (this.#pollTimer !== undefined && this.#pollAt <= at) return;
-    clearTimeout(this.#pollTimer);
-    this.#pollAt = at;
-    this.#pollTimer = setTimeout(() => {
-      this.#pollTimer = undefined;
-      this.#pollAt = Number.POSITIVE_INFINITY;
-      void this.#poll();
-    }, ms);
+    if (this.#started && !this.#stopped) this.#pollTimer.schedule(ms);
   }
 
   async #poll(): Promise<void> {
     let next = this.#c.pollMs;
     try {
       await this.#groupMade();
-      const [, due, now] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
+      const [, due, now, cancels] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
       this.#clockOffset = Number(now) - Date.now();
+      if (Number(cancels) > 0) await abortCancelled(this.#send, `${this.#base}:cancelled`, [...this.#deadlines.running()]);
       await this.#readLevels();
       if (Number(due) >= 0) next = Math.max(0, Math.min(next, Number(due) - Number(now)));
       await this.#reclaim();
@@ -574,25 +578,21 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** Reads the priority levels in use (a failure is reported; the last known stay). */
   async #readLevels(): Promise<void> {
-    try {
-      this.#streams = streamsOf(this.#keys[0]!, (await this.#send(['ZRANGE', `${this.#keys[0]}:levels`, 0, -1])) as string[]);
-    } catch (error) {
+    this.#streams = await levelStreams(this.#send, this.#keys[0]!).catch((error: unknown) => {
       if (!this.#stopped) this.reportError(error);
-    }
+      return this.#streams;
+    });
   }
 
   /** Takes back items whose holder stopped answering: each counts a failed (timed-out) attempt. */
   async #reclaim(): Promise<void> {
-    const lapsed = new TimeoutError(
-      this.#c.visibilityTimeoutMs,
-      `${PART}: visibility timeout lapsed (the process running it stopped answering)`,
-    );
-    const minIdle = this.#c.visibilityTimeoutMs + this.#c.pollMs;
+    const { visibilityTimeoutMs: ms, pollMs } = this.#c;
+    const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);
     await claimLapsed(
       this.#send,
       this.#streams,
       this.#consumer,
-      minIdle,
+      ms + pollMs,
       () => this.#stopped,
       (h) => this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed)),
     );

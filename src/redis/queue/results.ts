@@ -6,8 +6,8 @@ interface Awaiting {
   reject(error: unknown): void;
 }
 
-/** An error that crossed processes as `{ name, message, code }`, an Error again. */
-function revive(stored: { name?: string; message?: string; code?: string } | undefined): Error {
+/** An error that crossed processes as `{ name, message, code }`, an Error again. @internal */
+export function revive(stored: { name?: string; message?: string; code?: string } | undefined): Error {
   const error = new Error(stored?.message ?? 'failed');
   error.name = stored?.name ?? 'Error';
   if (stored?.code !== undefined) (error as { code?: string }).code = stored.code;
@@ -28,13 +28,18 @@ export class Results {
   #reading = false;
   #closed = false;
 
+  private readonly commandTimeoutMs: number;
+
   constructor(
     private readonly part: string,
     private readonly client: RedisClient,
     private readonly key: string,
-    private readonly commandTimeoutMs: number,
+    options: { readonly commandTimeoutMs: number },
+    /** Where a failed read is reported (the queue's `'error'` event). */
     private readonly report: (error: unknown) => void,
-  ) {}
+  ) {
+    this.commandTimeoutMs = options.commandTimeoutMs;
+  }
 
   /** The outcome of item `id`, once some process settled it. */
   expect(id: string): Promise<unknown> {

@@ -31,7 +31,7 @@ local function now_ms()
 end
 local function flat(t)
   local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
-  for _, name in ipairs({'g', 'x', 'r', 'k', 'p'}) do
+  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's'}) do
     if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
   end
   return f
@@ -74,13 +74,6 @@ end
 local function enter_group(base, stream, t)
   if redis.call('RPUSH', base .. ':group:' .. t.g, cjson.encode(t)) == 1 then xadd(stream, t) end
 end
-local function advance_group(base, stream, t)
-  if not t.g then return end
-  local key = base .. ':group:' .. t.g
-  redis.call('LPOP', key)
-  local head = redis.call('LINDEX', key, 0)
-  if head then xadd(stream, cjson.decode(head)) end
-end
 local function release(base, t, now)
   if not t.k then return end
   local key = base .. ':dedupe:' .. t.k
@@ -88,6 +81,44 @@ local function release(base, t, now)
   if not v then return end
   local ends = tonumber(string.match(v, '^(%d+)'))
   if ends <= now then redis.call('DEL', key) else redis.call('PEXPIREAT', key, ends) end
+end
+local cancels = nil
+local function cancel_reason(base, t)
+  if cancels == nil then cancels = redis.call('HLEN', base .. ':cancelled') end
+  if cancels == 0 then return nil end
+  local v = redis.call('HGET', base .. ':cancelled', t.i)
+  if not v then return nil end
+  local bar = string.find(v, '|', 1, true)
+  if tonumber(t.s or '0') > tonumber(string.sub(v, 1, bar - 1)) then return nil end
+  return string.sub(v, bar + 1)
+end
+local function discard(base, t, now, reason)
+  redis.call('HINCRBY', base .. ':counts', 'cancelled', 1)
+  redis.call('HDEL', base .. ':cancelled', t.i)
+  cancels = cancels - 1
+  release(base, t, now)
+  if t.r then
+    local results = base .. ':results:' .. t.r
+    redis.call('RPUSH', results, '{"i":' .. cjson.encode(t.i) .. ',"e":' .. reason .. '}')
+    redis.call('PEXPIRE', results, 3600000)
+  end
+end
+local function advance_group(base, stream, t, now)
+  if not t.g then return end
+  local key = base .. ':group:' .. t.g
+  redis.call('LPOP', key)
+  while true do
+    local head = redis.call('LINDEX', key, 0)
+    if not head then return end
+    local h = cjson.decode(head)
+    local reason = cancel_reason(base, h)
+    if not reason then
+      xadd(stream, h)
+      return
+    end
+    redis.call('LPOP', key)
+    discard(base, h, now, reason)
+  end
 end
 local function pending(main)
   local p = redis.pcall('XPENDING', main, '${GROUP}')
@@ -150,7 +181,7 @@ if full and (overflow == 'reject' or overflow == 'block') then return {'full', '
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 local id = ARGV[2]
 if id == '' then id = tostring(seq) end
-local t = {i = id, d = ARGV[1], a = '0', e = tostring(now)}
+local t = {i = id, d = ARGV[1], a = '0', e = tostring(now), s = tostring(seq)}
 if ARGV[8] ~= '' then t.g = ARGV[8] end
 if ARGV[15] ~= '0' then t.p = ARGV[15] end
 if tonumber(ARGV[9]) > 0 then t.x = tostring(now + tonumber(ARGV[9])) end
@@ -184,7 +215,7 @@ if full then
       redis.call('XACK', levels[n], '${GROUP}', entry[1])
       redis.call('XDEL', levels[n], entry[1])
       old = unflat(entry[2])
-      advance_group(base, KEYS[1], old)
+      advance_group(base, KEYS[1], old, now)
       break
     end
   end
@@ -229,6 +260,13 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
   redis.call('XDEL', stream, id)
   if not entry then return 0 end
   local t = unflat(entry[2])
+  local reason = cancel_reason(base, t)
+  if reason then
+    -- cancelled while it ran: counted cancelled, whatever the attempt's outcome
+    discard(base, t, now, reason)
+    advance_group(base, KEYS[1], t, now)
+    return reason
+  end
   if outcome == 'release' then
     xadd(KEYS[1], t)
     return 1
@@ -253,7 +291,7 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
     if added[1] == 0 then counted.deadLetterRefused = counted.deadLetterRefused + 1 end
     counted.deadLetterEvicted = counted.deadLetterEvicted + #added - 1
   end
-  advance_group(base, KEYS[1], t)
+  advance_group(base, KEYS[1], t, now)
   release(base, t, now)
   if t.r and reply ~= '' then
     local results = base .. ':results:' .. t.r
@@ -263,11 +301,12 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
   return 1
 end
 local out = {}
+cancels = redis.call('HLEN', base .. ':cancelled')
 local o = 7
 while o <= #ARGV do
   local stream = KEYS[1]
   if ARGV[o + 1] ~= '' then stream = KEYS[1] .. ':p' .. ARGV[o + 1] end
-  if ARGV[o] == 'p' then
+  if ARGV[o] == 'p' and cancels == 0 then
     if redis.call('XACK', stream, '${GROUP}', ARGV[o + 2]) == 1 then
       redis.call('XDEL', stream, ARGV[o + 2])
       counted.completed = counted.completed + 1
@@ -275,6 +314,9 @@ while o <= #ARGV do
     else
       out[#out + 1] = 0
     end
+    o = o + 3
+  elseif ARGV[o] == 'p' then
+    out[#out + 1] = settle(stream, ARGV[o + 2], 'done', '0', '0', '0', '', '', '')
     o = o + 3
   else
     out[#out + 1] = settle(stream, ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7], ARGV[o + 8], ARGV[o + 9])
@@ -288,15 +330,32 @@ local read = {}
 local wanted = tonumber(ARGV[6])
 if wanted > 0 then
   for _, stream in ipairs(streams(KEYS[1])) do
-    local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', wanted, 'STREAMS', stream, '>')
-    if got and got[1] then
-      read[#read + 1] = got[1]
-      wanted = wanted - #got[1][2]
-      if wanted <= 0 then break end
+    while wanted > 0 do
+      local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', wanted, 'STREAMS', stream, '>')
+      if not (got and got[1] and #got[1][2] > 0) then break end
+      local kept = got[1][2]
+      if cancels > 0 then
+        kept = {}
+        for _, e in ipairs(got[1][2]) do
+          local t = unflat(e[2])
+          local reason = cancel_reason(base, t)
+          if reason then
+            redis.call('XACK', stream, '${GROUP}', e[1])
+            redis.call('XDEL', stream, e[1])
+            discard(base, t, now, reason)
+            advance_group(base, KEYS[1], t, now)
+          else
+            kept[#kept + 1] = e
+          end
+        end
+      end
+      if #kept > 0 then read[#read + 1] = {got[1][1], kept} end
+      wanted = wanted - #kept
     end
+    if wanted <= 0 then break end
   end
 end
-return {out, read}
+return {out, read, cancels}
 `;
 
 /**
@@ -310,7 +369,12 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumb
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[2], member)
   local t = decode(member)
-  if t.h then
+  local reason = cancel_reason(ARGV[1], t)
+  if reason then
+    discard(ARGV[1], t, now, reason)
+    -- a group's head waiting out its backoff: the group goes on
+    if t.h then advance_group(ARGV[1], KEYS[1], t, now) end
+  elseif t.h then
     t.h = nil
     xadd(KEYS[1], t)
   elseif t.g then
@@ -320,7 +384,7 @@ for _, member in ipairs(due) do
   end
 end
 local next = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return {#due, next[2] or -1, now}
+return {#due, next[2] or -1, now, redis.call('HLEN', ARGV[1] .. ':cancelled')}
 `;
 
 /** The counters and the number in flight, read together. KEYS: 1 stream, 2 counts. Replies {HGETALL…, pending}. */
@@ -329,4 +393,18 @@ local c = redis.call('HGETALL', KEYS[2])
 c[#c + 1] = 'inFlight'
 c[#c + 1] = pending(KEYS[1])
 return c
+`;
+
+/**
+ * Cancels the live item `id`: marks it in `…:cancelled` (hash: id → the
+ * sequence number then, and the reason as JSON), so that whichever script
+ * meets it next — a worker's read, the delayed set's move, its group's turn,
+ * the settle of its running attempt — takes it out, counted `cancelled`
+ * (its submit answered with the reason). Items pushed later with the same id
+ * are fenced off by their sequence number. KEYS: 1 counts, 2 cancelled.
+ * ARGV: 1 id, 2 reason (JSON). Replies 1, or 0 when it was marked already.
+ */
+export const CANCEL = `
+local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
+return redis.call('HSETNX', KEYS[2], ARGV[1], seq .. '|' .. ARGV[2])
 `;

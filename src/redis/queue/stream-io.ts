@@ -7,7 +7,7 @@
  * @module
  */
 import type { Connection, RedisArgs, Script, Send } from '../send.js';
-import { entriesOf, type Held, held } from './options.js';
+import { entriesOf, type Held, held, streamsOf } from './options.js';
 import { GROUP } from './scripts.js';
 
 /** How one attempt ended, as the settle script takes it. @internal */
@@ -26,6 +26,8 @@ export interface SettleRecord {
   readonly deadLetterJson: string;
   /** The result for a waiting `submit` (JSON), or ''. */
   readonly reply: string;
+  /** The item as read. */
+  readonly held: Held;
   /** The item's priority: which level stream it is in. */
   readonly priority: number;
   /** Done, and nothing else to do in Redis: no group to advance, dedupe key to release or submit to answer. */
@@ -61,7 +63,12 @@ export class Settler {
     private readonly wanted: () => number,
     /** Receives the items read. */
     private readonly onRead: (entries: [string, string[]][]) => void,
+    /** Told of an attempt whose item was cancelled meanwhile (counted `cancelled`), with the reason as JSON. */
+    private readonly onCancelled: (record: SettleRecord, reason: string) => void,
   ) {}
+
+  /** Cancelled items not yet met, as of the last settle run (`…:cancelled`'s size). */
+  cancels = 0;
 
   /**
    * Settles `record` with this turn's others; resolves false when the entry
@@ -130,8 +137,14 @@ export class Settler {
     this.script.run(this.keys, args).then(
       (reply) => {
         this.#runs--;
-        const [counted, read] = reply as [unknown[], [string, [string, string[]][]][]];
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(Number(counted[i]) === 1);
+        const [counted, read, cancels] = reply as [unknown[], [string, [string, string[]][]][], number];
+        this.cancels = Number(cancels);
+        for (let i = 0; i < batch.length; i++) {
+          const c = counted[i];
+          // A reason (JSON): the item was cancelled, and is counted so, not as the attempt ended.
+          if (typeof c === 'string') this.onCancelled(batch[i]!.record, c);
+          batch[i]!.resolve?.(Number(c) === 1);
+        }
         const entries = wanted > 0 ? read.flatMap((stream) => stream[1]) : [];
         if (entries.length > 0) this.onRead(entries);
         for (const t of takers) t.resolve(entries.length);
@@ -156,6 +169,7 @@ export function record(h: Held, outcome: SettleRecord['outcome'], o: Partial<Set
     deadLetterId: o.deadLetterId ?? '',
     deadLetterJson: o.deadLetterJson ?? '',
     reply: o.reply ?? '',
+    held: h,
     priority: h.priority,
     plain: outcome === 'done' && h.group === undefined && h.key === undefined && h.replyTo === undefined,
   };
@@ -258,4 +272,9 @@ export async function makeGroup(send: Send, stream: string): Promise<void> {
   } catch (error) {
     if (!String((error as Error)?.message).startsWith('BUSYGROUP')) throw error;
   }
+}
+
+/** The streams of the queue's priority levels in use (its own, `main`, is priority 0), highest first. @internal */
+export async function levelStreams(send: Send, main: string): Promise<string[]> {
+  return streamsOf(main, (await send(['ZRANGE', `${main}:levels`, 0, -1])) as string[]);
 }

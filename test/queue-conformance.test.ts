@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DeadLetter, Queue, RejectError } from '../src/index.js';
+import { type DeadLetter, Queue, RejectError, TokenBucket } from '../src/index.js';
 import type { Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../src/queue-types.js';
 import { RedisQueue } from '../src/redis/index.js';
 import { connect, redisAvailable, useRedisServer, warnIfMissing } from './redis/server.js';
@@ -21,6 +21,7 @@ interface Options<T, R> {
   readonly groupBy?: (item: T) => string | undefined;
   readonly dedupe?: { key: (item: T) => string; windowMs?: number };
   readonly autoStart?: boolean;
+  readonly rateLimit?: TokenBucket;
 }
 
 /** What the suite drives, the same for both. */
@@ -381,6 +382,20 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
       expect(ran).toContain('again');
     },
   );
+
+  run('rateLimit: starts keep to the bucket (50/s, burst 1) at any concurrency', async () => {
+    const starts: number[] = [];
+    const q = await queue<number, void>({
+      concurrency: 8,
+      rateLimit: new TokenBucket({ ratePerSecond: 50, burst: 1 }),
+      handler: () => void starts.push(Date.now()),
+    });
+    for (let i = 0; i < 10; i++) await q.push(i);
+    await q.onIdle();
+    expect(starts).toHaveLength(10);
+    // 10 grants at 50/s from a bucket of 1: at least 9 intervals of 20 ms.
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(9 * 20 - 10);
+  });
 
   run(
     'conservation (fast-check): every accepted item completes or is dead-lettered as its failures say; groups keep order',

@@ -16,3 +16,4 @@ export type { RedisDeadLetterKeys, RedisDeadLetterOptions, StoredError } from '.
 export { RedisDeadLetter } from './dead-letter.js';
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './queue/redis-queue.js';
 export { RedisQueue } from './queue/redis-queue.js';
+export type { QueueRateLimiter } from './queue/grants.js';

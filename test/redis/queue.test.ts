@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RejectError } from '../../src/index.js';
 import type { QueueStats } from '../../src/queue-types.js';
-import { RedisQueue, type RedisQueueOptions } from '../../src/redis/index.js';
+import { RedisQueue, type RedisQueueOptions, RedisTokenBucket } from '../../src/redis/index.js';
 import { CLIENTS, redisAvailable, useClient, useRedisServer, warnIfMissing } from './server.js';
 
 warnIfMissing('test/redis/queue.test.ts');
@@ -338,6 +338,23 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     expect(await producer.stats).toMatchObject({ accepted: 1, completed: 0, cancelled: 1, waiting: 0, inFlight: 0 });
     expect(cancelled).toEqual(['job job-1 no longer needed']); // told by the worker that settled it
     await expect(producer.cancel(7 as never)).rejects.toThrow('RedisQueue: cancel: id must be a string, got 7');
+  });
+
+  it('rateLimit: a RedisTokenBucket shared by two workers holds their starts together to its rate; a bad one is refused by name', async () => {
+    const name = fresh();
+    const bucket = new RedisTokenBucket({ client: conn.client, key: `${name}-rate`, ratePerSecond: 100, burst: 1 });
+    const starts: number[] = [];
+    for (let w = 0; w < 2; w++)
+      queue<number, void>({ name, concurrency: 8, rateLimit: bucket, handler: () => void starts.push(Date.now()) });
+    const producer = queue<number, void>({ name });
+    for (let i = 0; i < 20; i++) await producer.push(i);
+    await producer.onIdle();
+    expect(starts).toHaveLength(20);
+    // 20 grants at 100/s from a bucket of 1, whichever worker took them: at least 19 intervals of 10 ms.
+    expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThanOrEqual(19 * 10 - 10);
+    expect(() => new RedisQueue({ client: conn.client, name, rateLimit: 5 as never })).toThrow(
+      'RedisQueue: rateLimit must be a TokenBucket, a RedisTokenBucket or have acquire(), got 5',
+    );
   });
 
   it('close rejects the submits still waiting for a result with QueueClosedError', async () => {

@@ -90,7 +90,7 @@ export class SoonestTimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #at = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly fn: () => void) {}
+  constructor(private readonly fn: () => unknown) {}
 
   schedule(ms: number): void {
     const at = Date.now() + ms;
@@ -108,5 +108,40 @@ export class SoonestTimer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * A worker's poll (due delays, lapses, levels): `tick` runs at the soonest
+ * time asked for, then again after `pollMs` or when the next delay it
+ * reports is due, whichever is sooner; a failing tick is reported.
+ * @internal
+ */
+export class Poller {
+  readonly #timer = new SoonestTimer(() =>
+    this.tick().then(
+      (due) => this.schedule(Math.min(due, this.pollMs())),
+      (error: unknown) => {
+        this.report(error);
+        this.schedule(this.pollMs());
+      },
+    ),
+  );
+
+  constructor(
+    private readonly pollMs: () => number,
+    private readonly active: () => boolean,
+    /** The poll's work: ms until the next due delay (Infinity: none). */
+    private readonly tick: () => Promise<number>,
+    private readonly report: (error: unknown) => unknown,
+  ) {}
+
+  /** Polls in `ms` (or sooner, if asked sooner), while the worker is active. */
+  schedule(ms: number): void {
+    if (this.active()) this.#timer.schedule(ms);
+  }
+
+  clear(): void {
+    this.#timer.clear();
   }
 }

@@ -3,8 +3,9 @@ import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../../internal/ret
 import * as v from '../../internal/validate.js';
 import type { GroupKey, Handler, Overflow, QueueStats } from '../../queue-types.js';
 import type { RetryPolicy } from '../../retry.js';
-import type { RedisDeadLetter } from '../dead-letter.js';
+import { RedisDeadLetter } from '../dead-letter.js';
 import type { RedisPartOptions, Script } from '../send.js';
+import type { QueueRateLimiter } from './grants.js';
 import { QueueClosedError, QueueFullError } from '../../errors.js';
 
 /** The part's name in messages. @internal */
@@ -27,6 +28,7 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   dedupe: true,
   autoStart: true,
   pollMs: true,
+  rateLimit: true,
   commandTimeoutMs: true,
 });
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
@@ -98,6 +100,13 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
   /** Start handling at once (when there is a handler). @default true */
   readonly autoStart?: boolean;
   /**
+   * A rate limit of this process's starts: a `TokenBucket` (this process's
+   * own rate) or a `RedisTokenBucket` (one rate for every worker that
+   * shares it). A worker holds a grant before it reads an item, so an item
+   * never waits for a token while its visibility timeout runs.
+   */
+  readonly rateLimit?: QueueRateLimiter;
+  /**
    * How often a worker process looks for delays and backoffs that are over
    * and for items whose visibility timeout lapsed, ms (it also looks when
    * the next delay it knows of is due). @default 250
@@ -158,6 +167,7 @@ export interface RedisQueueConfig<T, R> {
   readonly autoStart: boolean;
   readonly pollMs: number;
   readonly commandTimeoutMs: number;
+  readonly rateLimit: QueueRateLimiter | undefined;
 }
 
 /**
@@ -191,6 +201,7 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     pollMs: v.number(PART, 'pollMs', o.pollMs, 'positive', 250),
     commandTimeoutMs: v.number(PART, 'commandTimeoutMs', o.commandTimeoutMs, 'positive', 5_000),
+    rateLimit: rateLimiter(o.rateLimit),
   };
 }
 
@@ -336,4 +347,32 @@ export async function pushUntilRoom<T, R>(
     await new Promise((resolve) => setTimeout(resolve, c.pollMs));
     if (closed()) throw new QueueClosedError(`${PART}: closed while the push waited for room`);
   }
+}
+
+function rateLimiter(limit: unknown): QueueRateLimiter | undefined {
+  if (limit === undefined) return undefined;
+  if (typeof limit !== 'object' || limit === null || typeof (limit as QueueRateLimiter).acquire !== 'function') {
+    throw new TypeError(`${PART}: rateLimit must be a TokenBucket, a RedisTokenBucket or have acquire(), got ${v.show(limit)}`);
+  }
+  return limit as QueueRateLimiter;
+}
+
+/** The timings of an attempt for its events: ids, when it was pushed (on this process's clock) and started. @internal */
+export function attemptInfo(h: Held, startedAt: number, clockOffset: number) {
+  const enqueuedAt = h.pushedAt - clockOffset;
+  return { id: h.id, attempt: h.attempt, enqueuedAt, startedAt, waitMs: Math.max(0, startedAt - enqueuedAt) };
+}
+
+/**
+ * The queue's dead letter: the one given (a RedisDeadLetter), or its own
+ * with the queue's name and prefix (so they share a cluster hash tag).
+ * @throws TypeError when the one given is not a RedisDeadLetter.
+ * @internal
+ */
+export function deadLetterOf<T, R>(options: RedisQueueOptions<T, R>, c: RedisQueueConfig<T, R>): RedisDeadLetter<T> {
+  const given = options.deadLetter;
+  if (given !== undefined && !(given instanceof RedisDeadLetter)) {
+    throw new TypeError(`${PART}: deadLetter must be a RedisDeadLetter, got ${v.show(given)}`);
+  }
+  return given ?? new RedisDeadLetter<T>({ client: options.client, key: c.name, prefix: c.prefix, commandTimeoutMs: c.commandTimeoutMs });
 }

@@ -4,14 +4,17 @@ import { Emitting } from '../../queue/emitting.js';
 import { decideFailure } from '../../queue/outcome.js';
 import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
 import * as v from '../../internal/validate.js';
-import { RedisDeadLetter, storeError } from '../dead-letter.js';
+import { type RedisDeadLetter, storeError } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
-import { type Attempt, Deadlines, SoonestTimer } from './deadlines.js';
+import { type Attempt, Deadlines, Poller } from './deadlines.js';
+import { Grants } from './grants.js';
 import {
   type Held,
   held,
   PART,
   pushArgs,
+  deadLetterOf,
+  attemptInfo,
   pushUntilRoom,
   type RedisPushOptions,
   type RedisQueueConfig,
@@ -71,9 +74,10 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  * is an integer, each one used a stream of its own that workers read
  * highest first (a worker idle in a blocking read learns of a new level at
  * its next poll); `cancel` returns a promise and cannot say whether a live
- * item had the id (see {@link RedisQueue.cancel}). Not built yet:
- * `rateLimit` and adaptive concurrency (give the handler's calls a
- * `RedisTokenBucket`), `metrics()`.
+ * item had the id (see {@link RedisQueue.cancel}); `rateLimit` takes a
+ * limiter object (a `TokenBucket` or a `RedisTokenBucket`), not options or
+ * an array. Not built yet: adaptive concurrency (a `ConcurrencyLimit`),
+ * `metrics()`.
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -94,6 +98,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #cancel: Script;
   readonly #settler: Settler;
   readonly #deadlines = new Deadlines<Attempt<T>>();
+  readonly #grants: Grants;
   /** This process's name in the consumer group. */
   readonly #consumer = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   #handler: Handler<T, R> | undefined;
@@ -112,7 +117,12 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** Wakes the read loop (a slot freed, resumed, closing). */
   #wake: (() => void) | undefined;
   /** The next look for due delays and lapses (the sooner of those asked for). */
-  readonly #pollTimer = new SoonestTimer(() => void this.#poll());
+  readonly #poller = new Poller(
+    () => this.#c.pollMs,
+    () => this.#started && !this.#stopped,
+    () => this.#tick(),
+    (error) => this.#stopped || this.reportError(error),
+  );
   /** The stream and its consumer group made (once per instance: XGROUP CREATE … MKSTREAM). */
   #groupReady: Promise<void> | undefined;
   /** Server time minus local time, ms, from the last poll (for TTL deadlines). */
@@ -140,12 +150,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#paused = !c.autoStart;
     this.#client = options.client;
     this.#send = toSend(PART, options.client, c.commandTimeoutMs);
-    const given = options.deadLetter;
-    if (given !== undefined && !(given instanceof RedisDeadLetter)) {
-      throw new TypeError(`${PART}: deadLetter must be a RedisDeadLetter, got ${v.show(given)}`);
-    }
-    this.deadLetter =
-      given ?? new RedisDeadLetter<T>({ client: options.client, key: c.name, prefix: c.prefix, commandTimeoutMs: c.commandTimeoutMs });
+    this.deadLetter = deadLetterOf(options, c);
     this.#base = keyOf(c.prefix, c.name);
     const dl = this.deadLetter.redisKeys;
     this.#streams = [`${this.#base}:stream`];
@@ -157,7 +162,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       new Script(this.#send, SETTLE),
       this.#keys,
       [this.#base, this.deadLetter.scriptCapacity, this.deadLetter.overflow, RESULT_TTL_MS, this.#consumer],
-      () => (this.#paused || this.#stopped ? 0 : Math.max(0, this.#concurrency - this.#running - this.#ready.length)),
+      () => (this.#paused || this.#stopped ? 0 : this.#readable()),
       (entries) => this.#take(entries),
       ({ held: h }, reason) =>
         this.listens('cancelled') &&
@@ -168,6 +173,11 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
         }),
     );
     this.#cancel = new Script(this.#send, CANCEL);
+    this.#grants = new Grants(
+      c.rateLimit,
+      () => this.#pump(),
+      (e) => this.reportError(e),
+    );
     if (this.#handler !== undefined && !this.#paused) this.#start();
   }
 
@@ -329,9 +339,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#closed = true;
     if (drain && this.#handler !== undefined && this.#started && !this.#paused) await this.onIdle();
     this.#pull?.end();
+    this.#grants.stop();
     this.#stopped = true;
-    this.#pollTimer.clear();
-    this.#wake?.();
+    this.#poller.clear();
+    this.#wakeReader();
     this.#reader?.close();
     while (this.#settling.size > 0 || this.#settler.busy) {
       await Promise.allSettled([...this.#settling, this.#settler.drained()]);
@@ -356,7 +367,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     await this.#groupMade();
     const [status, id] = await pushUntilRoom(this.#push, this.#keys, args, this.#c, () => this.#closed);
     if (status === 'ok') onId?.(id);
-    if (delayMs > 0) this.#schedulePoll(delayMs);
+    if (delayMs > 0) this.#poller.schedule(delayMs);
     return { id, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
   }
 
@@ -374,29 +385,26 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     // The priority levels in use first: a worker reads the highest from its first read.
-    void this.#readLevels().then(() =>
-      readLoop({
-        stopped: () => this.#stopped,
-        free: () => (this.#paused ? 0 : this.#concurrency - this.#running - this.#ready.length),
-        slotFreed: () =>
-          new Promise<void>((resolve) => {
-            this.#wake = resolve;
-          }).then(() => {
-            this.#wake = undefined;
-          }),
-        connection: async () => {
-          this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
-          return this.#reader;
-        },
-        takeReady: () => this.#settler.take(),
-        command: (count) =>
-          blockingRead(this.#consumer, count, Math.max(1, Math.floor(Math.min(1_000, this.#c.commandTimeoutMs / 2))), this.#streams),
-        ensureGroup: () => makeGroup(this.#send, this.#keys[0]!),
-        take: (entries) => this.#take(entries),
-        report: (error) => this.reportError(error),
-      }),
-    );
-    this.#schedulePoll(0);
+    const levels = levelStreams(this.#send, this.#keys[0]!).then((streams) => void (this.#streams = streams));
+    void levels
+      .catch((error: unknown) => this.reportError(error))
+      .then(() =>
+        readLoop({
+          stopped: () => this.#stopped,
+          free: () => (this.#paused ? 0 : this.#readable()),
+          slotFreed: () => new Promise<void>((resolve) => void (this.#wake = resolve)),
+          takeReady: () => this.#settler.take(),
+          read: async (count) => {
+            this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
+            const blockMs = Math.max(1, Math.floor(Math.min(1_000, this.#c.commandTimeoutMs / 2)));
+            return this.#reader.send(blockingRead(this.#consumer, count, blockMs, this.#streams));
+          },
+          ensureGroup: () => makeGroup(this.#send, this.#keys[0]!),
+          take: (entries) => this.#take(entries),
+          report: (error) => this.reportError(error),
+        }),
+      );
+    this.#poller.schedule(0);
   }
 
   /** Items read for this process: started while there are free slots, the rest wait for one. */
@@ -405,11 +413,22 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#pump();
   }
 
+  /** How many items to read now: free slots, and as many grants of the rate limit as are held for them. */
+  #readable(): number {
+    return this.#grants.readable(Math.max(0, this.#concurrency - this.#running - this.#ready.length), this.#ready.length);
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
   #pump(): void {
-    while (!this.#paused && !this.#stopped && this.#running < this.#concurrency && this.#ready.length > 0) {
+    while (!this.#paused && !this.#stopped && this.#running < this.#concurrency && this.#ready.length > 0 && this.#grants.take()) {
       this.#run(this.#ready.shift()!);
     }
-    if (this.#running + this.#ready.length < this.#concurrency) this.#wake?.();
+    if (this.#running + this.#ready.length < this.#concurrency) this.#wakeReader();
   }
 
   /** Runs an attempt of `h` here; its end is settled in Redis with the turn's others. */
@@ -442,7 +461,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       },
     };
     this.#deadlines.add(attempt);
-    if (this.listens('active')) this.emitEvent('active', item, this.#info(attempt));
+    if (this.listens('active')) this.emitEvent('active', item, attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset));
     let result: R | PromiseLike<R>;
     try {
       result = this.#handler!(item, {
@@ -480,16 +499,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
         this.#track(
           this.#settler.settle(done).then((counted) => {
             if (counted)
-              this.emitEvent('completed', attempt.item, outcome as R, { ...this.#info(attempt), runMs: Date.now() - attempt.startedAt });
+              this.emitEvent('completed', attempt.item, outcome as R, {
+                ...attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset),
+                runMs: Date.now() - attempt.startedAt,
+              });
           }),
         );
     } else this.#track(this.#fail(attempt, outcome));
     this.#pump();
-  }
-
-  #info(a: { h: Held; startedAt: number }) {
-    const enqueuedAt = a.h.pushedAt - this.#clockOffset;
-    return { id: a.h.id, attempt: a.h.attempt, enqueuedAt, startedAt: a.startedAt, waitMs: Math.max(0, a.startedAt - enqueuedAt) };
   }
 
   /** A failed attempt: retried after its backoff (in Redis) or dead-lettered. */
@@ -509,13 +526,17 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const failed = (): void => {
       if (!this.listens('failed')) return;
       const runMs = attempt.startedAt === 0 ? 0 : Date.now() - attempt.startedAt;
-      this.emitEvent('failed', attempt.item, error, { ...this.#info(attempt), runMs, willRetry: outcome.action === 'retry' });
+      this.emitEvent('failed', attempt.item, error, {
+        ...attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset),
+        runMs,
+        willRetry: outcome.action === 'retry',
+      });
     };
     let counted = false;
     if (outcome.action === 'retry') {
       const delayMs = Math.round(outcome.delayMs);
       counted = await this.#settler.settle(record(h, 'retry', { delayMs, failed: true }));
-      if (counted && delayMs > 0) this.#schedulePoll(delayMs);
+      if (counted && delayMs > 0) this.#poller.schedule(delayMs);
     } else if (outcome.action === 'dead-letter') {
       counted = await this.#deadLetter(h, outcome.reason, outcome.error, true, attempt.item, failed);
       return;
@@ -555,46 +576,18 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#settling.add(tracked);
   }
 
-  /** Looks for due delays and lapsed items in `ms` (sooner wins). */
-  #schedulePoll(ms: number): void {
-    if (this.#started && !this.#stopped) this.#pollTimer.schedule(ms);
-  }
-
-  async #poll(): Promise<void> {
-    let next = this.#c.pollMs;
-    try {
-      await this.#groupMade();
-      const [, due, now, cancels] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
-      this.#clockOffset = Number(now) - Date.now();
-      if (Number(cancels) > 0) await abortCancelled(this.#send, `${this.#base}:cancelled`, [...this.#deadlines.running()]);
-      await this.#readLevels();
-      if (Number(due) >= 0) next = Math.max(0, Math.min(next, Number(due) - Number(now)));
-      await this.#reclaim();
-    } catch (error) {
-      if (!this.#stopped) this.reportError(error);
-    }
-    this.#schedulePoll(next);
-  }
-
-  /** Reads the priority levels in use (a failure is reported; the last known stay). */
-  async #readLevels(): Promise<void> {
-    this.#streams = await levelStreams(this.#send, this.#keys[0]!).catch((error: unknown) => {
-      if (!this.#stopped) this.reportError(error);
-      return this.#streams;
-    });
-  }
-
-  /** Takes back items whose holder stopped answering: each counts a failed (timed-out) attempt. */
-  async #reclaim(): Promise<void> {
+  /** Moves due delays in, aborts attempts cancelled elsewhere, reads the levels, takes back lapses; ms to the next due delay. */
+  async #tick(): Promise<number> {
+    await this.#groupMade();
+    const [, due, now, cancels] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
+    this.#clockOffset = Number(now) - Date.now();
+    if (Number(cancels) > 0) await abortCancelled(this.#send, `${this.#base}:cancelled`, [...this.#deadlines.running()]);
+    this.#streams = await levelStreams(this.#send, this.#keys[0]!);
+    // Items whose holder stopped answering: taken back, each a failed (timed-out) attempt.
     const { visibilityTimeoutMs: ms, pollMs } = this.#c;
     const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);
-    await claimLapsed(
-      this.#send,
-      this.#streams,
-      this.#consumer,
-      ms + pollMs,
-      () => this.#stopped,
-      (h) => this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed)),
-    );
+    const retake = (h: Held) => this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
+    await claimLapsed(this.#send, this.#streams, this.#consumer, ms + pollMs, () => this.#stopped, retake);
+    return Number(due) >= 0 ? Math.max(0, Number(due) - Number(now)) : Number.POSITIVE_INFINITY;
   }
 }

@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import type { Connection, RedisArgs, Script, Send } from '../send.js';
+import type { RedisArgs, Script, Send } from '../send.js';
 import { entriesOf, type Held, held, streamsOf } from './options.js';
 import { GROUP } from './scripts.js';
 
@@ -206,12 +206,11 @@ export interface ReadHost {
   free(): number;
   /** Resolves once a slot frees, the queue resumes, or it stops. */
   slotFreed(): Promise<void>;
-  /** The connection of its own that blocking reads take. */
-  connection(): Promise<Connection>;
+
   /** Reads what is ready now, highest priority first (no blocking); how many were read. */
   takeReady(): Promise<number>;
-  /** The XREADGROUP … BLOCK command waiting for the next item of any priority (one per level at most). */
-  command(count: number): RedisArgs;
+  /** XREADGROUP … BLOCK on a connection of its own, waiting for the next item of any priority (one per level at most). */
+  read(count: number): Promise<unknown>;
   ensureGroup(): Promise<void>;
   take(entries: [string, string[]][]): void;
   report(error: unknown): void;
@@ -243,7 +242,7 @@ export async function readLoop(host: ReadHost): Promise<void> {
       }
       if (host.stopped()) return;
       if (host.free() <= 0) continue; // a settle's read filled the slots meanwhile
-      reply = await (await host.connection()).send(host.command(1));
+      reply = await host.read(1);
       failures = 0;
     } catch (error) {
       if (host.stopped()) return;

@@ -1,3 +1,5 @@
+import { retryPause } from './stream-io.js';
+
 /**
  * A rate limiter as a RedisQueue takes it (`rateLimit`): a `TokenBucket`
  * (this process's own rate), a `RedisTokenBucket` (one rate for every
@@ -68,7 +70,7 @@ export class Grants {
         this.#asking = false;
         if (this.#abort.signal.aborted) return;
         this.report(error);
-        setTimeout(() => this.#ask(), Math.min(100 * 2 ** this.#failures++, 5_000));
+        setTimeout(() => this.#ask(), retryPause(this.#failures++));
       },
     );
   }

@@ -1,5 +1,6 @@
 import { DuplicateError } from '../../errors.js';
 import { type Connection, duplicateOf, type RedisClient } from '../send.js';
+import { retryPause } from './stream-io.js';
 
 interface Awaiting {
   resolve(value: unknown): void;
@@ -84,7 +85,7 @@ export class Results {
         } catch (error) {
           if (this.#closed) return;
           this.report(error);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** failures++, 5_000)));
+          await new Promise((resolve) => setTimeout(resolve, retryPause(failures++)));
           continue;
         }
         if (!Array.isArray(reply)) continue;

@@ -251,7 +251,7 @@ export async function readLoop(host: ReadHost): Promise<void> {
         continue;
       }
       host.report(error);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** failures++, 5_000)));
+      await new Promise((resolve) => setTimeout(resolve, retryPause(failures++)));
       continue;
     }
     // Read but not started once stopped: back after the visibility timeout, as from a killed process.
@@ -277,3 +277,6 @@ export async function makeGroup(send: Send, stream: string): Promise<void> {
 export async function levelStreams(send: Send, main: string): Promise<string[]> {
   return streamsOf(main, (await send(['ZRANGE', `${main}:levels`, 0, -1])) as string[]);
 }
+
+/** How long a worker's loop waits after its `failures`-th failure in a row to reach Redis, ms: 100 doubling to 5 s. @internal */
+export const retryPause = (failures: number): number => Math.min(100 * 2 ** failures, 5_000);

@@ -114,16 +114,18 @@ describe.runIf(redisAvailable)('RedisQueue across processes', () => {
     const name = `kill-${Date.now()}`;
     const { producer, list, close } = await setup(name);
     const total = 3_000;
-    const workers = await startWorkers(4, (i) => [redis.server.port, name, 16, 0, total, i % 2 ? 'ioredis' : 'node-redis', 1_500, 20]);
+    const workers = await startWorkers(4, (i) => [redis.server.port, name, 16, 0, total, i % 2 ? 'ioredis' : 'node-redis', 1_500, 50]);
     const ids = await pushAll(
       producer,
       Array.from({ length: total }, (_, n) => ({ n })),
     );
-    // A third of the way through, once the victim is busy: its attempts take 20 ms, 16 at a time.
+    // A third of the way through, while the victim holds items: its attempts take 50 ms, 16 at a time, so the ones it
+    // had started and not finished when the lists were read are still running when the kill lands a few ms later.
     const victim = workers[0]!.child.pid!;
     for (;;) {
       const [done, starts] = await Promise.all([list('done'), list('starts')]);
-      if (done.length >= total / 3 && starts.filter((r) => r.pid === victim).length >= 50) {
+      const running = starts.filter((r) => r.pid === victim).length - done.filter((d) => d.pid === victim).length;
+      if (done.length >= total / 3 && running >= 8) {
         workers[0]!.child.kill('SIGKILL');
         break;
       }

@@ -51,4 +51,15 @@ describe('Deadlines', () => {
     await vi.advanceTimersByTimeAsync(150);
     expect(expired).toEqual([200]);
   });
+
+  it('a limit past 2^31 − 1 ms (about 24.8 days) waits it out, not 1 ms as a plain setTimeout would', async () => {
+    const d = new Deadlines();
+    const expired: number[] = [];
+    const month = 30 * 24 * 3_600_000;
+    d.add(attempt(month, expired));
+    await vi.advanceTimersByTimeAsync(25 * 24 * 3_600_000);
+    expect(expired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(5 * 24 * 3_600_000);
+    expect(expired).toEqual([month]);
+  });
 });

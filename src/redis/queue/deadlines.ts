@@ -1,3 +1,5 @@
+import { systemClock } from '../../clock.js';
+import { setLongTimeout } from '../../internal/long-timer.js';
 import type { Held } from './options.js';
 
 /** An attempt with a time limit. @internal */
@@ -19,7 +21,8 @@ export interface Timed {
 export class Deadlines<A extends Timed = Timed> {
   #queue: A[] = [];
   #head = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the armed timer (core's long timer: a limit past 2^31 − 1 ms is waited out, not fired at once). */
+  #timer: (() => void) | undefined;
 
   add(attempt: A): void {
     // Attempts mostly settle in the order they started: drop the settled ones at the head as new ones come.
@@ -40,14 +43,14 @@ export class Deadlines<A extends Timed = Timed> {
 
   /** Stops the timer (the worker stopped). */
   clear(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
     this.#queue = [];
     this.#head = 0;
   }
 
   #arm(at: number): void {
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
+    this.#timer = setLongTimeout(systemClock, () => this.#fire(), Math.max(0, at - Date.now()));
   }
 
   #fire(): void {
@@ -87,7 +90,7 @@ export interface Attempt<T> extends Timed {
 
 /** One timer for `fn`, at the soonest of the times asked for (`schedule(ms)`); it fires once, then may be asked again. @internal */
 export class SoonestTimer {
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: (() => void) | undefined;
   #at = Number.POSITIVE_INFINITY;
 
   constructor(private readonly fn: () => unknown) {}
@@ -95,17 +98,21 @@ export class SoonestTimer {
   schedule(ms: number): void {
     const at = Date.now() + ms;
     if (this.#timer !== undefined && this.#at <= at) return;
-    clearTimeout(this.#timer);
+    this.#timer?.();
     this.#at = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#at = Number.POSITIVE_INFINITY;
-      this.fn();
-    }, ms);
+    this.#timer = setLongTimeout(
+      systemClock,
+      () => {
+        this.#timer = undefined;
+        this.#at = Number.POSITIVE_INFINITY;
+        this.fn();
+      },
+      ms,
+    );
   }
 
   clear(): void {
-    clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
     this.#at = Number.POSITIVE_INFINITY;
   }

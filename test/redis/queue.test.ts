@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RejectError } from '../../src/index.js';
 import type { QueueStats } from '../../src/queue-types.js';
-import { RedisQueue, type RedisQueueOptions, RedisTokenBucket } from '../../src/redis/index.js';
-import { CLIENTS, redisAvailable, useClient, useRedisServer, warnIfMissing } from './server.js';
+import { RedisQueue, RedisTokenBucket } from '../../src/redis/index.js';
+import { CLIENTS, redisAvailable, useClient, useQueues, useRedisServer, warnIfMissing } from './server.js';
 
 warnIfMissing('test/redis/queue.test.ts');
 
@@ -19,15 +19,7 @@ function balanced(s: QueueStats): boolean {
 
 describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server, through %s', (kind) => {
   const conn = useClient(kind, redis);
-  const open: RedisQueue<unknown, unknown>[] = [];
-  const queue = <T, R>(options: Omit<RedisQueueOptions<T, R>, 'client'>): RedisQueue<T, R> => {
-    const q = new RedisQueue<T, R>({ client: conn.client, pollMs: 20, ...options });
-    open.push(q as RedisQueue<unknown, unknown>);
-    return q;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((q) => q.close({ drain: false })));
-  });
+  const queue = useQueues(conn);
 
   it('runs every item once with its id as the idempotency key; submit gets the result back; the books balance in Redis', async () => {
     const seen: [number, string, number][] = [];
@@ -193,7 +185,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
   it('bad options and pushes are refused naming the part, the option and the value; a duplicate submit rejects with DuplicateError', async () => {
     expect(() => new RedisQueue({ client: conn.client, name: '' })).toThrow('RedisQueue: name must be a non-empty string, got ""');
     expect(() => new RedisQueue({ client: conn.client, name: 'x', concurrency: 0 })).toThrow(
-      'RedisQueue: concurrency must be a positive integer, got 0',
+      'RedisQueue: concurrency must be a positive integer or Infinity, got 0',
     );
     expect(() => new RedisQueue({ client: conn.client, name: 'x', overflow: 'spill' as never })).toThrow(/RedisQueue: overflow must be/);
     expect(() => new RedisQueue({ client: conn.client, name: 'x', deadLetter: {} as never })).toThrow(
@@ -353,7 +345,7 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     // 20 grants at 100/s from a bucket of 1, whichever worker took them: at least 19 intervals of 10 ms.
     expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThanOrEqual(19 * 10 - 10);
     expect(() => new RedisQueue({ client: conn.client, name, rateLimit: 5 as never })).toThrow(
-      'RedisQueue: rateLimit must be a TokenBucket, a RedisTokenBucket or have acquire(), got 5',
+      'RedisQueue: rateLimit must be { ratePerSecond, burst }, a TokenBucket, a RedisTokenBucket or have acquire(), got 5',
     );
   });
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, beforeAll } from 'vitest';
-import type { RedisClient } from '../../src/redis/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { type RedisClient, RedisQueue, type RedisQueueOptions } from '../../src/redis/index.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const redisAvailable = existsSync(REDIS_SERVER);
@@ -153,4 +153,21 @@ export function useClient(kind: ClientKind, redis: { readonly server: RedisServe
   });
   afterAll(() => holder.close?.());
   return holder;
+}
+
+/**
+ * Makes RedisQueues on `conn`'s client (`pollMs` 20 unless given) and closes them, without draining, after each test.
+ */
+export function useQueues(conn: {
+  readonly client: RedisClient;
+}): <T, R>(options: Omit<RedisQueueOptions<T, R>, 'client'>) => RedisQueue<T, R> {
+  const open: RedisQueue<unknown, unknown>[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((q) => q.close({ drain: false })));
+  });
+  return <T, R>(options: Omit<RedisQueueOptions<T, R>, 'client'>): RedisQueue<T, R> => {
+    const q = new RedisQueue<T, R>({ client: conn.client, pollMs: 20, ...options });
+    open.push(q as RedisQueue<unknown, unknown>);
+    return q;
+  };
 }

@@ -83,6 +83,10 @@ export interface Attempt<T> extends Timed {
   /** The attempt's AbortController, made when its handler first reads `signal`. */
   abort: AbortController | undefined;
   readonly startedAt: number;
+  /** When it started on the queue's `clock` (for the concurrency limit's sample; 0 when nothing samples). */
+  readonly sampleStart: number;
+  /** Attempts running here when it started, itself included (the sample's `inFlight`). */
+  readonly startInFlight: number;
   readonly deadline: number;
   done: boolean;
   expire(): void;

@@ -1,9 +1,15 @@
+import { type Clock, systemClock } from '../../clock.js';
 import type { DedupeKey } from '../../deduper.js';
+import { toConcurrency, toRateLimits } from '../../internal/inputs.js';
+import type { Classify } from '../../limits/classify.js';
+import type { ConcurrencyLimit, LimitSample } from '../../limits/limit.js';
+import type { RateLimitInput } from '../../token-bucket.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../../internal/retry-policy.js';
 import * as v from '../../internal/validate.js';
 import type { GroupKey, Handler, Overflow, QueueStats } from '../../queue-types.js';
 import type { RetryPolicy } from '../../retry.js';
 import { RedisDeadLetter } from '../dead-letter.js';
+import { RedisTokenBucket } from '../token-bucket.js';
 import type { RedisPartOptions, Script } from '../send.js';
 import type { QueueRateLimiter } from './grants.js';
 import { QueueClosedError, QueueFullError } from '../../errors.js';
@@ -18,6 +24,8 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   prefix: true,
   handler: true,
   concurrency: true,
+  classify: true,
+  retryAfter: true,
   capacity: true,
   overflow: true,
   retry: true,
@@ -30,7 +38,9 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   pollMs: true,
   rateLimit: true,
   commandTimeoutMs: true,
+  clock: true,
 });
+const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
   delayMs: true,
   ttlMs: true,
@@ -59,8 +69,28 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
   readonly prefix?: string;
   /** Handles an item in this process; without it (and until `process`), this process only pushes. */
   readonly handler?: Handler<T, R>;
-  /** Attempts this process runs at once (a positive integer). @default 1 */
-  readonly concurrency?: number;
+  /**
+   * Attempts this process runs at once: a positive integer or `Infinity`,
+   * or a {@link ConcurrencyLimit} (`AimdLimit`, `Gradient2Limit`,
+   * `VegasLimit`) fed a sample per attempt settled here and followed live,
+   * as Queue's — each process learns its own limit, as each client of
+   * Netflix concurrency-limits does.
+   * @default 1
+   */
+  readonly concurrency?: number | ConcurrencyLimit;
+  /**
+   * How a settled attempt counts for the concurrency limit and the rate
+   * limiters that learn, as Queue's `classify`.
+   * @default defaultClassify: 429/503, a `retryAfterMs` and timeouts are dropped
+   */
+  readonly classify?: Classify<R>;
+  /**
+   * What an error carrying `retryAfterMs` (HTTP `Retry-After`) holds back,
+   * as Queue's: `'item'` only that item's retry; `'queue'` every start in
+   * this process, as {@link RedisQueue.pauseFor}.
+   * @default 'item'
+   */
+  readonly retryAfter?: 'item' | 'queue';
   /** The most items waiting, in every process's count (delayed included, in flight not): a positive integer or `Infinity`. @default Infinity */
   readonly capacity?: number;
   /**
@@ -100,12 +130,26 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
   /** Start handling at once (when there is a handler). @default true */
   readonly autoStart?: boolean;
   /**
-   * A rate limit of this process's starts: a `TokenBucket` (this process's
-   * own rate) or a `RedisTokenBucket` (one rate for every worker that
-   * shares it). A worker holds a grant before it reads an item, so an item
-   * never waits for a token while its visibility timeout runs.
+   * A rate limit of this process's starts: bucket options `{ ratePerSecond,
+   * burst }` or a `TokenBucket` (this process's own rate), a
+   * `RedisTokenBucket` (one rate for every worker that shares it), or an
+   * array of them (an attempt starts once every one granted). A worker
+   * holds a grant before it reads an item, so an item never waits for a
+   * token while its visibility timeout runs. Local limiters in an array
+   * are taken together, none while another refuses (as Queue's); a shared
+   * one is asked after them, so their tokens may be spent while it makes
+   * the worker wait — the rate runs under, never over. A limiter with
+   * `onSample` (an `AdaptiveTokenBucket`) gets a sample per attempt.
    */
-  readonly rateLimit?: QueueRateLimiter;
+  readonly rateLimit?: RateLimitInput | QueueRateLimiter | readonly (RateLimitInput | QueueRateLimiter)[];
+  /**
+   * Source of time for this process's own waits: the `pauseFor` hold, the
+   * buckets made from `rateLimit` options, the concurrency limit's samples.
+   * Delays, retries, TTLs and visibility timeouts are the server's (`TIME`)
+   * and Node's timers: they are shared by every process.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
   /**
    * How often a worker process looks for delays and backoffs that are over
    * and for items whose visibility timeout lapsed, ms (it also looks when
@@ -157,6 +201,11 @@ export interface RedisQueueConfig<T, R> {
   readonly prefix: string;
   readonly handler: Handler<T, R> | undefined;
   readonly concurrency: number;
+  readonly limit: ConcurrencyLimit | undefined;
+  readonly classify: Classify<R> | undefined;
+  readonly retryAfter: 'item' | 'queue';
+  readonly clock: Clock;
+  readonly learners: readonly { onSample(sample: LimitSample): void }[];
   readonly capacity: number;
   readonly overflow: Overflow;
   readonly policy: ResolvedRetryPolicy;
@@ -186,11 +235,19 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     if (key === undefined) throw new TypeError(`${PART}: dedupe.key must be a function, got ${v.show(d.key)}`);
     dedupe = { key, windowMs: v.number(PART, 'dedupe.windowMs', d.windowMs, 'non-negative', 300_000) };
   }
+  const clock = v.clock(PART, o.clock, systemClock);
+  const { concurrency, limit } = toConcurrency(PART, 'concurrency', o.concurrency, 1);
+  const { limiter, learners } = rateLimits(o.rateLimit, clock);
   return {
     name,
     prefix: v.string(PART, 'prefix', o.prefix, 'sluice:'),
     handler: v.fn<Handler<T, R>>(PART, 'handler', o.handler),
-    concurrency: v.number(PART, 'concurrency', o.concurrency, 'positive-integer', 1),
+    concurrency,
+    limit,
+    classify: v.fn<Classify<R>>(PART, 'classify', o.classify),
+    retryAfter: v.choice(PART, 'retryAfter', o.retryAfter, RETRY_AFTER, 'item'),
+    clock,
+    learners,
     capacity: v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Number.POSITIVE_INFINITY),
     overflow: v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block'),
     policy: resolveRetryPolicy(PART, o.retry, o.retry === undefined ? 1 : 3),
@@ -201,7 +258,7 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     pollMs: v.number(PART, 'pollMs', o.pollMs, 'positive', 250),
     commandTimeoutMs: v.number(PART, 'commandTimeoutMs', o.commandTimeoutMs, 'positive', 5_000),
-    rateLimit: rateLimiter(o.rateLimit),
+    rateLimit: limiter,
   };
 }
 
@@ -349,12 +406,46 @@ export async function pushUntilRoom<T, R>(
   }
 }
 
-function rateLimiter(limit: unknown): QueueRateLimiter | undefined {
-  if (limit === undefined) return undefined;
-  if (typeof limit !== 'object' || limit === null || typeof (limit as QueueRateLimiter).acquire !== 'function') {
-    throw new TypeError(`${PART}: rateLimit must be a TokenBucket, a RedisTokenBucket or have acquire(), got ${v.show(limit)}`);
-  }
-  return limit as QueueRateLimiter;
+/** Whether `value` is a limiter whose grants this process cannot check at once (a RedisTokenBucket, or one with `acquire` only). */
+const isShared = (value: unknown): value is QueueRateLimiter =>
+  value instanceof RedisTokenBucket ||
+  (typeof value === 'object' &&
+    value !== null &&
+    typeof (value as QueueRateLimiter).acquire === 'function' &&
+    typeof (value as { tryAcquire?: unknown }).tryAcquire !== 'function');
+
+/**
+ * The `rateLimit` option as one limiter: the local ones (options, buckets)
+ * combined as Queue combines them, then the shared ones asked in turn.
+ */
+function rateLimits(
+  value: unknown,
+  clock: Clock,
+): { limiter: QueueRateLimiter | undefined; learners: readonly { onSample(sample: LimitSample): void }[] } {
+  if (value === undefined) return { limiter: undefined, learners: [] };
+  const list: readonly unknown[] = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new RangeError(`${PART}: rateLimit must hold at least one limiter, got []`);
+  list.forEach((l, i) => {
+    if (typeof l !== 'object' || l === null) {
+      const which = Array.isArray(value) ? `rateLimit[${i}]` : 'rateLimit';
+      throw new TypeError(
+        `${PART}: ${which} must be { ratePerSecond, burst }, a TokenBucket, a RedisTokenBucket or have acquire(), got ${v.show(l)}`,
+      );
+    }
+  });
+  const shared = list.filter(isShared);
+  const local = list.filter((l) => !isShared(l));
+  const own = local.length === 0 ? undefined : toRateLimits(PART, 'rateLimit', Array.isArray(value) ? local : local[0], clock);
+  const limiters: QueueRateLimiter[] = [...(own?.limiter === undefined ? [] : [own.limiter]), ...shared];
+  const limiter: QueueRateLimiter =
+    limiters.length === 1
+      ? limiters[0]!
+      : {
+          async acquire(cost, options) {
+            for (const l of limiters) await l.acquire(cost, options);
+          },
+        };
+  return { limiter, learners: own?.learners ?? [] };
 }
 
 /** The timings of an attempt for its events: ids, when it was pushed (on this process's clock) and started. @internal */

@@ -1,11 +1,15 @@
-import type { DeadLetterEntry, DeadLetterReason } from '../../dead-letter.js';
 import { QueueClosedError, TimeoutError } from '../../errors.js';
-import { Emitting } from '../../queue/emitting.js';
-import { decideFailure } from '../../queue/outcome.js';
-import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
+import { toConcurrency } from '../../internal/inputs.js';
+import { TimerHeap } from '../../internal/timer-heap.js';
 import * as v from '../../internal/validate.js';
-import { type RedisDeadLetter, storeError } from '../dead-letter.js';
+import type { Classify } from '../../limits/classify.js';
+import type { ConcurrencyLimit } from '../../limits/limit.js';
+import { Emitting } from '../../queue/emitting.js';
+import { Flow } from '../../queue/flow.js';
+import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
+import type { RedisDeadLetter } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
+import { Attempts, type AttemptsHost } from './attempts.js';
 import { type Attempt, Deadlines, Poller } from './deadlines.js';
 import { Grants } from './grants.js';
 import {
@@ -14,7 +18,6 @@ import {
   PART,
   pushArgs,
   deadLetterOf,
-  attemptInfo,
   pushUntilRoom,
   type RedisPushOptions,
   type RedisQueueConfig,
@@ -25,7 +28,7 @@ import {
   enterByPriority,
   statsOf,
 } from './options.js';
-import { Pull, RELEASED } from './pull.js';
+import { Pull } from './pull.js';
 import { Results, revive } from './results.js';
 import { CANCEL, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
 import { abortCancelled, cancelItem, defaultReason } from './cancels.js';
@@ -74,10 +77,11 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  * is an integer, each one used a stream of its own that workers read
  * highest first (a worker idle in a blocking read learns of a new level at
  * its next poll); `cancel` returns a promise and cannot say whether a live
- * item had the id (see {@link RedisQueue.cancel}); `rateLimit` takes a
- * limiter object (a `TokenBucket` or a `RedisTokenBucket`), not options or
- * an array. Not built yet: adaptive concurrency (a `ConcurrencyLimit`),
- * `metrics()`.
+ * item had the id (see {@link RedisQueue.cancel}); flow control is each
+ * process's own — its `concurrency` (a number or a `ConcurrencyLimit` fed by
+ * the attempts it settles), its `pauseFor` hold and `retryAfter: 'queue'`,
+ * and a `rateLimit` of local buckets — unless a limiter is shared (a
+ * `RedisTokenBucket`). Not built yet: `metrics()`.
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -103,6 +107,12 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #consumer = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   #handler: Handler<T, R> | undefined;
   #concurrency: number;
+  /** This process's attempts: run, timed out, settled in Redis. */
+  readonly #attempts: Attempts<T, R>;
+  /** Timers on the queue's `clock`: the `pauseFor` hold. */
+  readonly #timers: TimerHeap;
+  /** The concurrency limit followed and the samples it gets, the `pauseFor` hold. */
+  readonly #flow: Flow;
   #paused: boolean;
   #closed = false;
   /** Set once the workers stop (close): nothing is read, polled or started after it. */
@@ -110,8 +120,6 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   #started = false;
   #reader: Connection | undefined;
   #results: Results | undefined;
-  /** Handlers running in this process. */
-  #running = 0;
   /** Items read for this process that wait for a free slot. */
   readonly #ready: Held[] = [];
   /** Wakes the read loop (a slot freed, resumed, closing). */
@@ -127,14 +135,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   #groupReady: Promise<void> | undefined;
   /** Server time minus local time, ms, from the last poll (for TTL deadlines). */
   #clockOffset = 0;
-  /** Settles under way (close waits for them). */
-  readonly #settling = new Set<Promise<unknown>>();
   /** The streams workers read, highest priority first: the queue's (priority 0) and each level's in use. */
   #streams: string[];
   /** Pull mode, while iterated. */
   #pull: Pull<T> | undefined;
-  /** A nack's `delayMs` by `id:attempt`, used instead of the backoff. */
-  readonly #nackDelays = new Map<string, number>();
 
   /**
    * @param options - see {@link RedisQueueOptions}.
@@ -178,6 +182,31 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       () => this.#pump(),
       (e) => this.reportError(e),
     );
+    this.#timers = new TimerHeap(c.clock);
+    this.#flow = new Flow(PART, c.limit, c.learners, c.classify as Classify<unknown> | undefined, this.#timers, {
+      setConcurrency: (n, start) => {
+        this.#concurrency = n;
+        if (start) this.#pump();
+      },
+      resumed: () => this.#pump(),
+      reportError: (e) => this.reportError(e),
+    });
+    this.#attempts = new Attempts<T, R>({
+      config: c,
+      settler: this.#settler,
+      deadlines: this.#deadlines,
+      deadLetter: this.deadLetter,
+      flow: this.#flow,
+      name: c.name,
+      handler: () => this.#handler!,
+      clockOffset: () => this.#clockOffset,
+      now: () => this.#timers.now(),
+      listens: (event) => this.listens(event),
+      emit: this.emitEvent.bind(this) as AttemptsHost<T, R>['emit'],
+      reportError: (e) => this.reportError(e),
+      schedule: (ms) => this.#poller.schedule(ms),
+      pump: () => this.#pump(),
+    });
     if (this.#handler !== undefined && !this.#paused) this.#start();
   }
 
@@ -191,9 +220,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return this.stats.then((s) => s.waiting);
   }
 
+  /** Items in flight in every process's count (read by a worker and not settled yet). */
+  get inFlight(): Promise<number> {
+    return this.stats.then((s) => s.inFlight);
+  }
+
   /** Handlers running in this process now. */
   get running(): number {
-    return this.#running;
+    return this.#attempts.running;
   }
 
   /** Whether this process's workers are paused. */
@@ -201,9 +235,34 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return this.#paused;
   }
 
-  /** This process's concurrency. */
+  /** Whether `close()` was called (in this process: pushes from here reject). */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * This process's concurrency in force: a positive integer or `Infinity`,
+   * the limit object's `limit` when it follows one. Live, as Queue's.
+   */
   get concurrency(): number {
     return this.#concurrency;
+  }
+
+  /**
+   * Sets it live: a number (no longer following a limit object), or a
+   * {@link ConcurrencyLimit} to follow from now on.
+   * @throws TypeError or RangeError for a bad value.
+   */
+  set concurrency(value: number | ConcurrencyLimit) {
+    const { concurrency, limit } = toConcurrency(PART, 'concurrency', value, 1);
+    this.#flow.attach(limit);
+    this.#concurrency = concurrency;
+    this.#pump();
+  }
+
+  /** The {@link ConcurrencyLimit} this process's workers follow, or `undefined` for a fixed concurrency. */
+  get concurrencyLimit(): ConcurrencyLimit | undefined {
+    return this.#flow.limit;
   }
 
   /**
@@ -259,7 +318,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const fn = v.fn<Handler<T, R>>(PART, 'handler', handler);
     if (fn === undefined) throw new TypeError(`${PART}: handler must be a function, got ${v.show(handler)}`);
     this.#handler = fn;
-    if (options?.concurrency !== undefined) this.#concurrency = v.number(PART, 'concurrency', options.concurrency, 'positive-integer', 1);
+    if (options?.concurrency !== undefined)
+      this.#concurrency = v.number(PART, 'concurrency', options.concurrency, 'positive-integer-or-infinity', 1);
     if (!this.#paused) this.#start();
   }
 
@@ -276,7 +336,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       throw new TypeError(`${PART}: the queue has a handler; a queue has a handler or is iterated, not both`);
     }
     this.#pull?.end();
-    const pull = new Pull<T>({ nackDelay: (key, ms) => this.#nackDelays.set(key, ms), pause: () => this.pause() });
+    const pull = new Pull<T>({ nackDelay: (key, ms) => this.#attempts.nackDelays.set(key, ms), pause: () => this.pause() });
     this.#pull = pull;
     this.#handler = pull.handler as unknown as Handler<T, R>;
     if (this.#paused && this.#started) this.resume();
@@ -304,6 +364,20 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return cancelItem(this.#cancel, [this.#keys[2]!, `${this.#base}:cancelled`], id, reason, this.#deadlines.running());
   }
 
+  /**
+   * Holds this process's starts for `ms` from now, without pausing, as
+   * Queue's: the attempts running go on; starts resume by themselves when
+   * the time is up (the longer hold wins). With `retryAfter: 'queue'`, an
+   * error carrying `retryAfterMs` calls it. Other processes are not held:
+   * a server's Retry-After reaches each worker through its own attempts.
+   * @param ms - how long, in ms: a non-negative finite number.
+   * @throws TypeError or RangeError for a bad `ms`.
+   */
+  pauseFor(ms: number): void {
+    if (ms === undefined) throw new TypeError(`${PART}: ms must be a non-negative finite number, got undefined`);
+    this.#flow.pauseFor(v.number(PART, 'ms', ms, 'non-negative', 0));
+  }
+
   /** Stops this process's workers from starting items: those running finish; those read but not started go back unseen. */
   pause(): void {
     this.#paused = true;
@@ -319,12 +393,23 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   }
 
   /** Resolves once nothing waits or runs, in every process's count (asking Redis every `pollMs`, at most 50 ms). */
-  async onIdle(): Promise<void> {
-    for (;;) {
-      const s = await this.stats;
-      if (s.waiting === 0 && s.inFlight === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.#c.pollMs, 50)));
-    }
+  onIdle(): Promise<void> {
+    return this.#until((s) => s.waiting === 0 && s.inFlight === 0);
+  }
+
+  /** Resolves once nothing waits (attempts may still run), in every process's count; asked as `onIdle`. */
+  onEmpty(): Promise<void> {
+    return this.#until((s) => s.waiting === 0);
+  }
+
+  /**
+   * Resolves once fewer than `limit` items wait, in every process's count; asked as `onIdle`.
+   * @param limit - a non-negative number.
+   * @throws RangeError (rejects) for a bad `limit`.
+   */
+  async onSizeBelow(limit: number): Promise<void> {
+    v.number(PART, 'limit', limit, 'non-negative', 0);
+    return this.#until((s) => s.waiting < limit);
   }
 
   /**
@@ -340,12 +425,16 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (drain && this.#handler !== undefined && this.#started && !this.#paused) await this.onIdle();
     this.#pull?.end();
     this.#grants.stop();
+    this.#flow.detach();
+    this.#flow.release();
+    this.#timers.clear();
     this.#stopped = true;
     this.#poller.clear();
     this.#wakeReader();
     this.#reader?.close();
-    while (this.#settling.size > 0 || this.#settler.busy) {
-      await Promise.allSettled([...this.#settling, this.#settler.drained()]);
+    const settling = this.#attempts.settling;
+    while (settling.size > 0 || this.#settler.busy) {
+      await Promise.allSettled([...settling, this.#settler.drained()]);
     }
     this.#deadlines.clear();
     this.#results?.close(new QueueClosedError(`${PART}: closed before the result came back`));
@@ -407,6 +496,11 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#poller.schedule(0);
   }
 
+  /** Asks Redis for the counters until `met` holds of them (every `pollMs`, at most 50 ms). */
+  async #until(met: (s: QueueStats) => boolean): Promise<void> {
+    while (!met(await this.stats)) await new Promise((resolve) => setTimeout(resolve, Math.min(this.#c.pollMs, 50)));
+  }
+
   /** Items read for this process: started while there are free slots, the rest wait for one. */
   #take(entries: [string, string[]][]): void {
     for (const [entry, fields] of entries) enterByPriority(this.#ready, held(entry, fields));
@@ -415,7 +509,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** How many items to read now: free slots, and as many grants of the rate limit as are held for them. */
   #readable(): number {
-    return this.#grants.readable(Math.max(0, this.#concurrency - this.#running - this.#ready.length), this.#ready.length);
+    const free = this.#concurrency - this.#attempts.running - this.#ready.length;
+    return this.#grants.readable(this.#flow.held ? 0 : Math.max(0, Math.min(free, 1_000)), this.#ready.length);
   }
 
   #wakeReader(): void {
@@ -425,155 +520,19 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   }
 
   #pump(): void {
-    while (!this.#paused && !this.#stopped && this.#running < this.#concurrency && this.#ready.length > 0 && this.#grants.take()) {
-      this.#run(this.#ready.shift()!);
+    const attempts = this.#attempts;
+    const flow = this.#flow;
+    while (
+      !this.#paused &&
+      !this.#stopped &&
+      !flow.held &&
+      attempts.running < this.#concurrency &&
+      this.#ready.length > 0 &&
+      this.#grants.take()
+    ) {
+      attempts.run(this.#ready.shift()!);
     }
-    if (this.#running + this.#ready.length < this.#concurrency) this.#wakeReader();
-  }
-
-  /** Runs an attempt of `h` here; its end is settled in Redis with the turn's others. */
-  #run(h: Held): void {
-    if (h.deadline !== undefined && h.deadline <= Date.now() + this.#clockOffset) {
-      const expired = new TimeoutError(h.deadline - h.pushedAt, `${PART}: expired before it started`);
-      this.#track(this.#deadLetter(h, 'expired', expired, false, safeParse(h.data) as T));
-      return;
-    }
-    let item: T;
-    try {
-      item = JSON.parse(h.data) as T;
-    } catch (error) {
-      this.#track(this.#deadLetter(h, 'rejected', error, false, h.data as T));
-      return;
-    }
-    this.#running++;
-    const startedAt = Date.now();
-    const attempt: Attempt<T> = {
-      h,
-      item,
-      abort: undefined, // made when the handler first reads its signal
-      startedAt,
-      deadline: startedAt + this.#c.visibilityTimeoutMs,
-      done: false,
-      expire: () => {
-        const timeout = new TimeoutError(this.#c.visibilityTimeoutMs, `${PART}: attempt timed out after ${this.#c.visibilityTimeoutMs} ms`);
-        (attempt.abort ??= new AbortController()).abort(timeout);
-        this.#end(attempt, false, timeout);
-      },
-    };
-    this.#deadlines.add(attempt);
-    if (this.listens('active')) this.emitEvent('active', item, attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset));
-    let result: R | PromiseLike<R>;
-    try {
-      result = this.#handler!(item, {
-        id: h.id,
-        attempt: h.attempt,
-        key: h.group,
-        get signal() {
-          return (attempt.abort ??= new AbortController()).signal;
-        },
-      });
-    } catch (error) {
-      this.#end(attempt, false, error);
-      return;
-    }
-    if (result !== null && typeof (result as PromiseLike<R>)?.then === 'function') {
-      (result as PromiseLike<R>).then(
-        (value) => this.#end(attempt, true, value),
-        (error: unknown) => this.#end(attempt, false, error),
-      );
-    } else this.#end(attempt, true, result);
-  }
-
-  /** An attempt ended (the first end counts: a late handler after its timeout is ignored). */
-  #end(attempt: Attempt<T>, ok: boolean, outcome: unknown): void {
-    if (attempt.done) return;
-    attempt.done = true;
-    this.#running--;
-    const h = attempt.h;
-    if (ok) {
-      const reply = h.replyTo === undefined ? '' : JSON.stringify({ i: h.id, v: outcome === undefined ? null : outcome });
-      const done = record(h, 'done', { reply });
-      // Nobody listens: no promise of its own (the settler's run reports a failure).
-      if (!this.listens('completed')) this.#settler.settle(done, (error) => this.reportError(error));
-      else
-        this.#track(
-          this.#settler.settle(done).then((counted) => {
-            if (counted)
-              this.emitEvent('completed', attempt.item, outcome as R, {
-                ...attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset),
-                runMs: Date.now() - attempt.startedAt,
-              });
-          }),
-        );
-    } else this.#track(this.#fail(attempt, outcome));
-    this.#pump();
-  }
-
-  /** A failed attempt: retried after its backoff (in Redis) or dead-lettered. */
-  async #fail(attempt: { h: Held; item: T; startedAt: number }, error: unknown): Promise<void> {
-    const h = attempt.h;
-    if (error === RELEASED) {
-      await this.#settler.settle(record(h, 'release', {}));
-      return;
-    }
-    const nackKey = `${h.id}:${h.attempt}`;
-    const delayOverride = this.#nackDelays.get(nackKey);
-    if (delayOverride !== undefined) this.#nackDelays.delete(nackKey);
-    const outcome = decideFailure(this.#c.policy, { attempt: h.attempt, previousDelay: undefined }, error, delayOverride, false, (e) =>
-      this.reportError(e),
-    );
-    // As Queue: 'failed' first, then 'dead-lettered' when the item dies of it.
-    const failed = (): void => {
-      if (!this.listens('failed')) return;
-      const runMs = attempt.startedAt === 0 ? 0 : Date.now() - attempt.startedAt;
-      this.emitEvent('failed', attempt.item, error, {
-        ...attemptInfo(attempt.h, attempt.startedAt, this.#clockOffset),
-        runMs,
-        willRetry: outcome.action === 'retry',
-      });
-    };
-    let counted = false;
-    if (outcome.action === 'retry') {
-      const delayMs = Math.round(outcome.delayMs);
-      counted = await this.#settler.settle(record(h, 'retry', { delayMs, failed: true }));
-      if (counted && delayMs > 0) this.#poller.schedule(delayMs);
-    } else if (outcome.action === 'dead-letter') {
-      counted = await this.#deadLetter(h, outcome.reason, outcome.error, true, attempt.item, failed);
-      return;
-    }
-    if (counted) failed();
-  }
-
-  /** Dead-letters `h` in the script run that takes it out of the queue; false when it was no longer ours (a lapse). */
-  async #deadLetter(
-    h: Held,
-    reason: DeadLetterReason,
-    error: unknown,
-    attemptFailed: boolean,
-    item: T,
-    before?: () => void,
-  ): Promise<boolean> {
-    const { entry, json } = this.deadLetter.encode({
-      item,
-      reason,
-      ...(error === undefined ? {} : { error }),
-      attempts: attemptFailed ? h.attempt : h.attempt - 1,
-      firstSeenAt: h.pushedAt - this.#clockOffset,
-      source: this.name,
-    });
-    const reply = h.replyTo === undefined ? '' : JSON.stringify({ i: h.id, e: storeError(error) ?? { name: 'Error', message: reason } });
-    const counted = await this.#settler.settle(
-      record(h, 'dead', { failed: attemptFailed, deadLetterId: entry.id, deadLetterJson: json, reply }),
-    );
-    if (!counted) return false;
-    before?.();
-    if (this.listens('dead-lettered')) this.emitEvent('dead-lettered', entry as DeadLetterEntry<T>);
-    return true;
-  }
-
-  #track(p: Promise<unknown>): void {
-    const tracked = p.catch((error: unknown) => this.reportError(error)).finally(() => this.#settling.delete(tracked));
-    this.#settling.add(tracked);
+    if (attempts.running + this.#ready.length < this.#concurrency && !flow.held) this.#wakeReader();
   }
 
   /** Moves due delays in, aborts attempts cancelled elsewhere, reads the levels, takes back lapses; ms to the next due delay. */
@@ -586,7 +545,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     // Items whose holder stopped answering: taken back, each a failed (timed-out) attempt.
     const { visibilityTimeoutMs: ms, pollMs } = this.#c;
     const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);
-    const retake = (h: Held) => this.#track(this.#fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
+    const attempts = this.#attempts;
+    const retake = (h: Held) => attempts.track(attempts.fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
     await claimLapsed(this.#send, this.#streams, this.#consumer, ms + pollMs, () => this.#stopped, retake);
     return Number(due) >= 0 ? Math.max(0, Number(due) - Number(now)) : Number.POSITIVE_INFINITY;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RejectError } from '../../src/index.js';
+import { QueueClosedError, RejectError } from '../../src/index.js';
 import type { QueueStats } from '../../src/queue-types.js';
 import { RedisQueue, RedisTokenBucket } from '../../src/redis/index.js';
 import { CLIENTS, redisAvailable, useClient, useQueues, useRedisServer, warnIfMissing } from './server.js';
@@ -11,6 +11,15 @@ const redis = useRedisServer();
 let n = 0;
 const fresh = () => `queue-${process.pid}-${n++}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `met()` holds, asking every 10 ms; rejects after 5 s. */
+async function until(met: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 5_000;
+  while (!(await met())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
 
 /** accepted = completed + deadLettered + cancelled + waiting + inFlight, and the settled part of it. */
 function balanced(s: QueueStats): boolean {
@@ -392,5 +401,53 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
       ['slow', 2],
     ]);
     expect(s).toMatchObject({ accepted: 2, completed: 2, failed: 2, retried: 2, deadLettered: 0 });
+  });
+
+  it('clear hands back every waiting item in every process’s count, in run order; in flight goes on; counted returned', async () => {
+    const name = fresh();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const ran: string[] = [];
+    const worker = queue<string, void>({
+      name,
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 30_000, jitter: 'none' } },
+      handler: async (x) => {
+        ran.push(x);
+        if (x === 'r') throw new Error('again later');
+        if (x === 'g2-1') await gate;
+      },
+    });
+    await worker.push('r'); // fails once: its retry waits 30 s in the delayed set
+    await until(async () => (await worker.stats).retried === 1);
+    await worker.push('g2-1', { group: 'g2' }); // runs, held: the rest of its group waits
+    await worker.push('g2-2', { group: 'g2' });
+    await until(async () => ran.includes('g2-1'));
+    const producer = queue<string, string>({ name, dedupe: { key: (x) => x, windowMs: 0 } });
+    await producer.push('hi', { priority: 5 });
+    await producer.push('a');
+    for (const x of ['g1-1', 'g1-2', 'g1-3']) await producer.push(x, { group: 'g1' });
+    await producer.push('b');
+    const submitted = producer.submit('s').then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await until(async () => (await producer.stats).accepted === 10);
+    await producer.push('c', { id: 'c' });
+    expect(await producer.cancel('c')).toBe(true);
+    await producer.push('later', { delayMs: 60_000 });
+
+    expect(await producer.clear()).toEqual(['hi', 'a', 'g1-1', 'g1-2', 'g1-3', 'b', 's', 'g2-2', 'r', 'later']);
+    expect(await submitted).toBeInstanceOf(QueueClosedError);
+    const s = await producer.stats;
+    expect(s).toMatchObject({ accepted: 12, returned: 10, cancelled: 1, completed: 0, inFlight: 1, waiting: 0 });
+    expect(s.accepted).toBe(s.completed + s.deadLettered + s.cancelled + s.returned + s.waiting + s.inFlight);
+    expect(await producer.clear()).toEqual([]);
+    // The keys were released (a window of 0): the same item is accepted again.
+    expect((await producer.push('a')).duplicate).toBe(false);
+    // The running head settles and its group goes on with what comes next.
+    release();
+    await producer.push('g2-3', { group: 'g2' });
+    await worker.onIdle();
+    expect(ran).toEqual(['r', 'g2-1', 'a', 'g2-3']);
   });
 });

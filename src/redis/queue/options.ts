@@ -312,9 +312,9 @@ export function statsOf(reply: unknown): QueueStats {
     deadLettered: n('deadLettered'),
     deadLetterRefused: n('deadLetterRefused'),
     deadLetterEvicted: n('deadLetterEvicted'),
-    returned: 0,
+    returned: n('returned'),
     cancelled: n('cancelled'),
-    waiting: n('accepted') - n('completed') - n('deadLettered') - n('cancelled') - inFlight,
+    waiting: n('accepted') - n('completed') - n('deadLettered') - n('cancelled') - n('returned') - inFlight,
     inFlight,
   };
 }

@@ -30,7 +30,7 @@ import {
 } from './options.js';
 import { Pull } from './pull.js';
 import { Results, revive } from './results.js';
-import { CANCEL, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
+import { CANCEL, CLEAR, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
 import { abortCancelled, cancelItem, defaultReason } from './cancels.js';
 import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
@@ -52,7 +52,8 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  *
  * The counters (`await queue.stats`) are kept in Redis: the same numbers
  * whichever process asks, and `accepted = completed + deadLettered +
- * cancelled + waiting + inFlight` at every moment.
+ * cancelled + returned + waiting + inFlight` at every moment (`returned`
+ * counts what `clear()` handed back).
  *
  * Items, results and errors cross processes as JSON (an item that is not
  * JSON-serializable makes `push` reject with a TypeError).
@@ -68,7 +69,7 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  * Differences from Queue, by design: `stats` and `size` are promises;
  * there is no `tryPush` (no push can be decided without a round trip);
  * `close()` leaves waiting items in Redis for the other processes
- * (`unprocessed` is empty, `returned` stays 0); `'block'` asks Redis again
+ * (`unprocessed` is empty; `returned` counts only `clear()`); `'block'` asks Redis again
  * every `pollMs` for room; a visibility timeout always applies (30 s by
  * default: a killed worker's items must come back); a TTL is checked when
  * the item would start, against the server's clock as last read (to within
@@ -100,6 +101,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #promote: Script;
   readonly #stats: Script;
   readonly #cancel: Script;
+  readonly #clear: Script;
   readonly #settler: Settler;
   readonly #deadlines = new Deadlines<Attempt<T>>();
   readonly #grants: Grants;
@@ -177,6 +179,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
         }),
     );
     this.#cancel = new Script(this.#send, CANCEL);
+    this.#clear = new Script(this.#send, CLEAR);
     this.#grants = new Grants(
       c.rateLimit,
       () => this.#pump(),
@@ -390,6 +393,32 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#paused = false;
     if (this.#handler !== undefined) this.#start();
     this.#pump();
+  }
+
+  /**
+   * Hands back every waiting item of the queue — in every process's count:
+   * ready, delayed and retry-pending, the rest of each message group — as
+   * Queue's `clear()`: counted `returned` (`stats.returned`), dedupe keys
+   * released as when an item settles, the `submit` of each rejected with
+   * `QueueClosedError` ("handed back by clear()"), wherever it waits.
+   * Items a worker has read are in flight (as Queue's attempts): they go
+   * on. Runs as a few script runs of at most 1 000 items each, so Redis
+   * serves others between them; an item pushed meanwhile may be handed back
+   * too. Ready items come first (highest priority first), then the rest of
+   * each group whose head runs, then the delayed set by due time.
+   * @returns (resolves) the items handed back, parsed from their JSON.
+   * @throws (rejects) StoreUnavailableError when Redis does not answer (what was handed back by then stays handed back).
+   */
+  async clear(): Promise<T[]> {
+    const error = JSON.stringify({ name: 'QueueClosedError', message: `${PART}: handed back by clear()` });
+    const items: T[] = [];
+    let cursor = '0';
+    do {
+      const [out, next] = (await this.#clear.run(this.#keys.slice(0, 3), [this.#base, 1_000, error, cursor])) as [string[], string];
+      for (const data of out) items.push(safeParse(data) as T);
+      cursor = next;
+    } while (cursor !== '');
+    return items;
   }
 
   /** Resolves once nothing waits or runs, in every process's count (asking Redis every `pollMs`, at most 50 ms). */

@@ -1,4 +1,4 @@
-import { DuplicateError } from '../../errors.js';
+import { DuplicateError, QueueClosedError } from '../../errors.js';
 import { type Connection, duplicateOf, type RedisClient } from '../send.js';
 import { retryPause } from './stream-io.js';
 
@@ -9,7 +9,10 @@ interface Awaiting {
 
 /** An error that crossed processes as `{ name, message, code }`, an Error again. @internal */
 export function revive(stored: { name?: string; message?: string; code?: string } | undefined): Error {
-  const error = new Error(stored?.message ?? 'failed');
+  const message = stored?.message ?? 'failed';
+  // clear() hands items back with the error Queue's clear() gives their submit.
+  if (stored?.name === 'QueueClosedError') return new QueueClosedError(message);
+  const error = new Error(message);
   error.name = stored?.name ?? 'Error';
   if (stored?.code !== undefined) (error as { code?: string }).code = stored.code;
   return error;

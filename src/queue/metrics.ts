@@ -167,6 +167,25 @@ export class QueueRecorder {
     slot.run.record(runMs, everyAttempt ? 1 : this.#weight);
   }
 
+  /**
+   * Counts tallied elsewhere (a RedisQueue's counters in Redis, read at
+   * `now`): `arrivals`, `completed` and `failed` since the last tally, and
+   * `waiting` items wait now.
+   */
+  tally(now: number, arrivals: number, completed: number, failed: number, waiting: number): void {
+    const slot = this.#observe(now, waiting);
+    slot.arrivals += arrivals;
+    slot.completed += completed;
+    slot.failed += failed;
+  }
+
+  /** An attempt's run time, its outcome counted elsewhere (see {@link QueueRecorder.tally}). */
+  ran(now: number, runMs: number): void {
+    const slot = this.#window.at(now);
+    this.#slot = slot;
+    slot.run.record(runMs, 1);
+  }
+
   /** The window's figures at `now`. */
   read(now: number, waiting: number, inFlight: number, concurrencyLimit: number): QueueMetrics {
     this.#observe(now, waiting);

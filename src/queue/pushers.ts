@@ -78,12 +78,12 @@ export class Pushers<T, R> {
 
 /** Pushes every item of an iterable, one at a time, waiting for room as `push` does (`Queue.pushAll`); counts those accepted. */
 export async function pushEach<T>(
-  queue: { tryPush(item: T): Receipt | undefined; push(item: T): Promise<Receipt> },
+  queue: { tryPush?(item: T): Receipt | undefined; push(item: T): Promise<Receipt> },
   items: Iterable<T> | AsyncIterable<T>,
 ): Promise<number> {
   let count = 0;
   for await (const item of items) {
-    const receipt = queue.tryPush(item) ?? (await queue.push(item));
+    const receipt = queue.tryPush?.(item) ?? (await queue.push(item));
     if (!receipt.duplicate) count++;
   }
   return count;

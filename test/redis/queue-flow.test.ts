@@ -196,4 +196,45 @@ describe.runIf(redisAvailable).each(CLIENTS)("RedisQueue's flow control on a rea
     expect(producer.isClosed).toBe(true);
     await expect(producer.onSizeBelow(-1)).rejects.toThrow('RedisQueue: limit must be a non-negative finite number, got -1');
   });
+
+  it("metrics(): the whole queue's rates and waiting from Redis, this process's wait and run quantiles, over a window on the queue's clock", async () => {
+    const clock = new TestClock();
+    const name = fresh();
+    const q = queue<string, void>({
+      name,
+      clock,
+      concurrency: 4,
+      metrics: { windowMs: 10_000 },
+      handler: async (x) => {
+        await sleep(20);
+        if (x === 'bad') throw new Error('bad');
+      },
+    });
+    // Pushed by another process: counted in the queue's arrivals all the same.
+    const producer = queue<string, void>({ name });
+    for (let i = 0; i < 20; i++) await producer.push(`ok-${i}`);
+    await producer.push('bad');
+    await q.onIdle();
+    await clock.advance(2_000);
+    const m = await q.metrics();
+    const seconds = m.windowMs / 1000;
+    expect(m.windowMs).toBe(2_000);
+    expect(m.arrivalRate * seconds).toBeCloseTo(21, 6);
+    expect(m.throughput * seconds).toBeCloseTo(20, 6);
+    expect(m.failureRate * seconds).toBeCloseTo(1, 6);
+    expect(m.runMs.count).toBe(21);
+    expect(m.runMs.p50).toBeGreaterThanOrEqual(15);
+    expect(m.waitMs.count).toBe(21);
+    expect(m).toMatchObject({ waiting: 0, inFlight: 0, concurrencyLimit: 4 });
+    expect(m.littlesLaw.lambda).toBe(m.arrivalRate);
+    // Counters from before the queue was made are not in its window.
+    const later = queue<string, void>({ name, clock, metrics: true });
+    await later.push('x');
+    await clock.advance(1_000);
+    const m2 = await later.metrics();
+    expect(m2.arrivalRate * (m2.windowMs / 1000)).toBeCloseTo(1, 6);
+    await expect(producer.metrics()).rejects.toThrow('RedisQueue: metrics() needs the metrics option');
+    expect(() => queue({ name: 'x', metrics: 5 as never })).toThrow('RedisQueue: metrics must be a boolean or { windowMs }, got 5');
+    expect(() => queue({ name: 'x', metrics: { windowMs: 0 } })).toThrow(/RedisQueue: metrics.windowMs must be/);
+  });
 });

@@ -1,11 +1,14 @@
 import type { DeadLetterEntry, DeadLetterReason } from '../../dead-letter.js';
 import { TimeoutError } from '../../errors.js';
 import { retryAfterOf } from '../../internal/retry-policy.js';
-import type { Flow } from '../../queue/flow.js';
+import type { TimerHeap } from '../../internal/timer-heap.js';
+import type { Classify } from '../../limits/classify.js';
+import { Flow } from '../../queue/flow.js';
 import { decideFailure } from '../../queue/outcome.js';
 import type { Handler, QueueEvents } from '../../queue-types.js';
 import { type RedisDeadLetter, storeError } from '../dead-letter.js';
 import type { Attempt, Deadlines } from './deadlines.js';
+import type { RedisQueueMetrics } from './metrics.js';
 import { attemptInfo, type Held, PART, type RedisQueueConfig, safeParse } from './options.js';
 import { RELEASED } from './pull.js';
 import { record, type Settler } from './stream-io.js';
@@ -16,13 +19,16 @@ export interface AttemptsHost<T, R> {
   readonly settler: Settler;
   readonly deadlines: Deadlines<Attempt<T>>;
   readonly deadLetter: RedisDeadLetter<T>;
-  readonly flow: Flow;
+  /** The concurrency in force changed (the limit followed moved). */
+  setConcurrency(n: number): void;
+  /** The metrics window, when `metrics` is on. */
+  readonly metrics: RedisQueueMetrics | undefined;
   readonly name: string;
   handler(): Handler<T, R>;
   /** Server time minus local time, ms (for TTLs and the events' push times). */
   clockOffset(): number;
-  /** The local clock's time, ms (the samples' round-trip times). */
-  now(): number;
+  /** Timers on the queue's clock: the `pauseFor` hold; its time is the samples' and the metrics'. */
+  readonly timers: TimerHeap;
   listens(event: keyof QueueEvents<T, R> & string): boolean;
   emit<E extends keyof QueueEvents<T, R> & string>(event: E, ...args: QueueEvents<T, R>[E] & unknown[]): void;
   reportError(error: unknown): void;
@@ -47,10 +53,15 @@ export class Attempts<T, R> {
   readonly settling = new Set<Promise<unknown>>();
   /** A nack's `delayMs` by `id:attempt`, used instead of the backoff. */
   readonly nackDelays = new Map<string, number>();
+  /** The concurrency limit followed and the samples it gets, the `pauseFor` hold. */
+  readonly flow: Flow;
   readonly #host: AttemptsHost<T, R>;
+  /** Resolves `settled()`'s wait once nothing runs. */
+  #idle: (() => void) | undefined;
 
   constructor(host: AttemptsHost<T, R>) {
     this.#host = host;
+    this.flow = flowOf(host);
   }
 
   /** Runs an attempt of `h` here; its end is settled in Redis with the turn's others. */
@@ -76,7 +87,7 @@ export class Attempts<T, R> {
       item,
       abort: undefined, // made when the handler first reads its signal
       startedAt,
-      sampleStart: host.flow.sampling ? host.now() : 0,
+      sampleStart: this.flow.sampling ? host.timers.now() : 0,
       startInFlight: this.running,
       deadline: startedAt + c.visibilityTimeoutMs,
       done: false,
@@ -87,6 +98,7 @@ export class Attempts<T, R> {
       },
     };
     host.deadlines.add(attempt);
+    host.metrics?.started(host.timers.now(), attemptInfo(h, startedAt, host.clockOffset()).waitMs);
     if (host.listens('active')) host.emit('active', item, attemptInfo(attempt.h, attempt.startedAt, host.clockOffset()));
     let result: R | PromiseLike<R>;
     try {
@@ -149,6 +161,14 @@ export class Attempts<T, R> {
     if (counted) failed();
   }
 
+  /** Resolves once no attempt runs here and every end was settled in Redis (close waits for it). */
+  async settled(settler: Settler): Promise<void> {
+    while (this.running > 0 || this.settling.size > 0 || settler.busy) {
+      if (this.running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await Promise.allSettled([...this.settling, settler.drained()]);
+    }
+  }
+
   /** Keeps `p` until it settles (close waits for it); its failure is reported. */
   track(p: Promise<unknown>): void {
     const tracked = p.catch((error: unknown) => this.#host.reportError(error)).finally(() => this.settling.delete(tracked));
@@ -159,9 +179,13 @@ export class Attempts<T, R> {
   #end(attempt: Attempt<T>, ok: boolean, outcome: unknown): void {
     if (attempt.done) return;
     attempt.done = true;
-    this.running--;
+    if (--this.running === 0 && this.#idle !== undefined) {
+      this.#idle();
+      this.#idle = undefined;
+    }
     const host = this.#host;
-    const flow = host.flow;
+    host.metrics?.ran(host.timers.now(), Date.now() - attempt.startedAt);
+    const flow = this.flow;
     if (flow.sampling) {
       flow.settled(
         { startedAt: attempt.sampleStart, startInFlight: attempt.startInFlight },
@@ -221,4 +245,21 @@ export class Attempts<T, R> {
     if (host.listens('dead-lettered')) host.emit('dead-lettered', entry as DeadLetterEntry<T>);
     return true;
   }
+}
+
+/**
+ * A worker's flow control, as Queue's: the concurrency limit it follows
+ * (the host told of each change, and to start work on a change outside a
+ * sample's booking or when a `pauseFor` hold ended).
+ */
+function flowOf<T, R>(host: AttemptsHost<T, R>): Flow {
+  const c = host.config;
+  return new Flow(PART, c.limit, c.learners, c.classify as Classify<unknown> | undefined, host.timers, {
+    setConcurrency: (n, start) => {
+      host.setConcurrency(n);
+      if (start) host.pump();
+    },
+    resumed: () => host.pump(),
+    reportError: (error) => host.reportError(error),
+  });
 }

@@ -1,6 +1,7 @@
 import { storeError } from '../dead-letter.js';
 import type { Script, Send } from '../send.js';
 import type { Attempt } from './deadlines.js';
+import { PART, safeParse } from './options.js';
 import { revive } from './results.js';
 
 /** The reason a cancel gives when none is given: as `AbortController.abort()`'s. @internal */
@@ -41,4 +42,22 @@ export async function abortCancelled(send: Send, cancelled: string, running: rea
     if (a.abort?.signal.aborted) return;
     (a.abort ??= new AbortController()).abort(revive(JSON.parse(mark.slice(bar + 1)) as { name?: string; message?: string }));
   });
+}
+
+/**
+ * Runs the clear script until every waiting item was handed back (runs of
+ * at most 1 000, so Redis serves others between them).
+ * @returns the items handed back, parsed from their JSON, in run order.
+ * @internal
+ */
+export async function clearWaiting(script: Script, keys: readonly string[], base: string): Promise<unknown[]> {
+  const error = JSON.stringify({ name: 'QueueClosedError', message: `${PART}: handed back by clear()` });
+  const items: unknown[] = [];
+  let cursor = '0';
+  do {
+    const [out, next] = (await script.run(keys, [base, 1_000, error, cursor])) as [string[], string];
+    for (const data of out) items.push(safeParse(data));
+    cursor = next;
+  } while (cursor !== '');
+  return items;
 }

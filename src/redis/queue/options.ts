@@ -39,7 +39,9 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   rateLimit: true,
   commandTimeoutMs: true,
   clock: true,
+  metrics: true,
 });
+const METRICS_KEYS = /* @__PURE__ */ v.knownKeys<{ windowMs?: number }>({ windowMs: true });
 const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
   delayMs: true,
@@ -156,6 +158,21 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
    * the next delay it knows of is due). @default 250
    */
   readonly pollMs?: number;
+  /**
+   * Keep figures for {@link RedisQueue.metrics} over a sliding window, as
+   * Queue's: rates and the number waiting from the counters in Redis (the
+   * whole queue's), wait and run quantiles of the attempts run in this
+   * process. Every attempt is timed (Queue's `sampleEvery` spares clock
+   * reads that a round trip to Redis dwarfs). A worker reads the counters
+   * once more per `pollMs` while it is on.
+   * @default false
+   */
+  readonly metrics?:
+    | boolean
+    | {
+        /** The sliding window, ms. @default 60000 */
+        readonly windowMs?: number;
+      };
 }
 
 /** Options of {@link RedisQueue.push}. */
@@ -206,6 +223,8 @@ export interface RedisQueueConfig<T, R> {
   readonly retryAfter: 'item' | 'queue';
   readonly clock: Clock;
   readonly learners: readonly { onSample(sample: LimitSample): void }[];
+  /** The metrics window (ms) when `metrics` is on. */
+  readonly metricsWindowMs: number | undefined;
   readonly capacity: number;
   readonly overflow: Overflow;
   readonly policy: ResolvedRetryPolicy;
@@ -248,6 +267,7 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     retryAfter: v.choice(PART, 'retryAfter', o.retryAfter, RETRY_AFTER, 'item'),
     clock,
     learners,
+    metricsWindowMs: metricsWindow(o.metrics),
     capacity: v.number(PART, 'capacity', o.capacity, 'positive-integer-or-infinity', Number.POSITIVE_INFINITY),
     overflow: v.choice(PART, 'overflow', o.overflow, OVERFLOWS, 'block'),
     policy: resolveRetryPolicy(PART, o.retry, o.retry === undefined ? 1 : 3),
@@ -404,6 +424,17 @@ export async function pushUntilRoom<T, R>(
     await new Promise((resolve) => setTimeout(resolve, c.pollMs));
     if (closed()) throw new QueueClosedError(`${PART}: closed while the push waited for room`);
   }
+}
+
+/** The `metrics` option: the window in ms, `undefined` when off. */
+function metricsWindow(value: unknown): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 60_000;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${PART}: metrics must be a boolean or { windowMs }, got ${v.show(value)}`);
+  }
+  const o = v.options<{ windowMs?: number }>(PART, value, METRICS_KEYS, 'metrics');
+  return v.number(PART, 'metrics.windowMs', o.windowMs, 'positive', 60_000);
 }
 
 /** Whether `value` is a limiter whose grants this process cannot check at once (a RedisTokenBucket, or one with `acquire` only). */

@@ -2,14 +2,15 @@ import { QueueClosedError, TimeoutError } from '../../errors.js';
 import { toConcurrency } from '../../internal/inputs.js';
 import { TimerHeap } from '../../internal/timer-heap.js';
 import * as v from '../../internal/validate.js';
-import type { Classify } from '../../limits/classify.js';
 import type { ConcurrencyLimit } from '../../limits/limit.js';
 import { Emitting } from '../../queue/emitting.js';
-import { Flow } from '../../queue/flow.js';
-import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../../queue-types.js';
+import type { Flow } from '../../queue/flow.js';
+import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueMetrics, QueueStats, Receipt } from '../../queue-types.js';
 import type { RedisDeadLetter } from '../dead-letter.js';
 import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
 import { Attempts, type AttemptsHost } from './attempts.js';
+import { metricsOf, type RedisQueueMetrics } from './metrics.js';
+import { pushEach } from '../../queue/pushers.js';
 import { type Attempt, Deadlines, Poller } from './deadlines.js';
 import { Grants } from './grants.js';
 import {
@@ -31,7 +32,7 @@ import {
 import { Pull } from './pull.js';
 import { Results, revive } from './results.js';
 import { CANCEL, CLEAR, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
-import { abortCancelled, cancelItem, defaultReason } from './cancels.js';
+import { abortCancelled, cancelItem, clearWaiting, defaultReason } from './cancels.js';
 import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
 export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
@@ -82,7 +83,8 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  * process's own — its `concurrency` (a number or a `ConcurrencyLimit` fed by
  * the attempts it settles), its `pauseFor` hold and `retryAfter: 'queue'`,
  * and a `rateLimit` of local buckets — unless a limiter is shared (a
- * `RedisTokenBucket`). Not built yet: `metrics()`.
+ * `RedisTokenBucket`); `metrics()` is a promise, its rates the whole
+ * queue's (see {@link RedisQueue.metrics}).
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -115,6 +117,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #timers: TimerHeap;
   /** The concurrency limit followed and the samples it gets, the `pauseFor` hold. */
   readonly #flow: Flow;
+  /** The metrics window, when `metrics` is on. */
+  readonly #metrics: RedisQueueMetrics | undefined;
   #paused: boolean;
   #closed = false;
   /** Set once the workers stop (close): nothing is read, polled or started after it. */
@@ -186,30 +190,30 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
       (e) => this.reportError(e),
     );
     this.#timers = new TimerHeap(c.clock);
-    this.#flow = new Flow(PART, c.limit, c.learners, c.classify as Classify<unknown> | undefined, this.#timers, {
-      setConcurrency: (n, start) => {
-        this.#concurrency = n;
-        if (start) this.#pump();
-      },
-      resumed: () => this.#pump(),
-      reportError: (e) => this.reportError(e),
-    });
+    this.#metrics = metricsOf(
+      c.metricsWindowMs,
+      this.#timers,
+      () => this.stats,
+      (e) => this.reportError(e),
+    );
     this.#attempts = new Attempts<T, R>({
+      metrics: this.#metrics,
       config: c,
       settler: this.#settler,
       deadlines: this.#deadlines,
       deadLetter: this.deadLetter,
-      flow: this.#flow,
+      setConcurrency: (n) => void (this.#concurrency = n),
       name: c.name,
       handler: () => this.#handler!,
       clockOffset: () => this.#clockOffset,
-      now: () => this.#timers.now(),
+      timers: this.#timers,
       listens: (event) => this.listens(event),
       emit: this.emitEvent.bind(this) as AttemptsHost<T, R>['emit'],
       reportError: (e) => this.reportError(e),
       schedule: (ms) => this.#poller.schedule(ms),
       pump: () => this.#pump(),
     });
+    this.#flow = this.#attempts.flow;
     if (this.#handler !== undefined && !this.#paused) this.#start();
   }
 
@@ -283,17 +287,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   }
 
   /**
-   * Pushes every item of `source`, one at a time (each waits for room
-   * under `'block'`).
-   * @returns how many were pushed.
+   * Pushes every item of a (sync or async) iterable, one at a time, each
+   * waiting for room as `push` does, as Queue's.
+   * @returns how many were accepted (duplicates not counted).
+   * @throws (rejects) the first push's error (items before it stay accepted, the source is closed); TypeError for a non-iterable.
    */
-  async pushAll(source: Iterable<T> | AsyncIterable<T>): Promise<number> {
-    let n = 0;
-    for await (const item of source) {
-      await this.push(item);
-      n++;
-    }
-    return n;
+  async pushAll(items: Iterable<T> | AsyncIterable<T>): Promise<number> {
+    v.iterable(PART, 'pushAll items', items);
+    return pushEach(this, items);
   }
 
   /**
@@ -368,6 +369,25 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   }
 
   /**
+   * The queue's figures over its metrics window, as Queue's `metrics()`:
+   * arrival rate, throughput and failure rate (per second), the number
+   * waiting and in flight, and Little's law's L (the time-average of the
+   * number waiting) are the whole queue's, from the counters in Redis
+   * (tallied at each read and each worker poll, so rates are right to
+   * within `pollMs` where this process has a worker); wait and run time
+   * quantiles (p50, p90, p99) are those of the attempts run in this
+   * process — a sample of the queue's when every worker reads alike — and
+   * `concurrencyLimit` is this process's. One round trip.
+   * @throws (rejects) TypeError when the queue was made without `metrics`; StoreUnavailableError when Redis does not answer.
+   */
+  async metrics(): Promise<QueueMetrics> {
+    const m = this.#metrics;
+    if (m === undefined) throw new TypeError(`${PART}: metrics() needs the metrics option (new RedisQueue({ metrics: true, … }))`);
+    const s = await this.stats;
+    return m.read(this.#timers.now(), s, this.#concurrency);
+  }
+
+  /**
    * Holds this process's starts for `ms` from now, without pausing, as
    * Queue's: the attempts running go on; starts resume by themselves when
    * the time is up (the longer hold wins). With `retryAfter: 'queue'`, an
@@ -409,16 +429,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @returns (resolves) the items handed back, parsed from their JSON.
    * @throws (rejects) StoreUnavailableError when Redis does not answer (what was handed back by then stays handed back).
    */
-  async clear(): Promise<T[]> {
-    const error = JSON.stringify({ name: 'QueueClosedError', message: `${PART}: handed back by clear()` });
-    const items: T[] = [];
-    let cursor = '0';
-    do {
-      const [out, next] = (await this.#clear.run(this.#keys.slice(0, 3), [this.#base, 1_000, error, cursor])) as [string[], string];
-      for (const data of out) items.push(safeParse(data) as T);
-      cursor = next;
-    } while (cursor !== '');
-    return items;
+  clear(): Promise<T[]> {
+    return clearWaiting(this.#clear, this.#keys.slice(0, 3), this.#base) as Promise<T[]>;
   }
 
   /** Resolves once nothing waits or runs, in every process's count (asking Redis every `pollMs`, at most 50 ms). */
@@ -461,10 +473,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#poller.clear();
     this.#wakeReader();
     this.#reader?.close();
-    const settling = this.#attempts.settling;
-    while (settling.size > 0 || this.#settler.busy) {
-      await Promise.allSettled([...settling, this.#settler.drained()]);
-    }
+    await this.#attempts.settled(this.#settler);
     this.#deadlines.clear();
     this.#results?.close(new QueueClosedError(`${PART}: closed before the result came back`));
     return { unprocessed: [] };
@@ -503,9 +512,11 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     // The priority levels in use first: a worker reads the highest from its first read.
-    const levels = levelStreams(this.#send, this.#keys[0]!).then((streams) => void (this.#streams = streams));
-    void levels
-      .catch((error: unknown) => this.reportError(error))
+    void levelStreams(this.#send, this.#keys[0]!)
+      .then(
+        (streams) => void (this.#streams = streams),
+        (error: unknown) => this.reportError(error),
+      )
       .then(() =>
         readLoop({
           stopped: () => this.#stopped,
@@ -514,8 +525,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
           takeReady: () => this.#settler.take(),
           read: async (count) => {
             this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
-            const blockMs = Math.max(1, Math.floor(Math.min(1_000, this.#c.commandTimeoutMs / 2)));
-            return this.#reader.send(blockingRead(this.#consumer, count, blockMs, this.#streams));
+            return this.#reader.send(blockingRead(this.#consumer, count, this.#c.commandTimeoutMs, this.#streams));
           },
           ensureGroup: () => makeGroup(this.#send, this.#keys[0]!),
           take: (entries) => this.#take(entries),
@@ -571,6 +581,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#clockOffset = Number(now) - Date.now();
     if (Number(cancels) > 0) await abortCancelled(this.#send, `${this.#base}:cancelled`, [...this.#deadlines.running()]);
     this.#streams = await levelStreams(this.#send, this.#keys[0]!);
+    if (this.#metrics !== undefined) this.#metrics.tally(this.#timers.now(), await this.stats);
     // Items whose holder stopped answering: taken back, each a failed (timed-out) attempt.
     const { visibilityTimeoutMs: ms, pollMs } = this.#c;
     const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);

@@ -260,7 +260,9 @@ export async function readLoop(host: ReadHost): Promise<void> {
 }
 
 /** `XREADGROUP GROUP sluice consumer COUNT count BLOCK blockMs STREAMS …streams > …`. @internal */
-export function blockingRead(consumer: string, count: number, blockMs: number, streams: readonly string[]): RedisArgs {
+export function blockingRead(consumer: string, count: number, commandTimeoutMs: number, streams: readonly string[]): RedisArgs {
+  // Blocks for at most half the command timeout (and 1 s): the reply must come before the connection gives up on it.
+  const blockMs = Math.max(1, Math.floor(Math.min(1_000, commandTimeoutMs / 2)));
   return ['XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams, ...streams.map(() => '>')];
 }
 

@@ -237,4 +237,45 @@ describe.runIf(redisAvailable).each(CLIENTS)("RedisQueue's flow control on a rea
     expect(() => queue({ name: 'x', metrics: 5 as never })).toThrow('RedisQueue: metrics must be a boolean or { windowMs }, got 5');
     expect(() => queue({ name: 'x', metrics: { windowMs: 0 } })).toThrow(/RedisQueue: metrics.windowMs must be/);
   });
+
+  it('groupConcurrency: at most n of a group out at once across processes, started in the group’s order; a function of the key', async () => {
+    const name = fresh();
+    const running = new Map<string, number>();
+    const peak = new Map<string, number>();
+    const started: string[] = [];
+    const handler = async ({ g, i }: { g: string; i: number }) => {
+      started.push(`${g}${i}`);
+      running.set(g, (running.get(g) ?? 0) + 1);
+      peak.set(g, Math.max(peak.get(g) ?? 0, running.get(g)!));
+      await sleep(15);
+      running.set(g, running.get(g)! - 1);
+      if (i === 2) throw new Error('retry me'); // a retry waits out its backoff, still out
+    };
+    const options = {
+      name,
+      groupBy: (x: { g: string }) => x.g,
+      groupConcurrency: (key: string | number) => (key === 'a' ? 2 : key === 'b' ? 1 : Number.POSITIVE_INFINITY),
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 30, jitter: 'none' as const } },
+    };
+    // Everything is in Redis before either worker starts: each group's limit alone holds them back.
+    const workers = [1, 2].map(() => queue({ ...options, concurrency: 8, handler, autoStart: false }));
+    const producer = queue<{ g: string; i: number }, void>(options);
+    expect(producer.groupConcurrency).toBe(options.groupConcurrency);
+    for (let i = 0; i < 8; i++) for (const g of ['a', 'b', 'c']) await producer.push({ g, i });
+    for (const w of workers) w.resume();
+    await producer.onIdle();
+    expect(Object.fromEntries(peak)).toEqual({ a: 2, b: 1, c: expect.any(Number) });
+    expect(peak.get('c')).toBeGreaterThan(2);
+    // Started in each group's order (retries aside).
+    for (const g of ['a', 'b']) {
+      const firsts = started.filter((s) => s.startsWith(g)).filter((s, k, all) => all.indexOf(s) === k);
+      expect(firsts).toEqual(Array.from({ length: 8 }, (_, i) => `${g}${i}`));
+    }
+    expect(await producer.stats).toMatchObject({ accepted: 24, completed: 21, deadLettered: 3, waiting: 0, inFlight: 0 });
+    expect(() => queue({ name: 'x', groupConcurrency: 0 })).toThrow(
+      'RedisQueue: groupConcurrency must be a positive integer or Infinity, got 0',
+    );
+    const bad = queue<{ g: string }, void>({ name: fresh(), groupBy: (x) => x.g, groupConcurrency: () => 1.5 });
+    await expect(bad.push({ g: 'k' })).rejects.toThrow('RedisQueue: groupConcurrency("k") must be a positive integer or Infinity, got 1.5');
+  });
 });

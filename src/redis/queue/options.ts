@@ -33,6 +33,7 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   visibilityTimeoutMs: true,
   ttlMs: true,
   groupBy: true,
+  groupConcurrency: true,
   dedupe: true,
   autoStart: true,
   pollMs: true,
@@ -127,6 +128,16 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
   readonly ttlMs?: number;
   /** Message groups: FIFO per group with one item in flight per group, across every process (SQS FIFO's `MessageGroupId`). */
   readonly groupBy?: (item: T) => GroupKey | undefined;
+  /**
+   * Items of one message group out at once — running, or waiting out a
+   * retry's backoff — across every process: a positive integer or
+   * `Infinity`, or a function of the group's key, as Queue's. They start
+   * in the group's order; with more than one out they may end in any.
+   * Each item keeps its group's limit from its push (a function is asked
+   * then), so a limit that changes applies to items pushed after it.
+   * @default 1 (SQS FIFO: one in flight per group)
+   */
+  readonly groupConcurrency?: number | ((key: GroupKey) => number);
   /** Deduplication: a key is a duplicate while its item waits or runs, and for `windowMs` from first sight. */
   readonly dedupe?: RedisQueueDedupeOptions<T>;
   /** Start handling at once (when there is a handler). @default true */
@@ -231,6 +242,7 @@ export interface RedisQueueConfig<T, R> {
   readonly visibilityTimeoutMs: number;
   readonly ttlMs: number;
   readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
+  readonly groupConcurrency: number | ((key: GroupKey) => number);
   readonly dedupe: { readonly key: (item: T) => DedupeKey; readonly windowMs: number } | undefined;
   readonly autoStart: boolean;
   readonly pollMs: number;
@@ -274,6 +286,10 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     visibilityTimeoutMs: v.number(PART, 'visibilityTimeoutMs', o.visibilityTimeoutMs, 'positive', 30_000),
     ttlMs: v.number(PART, 'ttlMs', o.ttlMs, 'positive', 0),
     groupBy: v.fn<(item: T) => GroupKey | undefined>(PART, 'groupBy', o.groupBy),
+    groupConcurrency:
+      typeof o.groupConcurrency === 'function'
+        ? o.groupConcurrency
+        : v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer-or-infinity', 1),
     dedupe,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     pollMs: v.number(PART, 'pollMs', o.pollMs, 'positive', 250),
@@ -373,7 +389,16 @@ export function pushArgs<T, R>(
   const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
   const capacity = c.capacity === Number.POSITIVE_INFINITY ? -1 : c.capacity;
   const args = [data, id ?? '', delayMs, capacity, c.overflow, key, c.dedupe?.windowMs ?? 0, group === undefined ? '' : String(group)];
-  return { args: [...args, ttlMs, replyTo, ...tail, priority], delayMs };
+  return { args: [...args, ttlMs, replyTo, ...tail, priority, group === undefined ? 1 : groupLimit(c, group)], delayMs };
+}
+
+/** The concurrency of group `key` for an item pushed now (`Infinity` as the largest the scripts take). */
+function groupLimit<T, R>(c: RedisQueueConfig<T, R>, key: GroupKey): number {
+  const n = typeof c.groupConcurrency === 'function' ? c.groupConcurrency(key) : c.groupConcurrency;
+  if (!((Number.isInteger(n) && n >= 1) || n === Number.POSITIVE_INFINITY)) {
+    throw new RangeError(`${PART}: groupConcurrency(${v.show(key)}) must be a positive integer or Infinity, got ${v.show(n)}`);
+  }
+  return Math.min(n, 2 ** 31 - 1);
 }
 
 /** An item's JSON parsed, or the text itself when it is not JSON. @internal */

@@ -5,9 +5,19 @@ import * as v from '../../internal/validate.js';
 import type { ConcurrencyLimit } from '../../limits/limit.js';
 import { Emitting } from '../../queue/emitting.js';
 import type { Flow } from '../../queue/flow.js';
-import type { CloseOptions, CloseResult, Delivery, Handler, QueueEvents, QueueMetrics, QueueStats, Receipt } from '../../queue-types.js';
+import type {
+  CloseOptions,
+  CloseResult,
+  Delivery,
+  GroupKey,
+  Handler,
+  QueueEvents,
+  QueueMetrics,
+  QueueStats,
+  Receipt,
+} from '../../queue-types.js';
 import type { RedisDeadLetter } from '../dead-letter.js';
-import { type Connection, duplicateOf, keyOf, type RedisClient, Script, type Send, toSend } from '../send.js';
+import { type Connection, duplicateOf, keyOf, type RedisClient, type Send, toSend } from '../send.js';
 import { Attempts, type AttemptsHost } from './attempts.js';
 import { metricsOf, type RedisQueueMetrics } from './metrics.js';
 import { pushEach } from '../../queue/pushers.js';
@@ -27,11 +37,10 @@ import {
   resolveOptions,
   safeParse,
   enterByPriority,
-  statsOf,
 } from './options.js';
 import { Pull } from './pull.js';
 import { Results, revive } from './results.js';
-import { CANCEL, CLEAR, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
+import { QueueKeys } from './keys.js';
 import { abortCancelled, cancelItem, clearWaiting, defaultReason } from './cancels.js';
 import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
@@ -62,8 +71,9 @@ export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } fro
  * Redis keys, under one cluster hash tag `{prefix}{name}`: `:stream` (the
  * ready and in-flight items; consumer group `sluice`), `:stream:p<priority>`
  * and `:stream:levels` (other priorities, and those in use), `:delayed`
- * (sorted set by due time), `:counts` (hash), `:group:<group>` (a group's
- * items, its head in the stream), `:dedupe:<key>` (the key's window end and
+ * (sorted set by due time), `:counts` (hash), `:group:<group>` (list: a
+ * group's items behind those out — in the stream, running or in a backoff),
+ * `:groups` (hash: group → items out), `:dedupe:<key>` (the key's window end and
  * item id), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
  * sequence number and reason, until met), and the dead letter's.
  *
@@ -95,15 +105,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   readonly #c: RedisQueueConfig<T, R>;
   readonly #client: RedisClient;
   readonly #send: Send;
-  /** `{prefix}{name}`: every key of the queue starts with it. */
-  readonly #base: string;
-  /** stream, delayed, counts, and the dead letter's entries, order, stats. */
-  readonly #keys: readonly string[];
-  readonly #push: Script;
-  readonly #promote: Script;
-  readonly #stats: Script;
-  readonly #cancel: Script;
-  readonly #clear: Script;
+  /** Its keys and scripts. */
+  readonly #r: QueueKeys;
   readonly #settler: Settler;
   readonly #deadlines = new Deadlines<Attempt<T>>();
   readonly #grants: Grants;
@@ -161,17 +164,13 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#client = options.client;
     this.#send = toSend(PART, options.client, c.commandTimeoutMs);
     this.deadLetter = deadLetterOf(options, c);
-    this.#base = keyOf(c.prefix, c.name);
-    const dl = this.deadLetter.redisKeys;
-    this.#streams = [`${this.#base}:stream`];
-    this.#keys = [`${this.#base}:stream`, `${this.#base}:delayed`, `${this.#base}:counts`, dl.entries, dl.order, dl.stats];
-    this.#push = new Script(this.#send, PUSH);
-    this.#promote = new Script(this.#send, PROMOTE);
-    this.#stats = new Script(this.#send, STATS);
+    const r = new QueueKeys(this.#send, keyOf(c.prefix, c.name), this.deadLetter.redisKeys);
+    this.#r = r;
+    this.#streams = [r.stream];
     this.#settler = new Settler(
-      new Script(this.#send, SETTLE),
-      this.#keys,
-      [this.#base, this.deadLetter.scriptCapacity, this.deadLetter.overflow, RESULT_TTL_MS, this.#consumer],
+      r.settle,
+      r.keys,
+      [r.base, this.deadLetter.scriptCapacity, this.deadLetter.overflow, RESULT_TTL_MS, this.#consumer],
       () => (this.#paused || this.#stopped ? 0 : this.#readable()),
       (entries) => this.#take(entries),
       ({ held: h }, reason) =>
@@ -182,8 +181,6 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
           enqueuedAt: h.pushedAt - this.#clockOffset,
         }),
     );
-    this.#cancel = new Script(this.#send, CANCEL);
-    this.#clear = new Script(this.#send, CLEAR);
     this.#grants = new Grants(
       c.rateLimit,
       () => this.#pump(),
@@ -219,7 +216,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** The counters, kept in Redis: the same numbers whichever process asks (see {@link QueueStats}). */
   get stats(): Promise<QueueStats> {
-    return this.#stats.run([this.#keys[0]!, this.#keys[2]!], []).then(statsOf);
+    return this.#r.stats();
   }
 
   /** Items waiting in every process's count (delayed included, in flight not). */
@@ -267,6 +264,11 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     this.#pump();
   }
 
+  /** Items of one message group out at once, across every process (see {@link RedisQueueOptions.groupConcurrency}). */
+  get groupConcurrency(): number | ((key: GroupKey) => number) {
+    return this.#c.groupConcurrency;
+  }
+
   /** The {@link ConcurrencyLimit} this process's workers follow, or `undefined` for a fixed concurrency. */
   get concurrencyLimit(): ConcurrencyLimit | undefined {
     return this.#flow.limit;
@@ -305,7 +307,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    *   duplicate (its result goes to the push that was first).
    */
   async submit(item: T, options?: RedisPushOptions): Promise<R> {
-    const key = `${this.#base}:results:${this.#consumer}`;
+    const key = `${this.#r.base}:results:${this.#consumer}`;
     const results = (this.#results ??= new Results(PART, this.#client, key, this.#c, (e) => this.reportError(e)));
     let pending: Promise<unknown> | undefined;
     const receipt = await this.#offer(item, options, this.#consumer, (id) => void (pending = results.expect(id)));
@@ -365,7 +367,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   async cancel(id: string, reason: unknown = defaultReason()): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError(`${PART}: cancel: id must be a string, got ${v.show(id)}`);
-    return cancelItem(this.#cancel, [this.#keys[2]!, `${this.#base}:cancelled`], id, reason, this.#deadlines.running());
+    return cancelItem(this.#r.cancel, [this.#r.counts, this.#r.cancelled], id, reason, this.#deadlines.running());
   }
 
   /**
@@ -430,7 +432,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @throws (rejects) StoreUnavailableError when Redis does not answer (what was handed back by then stays handed back).
    */
   clear(): Promise<T[]> {
-    return clearWaiting(this.#clear, this.#keys.slice(0, 3), this.#base) as Promise<T[]>;
+    return clearWaiting(this.#r.clear, this.#r.keys.slice(0, 3), this.#r.base) as Promise<T[]>;
   }
 
   /** Resolves once nothing waits or runs, in every process's count (asking Redis every `pollMs`, at most 50 ms). */
@@ -490,9 +492,9 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   async #offer(item: T, options: RedisPushOptions | undefined, replyTo: string | undefined, onId?: (id: string) => void): Promise<Receipt> {
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     const dl = this.deadLetter;
-    const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#base, this.name, dl.scriptCapacity, dl.overflow]);
+    const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#r.base, this.name, dl.scriptCapacity, dl.overflow]);
     await this.#groupMade();
-    const [status, id] = await pushUntilRoom(this.#push, this.#keys, args, this.#c, () => this.#closed);
+    const [status, id] = await pushUntilRoom(this.#r.push, this.#r.keys, args, this.#c, () => this.#closed);
     if (status === 'ok') onId?.(id);
     if (delayMs > 0) this.#poller.schedule(delayMs);
     return { id, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
@@ -500,7 +502,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** The stream and its consumer group, made once per instance (again after a failure). */
   #groupMade(): Promise<void> {
-    this.#groupReady ??= makeGroup(this.#send, this.#keys[0]!).catch((error: unknown) => {
+    this.#groupReady ??= makeGroup(this.#send, this.#r.stream).catch((error: unknown) => {
       this.#groupReady = undefined;
       throw error;
     });
@@ -512,7 +514,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     // The priority levels in use first: a worker reads the highest from its first read.
-    void levelStreams(this.#send, this.#keys[0]!)
+    void levelStreams(this.#send, this.#r.stream)
       .then(
         (streams) => void (this.#streams = streams),
         (error: unknown) => this.reportError(error),
@@ -527,7 +529,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
             this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
             return this.#reader.send(blockingRead(this.#consumer, count, this.#c.commandTimeoutMs, this.#streams));
           },
-          ensureGroup: () => makeGroup(this.#send, this.#keys[0]!),
+          ensureGroup: () => makeGroup(this.#send, this.#r.stream),
           take: (entries) => this.#take(entries),
           report: (error) => this.reportError(error),
         }),
@@ -577,10 +579,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** Moves due delays in, aborts attempts cancelled elsewhere, reads the levels, takes back lapses; ms to the next due delay. */
   async #tick(): Promise<number> {
     await this.#groupMade();
-    const [, due, now, cancels] = (await this.#promote.run([this.#keys[0]!, this.#keys[1]!], [this.#base, 1_000])) as number[];
+    const [, due, now, cancels] = (await this.#r.promote.run([this.#r.stream, this.#r.delayed], [this.#r.base, 1_000])) as number[];
     this.#clockOffset = Number(now) - Date.now();
-    if (Number(cancels) > 0) await abortCancelled(this.#send, `${this.#base}:cancelled`, [...this.#deadlines.running()]);
-    this.#streams = await levelStreams(this.#send, this.#keys[0]!);
+    if (Number(cancels) > 0) await abortCancelled(this.#send, this.#r.cancelled, [...this.#deadlines.running()]);
+    this.#streams = await levelStreams(this.#send, this.#r.stream);
     if (this.#metrics !== undefined) this.#metrics.tally(this.#timers.now(), await this.stats);
     // Items whose holder stopped answering: taken back, each a failed (timed-out) attempt.
     const { visibilityTimeoutMs: ms, pollMs } = this.#c;

@@ -31,7 +31,7 @@ local function now_ms()
 end
 local function flat(t)
   local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
-  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's'}) do
+  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's', 'n'}) do
     if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
   end
   return f
@@ -72,7 +72,14 @@ local function decode(member)
   return cjson.decode(string.sub(member, string.find(member, '|', 1, true) + 1))
 end
 local function enter_group(base, stream, t)
-  if redis.call('RPUSH', base .. ':group:' .. t.g, cjson.encode(t)) == 1 then xadd(stream, t) end
+  -- out: the group's items in the stream, running or waiting out a backoff; the list: those behind them, in order
+  local key = base .. ':group:' .. t.g
+  if redis.call('LLEN', key) == 0 and redis.call('HINCRBY', base .. ':groups', t.g, 1) <= tonumber(t.n or '1') then
+    xadd(stream, t)
+    return
+  end
+  if redis.call('LLEN', key) == 0 then redis.call('HINCRBY', base .. ':groups', t.g, -1) end
+  redis.call('RPUSH', key, cjson.encode(t))
 end
 local function release(base, t, now)
   if not t.k then return end
@@ -104,19 +111,21 @@ local function discard(base, t, now, reason)
   end
 end
 local function advance_group(base, stream, t, now)
+  -- one of the group's items out left: the next behind it takes its place, or the group has one fewer out
   if not t.g then return end
   local key = base .. ':group:' .. t.g
-  redis.call('LPOP', key)
   while true do
-    local head = redis.call('LINDEX', key, 0)
-    if not head then return end
-    local h = cjson.decode(head)
+    local next = redis.call('LPOP', key)
+    if not next then
+      if redis.call('HINCRBY', base .. ':groups', t.g, -1) <= 0 then redis.call('HDEL', base .. ':groups', t.g) end
+      return
+    end
+    local h = cjson.decode(next)
     local reason = cancel_reason(base, h)
     if not reason then
       xadd(stream, h)
       return
     end
-    redis.call('LPOP', key)
     discard(base, h, now, reason)
   end
 end
@@ -156,7 +165,8 @@ end
  * 4 capacity (−1: none), 5 overflow, 6 dedupe key (''), 7 dedupe window ms,
  * 8 group (''), 9 TTL ms (0: none), 10 reply-to (''), 11 key base,
  * 12 source, 13 the dead letter's capacity (−1: none), 14 its overflow,
- * 15 priority (0: the queue's stream; else its level's).
+ * 15 priority (0: the queue's stream; else its level's), 16 its group's
+ * concurrency (items of the group out at once; kept with the item when not 1).
  * Replies {status, id}: `ok`, `dup` (the live item's id), `full` (nothing
  * done: `reject` and `block`), `dropped` (`drop-newest`: accepted and
  * dead-lettered `maxlen`).
@@ -184,6 +194,7 @@ if id == '' then id = tostring(seq) end
 local t = {i = id, d = ARGV[1], a = '0', e = tostring(now), s = tostring(seq)}
 if ARGV[8] ~= '' then t.g = ARGV[8] end
 if ARGV[15] ~= '0' then t.p = ARGV[15] end
+if t.g and ARGV[16] ~= '1' then t.n = ARGV[16] end
 if tonumber(ARGV[9]) > 0 then t.x = tostring(now + tonumber(ARGV[9])) end
 if ARGV[10] ~= '' then t.r = ARGV[10] end
 redis.call('HINCRBY', KEYS[3], 'accepted', 1)
@@ -460,14 +471,9 @@ if cursor == '0' then
         redis.call('XACK', stream, '${GROUP}', e[1])
         redis.call('XDEL', stream, e[1])
         local t = unflat(e[2])
-        if t.g then
-          -- a group's head not read yet: the whole group waits, in order
-          local key = base .. ':group:' .. t.g
-          for _, json in ipairs(redis.call('LRANGE', key, 0, -1)) do back(cjson.decode(json)) end
-          redis.call('DEL', key)
-        else
-          back(t)
-        end
+        back(t)
+        -- one of its group's out left: the rest of the group comes in order (handed back in the groups' pass)
+        if t.g then advance_group(base, KEYS[1], t, now) end
       end
     end
     if room <= 0 then return finish('0') end
@@ -475,18 +481,15 @@ if cursor == '0' then
   cursor = 'scan:0'
 end
 if string.sub(cursor, 1, 5) == 'scan:' then
-  -- groups whose head is in flight or waiting out a backoff: the rest of the group waits
-  local pattern = string.gsub(base, '[%*%?%[%]\\\\]', '\\\\%0') .. ':group:*'
+  -- the groups with items out (running, or waiting out a backoff): every item behind them waits
   local at = string.sub(cursor, 6)
   repeat
-    local page = redis.call('SCAN', at, 'MATCH', pattern, 'COUNT', 100)
+    local page = redis.call('HSCAN', base .. ':groups', at, 'COUNT', 100)
     at = page[1]
-    for _, key in ipairs(page[2]) do
-      local rest = redis.call('LRANGE', key, 1, -1)
-      if #rest > 0 then
-        for _, json in ipairs(rest) do back(cjson.decode(json)) end
-        redis.call('LTRIM', key, 0, 0)
-      end
+    for n = 1, #page[2], 2 do
+      local key = base .. ':group:' .. page[2][n]
+      for _, json in ipairs(redis.call('LRANGE', key, 0, -1)) do back(cjson.decode(json)) end
+      redis.call('DEL', key)
     end
     if room <= 0 and at ~= '0' then return finish('scan:' .. at) end
   until at == '0'

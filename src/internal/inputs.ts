@@ -141,3 +141,17 @@ export function toDeadLetterStore<T>(part: string, value: unknown): DeadLetterSt
   }
   throw new TypeError(`${part}: deadLetter must be a DeadLetter, got ${v.show(value)}`);
 }
+
+const GROUP_RATE_KEYS = /* @__PURE__ */ v.knownKeys<{ ratePerSecond: number; burst?: number }>({ ratePerSecond: true, burst: true });
+
+/**
+ * A `groupRateLimit` option given as bucket options, checked (its function
+ * form is the caller's to take).
+ * @throws TypeError for anything but an object of known keys, naming `part`.
+ */
+export function groupRateOptions(part: string, value: unknown): { ratePerSecond: number; burst?: number } {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${part}: groupRateLimit must be { ratePerSecond, burst } or a function of the group's key, got ${v.show(value)}`);
+  }
+  return v.options<{ ratePerSecond: number; burst?: number }>(part, value, GROUP_RATE_KEYS, 'groupRateLimit');
+}

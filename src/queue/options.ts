@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../clock.js';
 import { DeadLetter, type DeadLetterStore, type DeathHistory } from '../dead-letter.js';
 import type { AsyncDedupeStore, DedupeKey, DedupeStore } from '../deduper.js';
-import { isDedupeStore, makeDeduper, toConcurrency, toDeadLetterStore, toRateLimits } from '../internal/inputs.js';
+import { groupRateOptions, isDedupeStore, makeDeduper, toConcurrency, toDeadLetterStore, toRateLimits } from '../internal/inputs.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../internal/retry-policy.js';
 import * as v from '../internal/validate.js';
 import type { GroupKey, Handler, Overflow, PushOptions, QueueDedupeOptions, QueueOptions } from '../queue-types.js';
@@ -31,7 +31,6 @@ export function constructAs<Q>(part: string, make: () => Q): Q {
 
 const OVERFLOWS: readonly Overflow[] = ['block', 'reject', 'drop-oldest', 'drop-newest'];
 const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
-const GROUP_RATE_KEYS = /* @__PURE__ */ v.knownKeys<{ ratePerSecond: number; burst?: number }>({ ratePerSecond: true, burst: true });
 const QUEUE_KEYS = /* @__PURE__ */ v.knownKeys<QueueOptions<unknown, unknown>>({
   handler: true,
   concurrency: true,
@@ -211,10 +210,7 @@ function metricsOptions(value: unknown): { metricsWindowMs: number | undefined; 
 function toGroupRateLimit(value: unknown, clock: Clock): ((key: GroupKey) => RateLimiter) | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'function') return value as (key: GroupKey) => RateLimiter;
-  if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`${PART}: groupRateLimit must be { ratePerSecond, burst } or a function of the group's key, got ${v.show(value)}`);
-  }
-  const o = v.options<{ ratePerSecond: number; burst?: number }>(PART, value, GROUP_RATE_KEYS, 'groupRateLimit');
+  const o = groupRateOptions(PART, value);
   const keyed = v.within(
     PART,
     'groupRateLimit',

@@ -14,6 +14,6 @@ export type { RedisDeduperOptions } from './deduper.js';
 export { RedisDeduper } from './deduper.js';
 export type { RedisDeadLetterKeys, RedisDeadLetterOptions, StoredError } from './dead-letter.js';
 export { RedisDeadLetter } from './dead-letter.js';
-export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './queue/redis-queue.js';
+export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './queue/redis-queue.js';
 export { RedisQueue } from './queue/redis-queue.js';
 export type { QueueRateLimiter } from './queue/grants.js';

@@ -278,4 +278,42 @@ describe.runIf(redisAvailable).each(CLIENTS)("RedisQueue's flow control on a rea
     const bad = queue<{ g: string }, void>({ name: fresh(), groupBy: (x) => x.g, groupConcurrency: () => 1.5 });
     await expect(bad.push({ g: 'k' })).rejects.toThrow('RedisQueue: groupConcurrency("k") must be a positive integer or Infinity, got 1.5');
   });
+
+  it('groupRateLimit: each group’s starts at its own rate across processes (a shared bucket per group); a group out of tokens waits in Redis, counting nothing', async () => {
+    const name = fresh();
+    const starts = new Map<string, number[]>();
+    const handler = ({ g }: { g: string }) => void starts.set(g, [...(starts.get(g) ?? []), Date.now()]);
+    const options = {
+      name,
+      groupBy: (x: { g: string }) => x.g,
+      groupConcurrency: Number.POSITIVE_INFINITY,
+      groupRateLimit: { ratePerSecond: 20, burst: 1 },
+    };
+    const workers = [1, 2].map(() => queue({ ...options, concurrency: 4, handler, autoStart: false }));
+    const producer = queue<{ g: string }, void>(options);
+    for (let i = 0; i < 6; i++) for (const g of ['a', 'b']) await producer.push({ g });
+    const began = Date.now();
+    for (const w of workers) w.resume();
+    await producer.onIdle();
+    for (const g of ['a', 'b']) {
+      const t = starts.get(g)!.sort((x, y) => x - y);
+      expect(t).toHaveLength(6);
+      // 20/s with a burst of 1, whichever worker started them: 5 intervals of 50 ms (less timer slack at the first).
+      expect(t[5]! - t[0]!).toBeGreaterThanOrEqual(200);
+    }
+    // The groups went on side by side, not one after the other (that would put 250 ms between their firsts).
+    expect(Math.max(starts.get('a')![0]!, starts.get('b')![0]!) - began).toBeLessThan(200);
+    expect(await producer.stats).toMatchObject({ accepted: 12, completed: 12, failed: 0, retried: 0, waiting: 0, inFlight: 0 });
+
+    const errors: unknown[] = [];
+    const broken = queue<{ g: string }, void>({ name: fresh(), groupBy: (x) => x.g, groupRateLimit: () => ({}) as never, handler });
+    broken.on('error', (e) => errors.push(e));
+    await broken.push({ g: 'z' });
+    await broken.onIdle();
+    expect(String(errors[0])).toContain('RedisQueue: groupRateLimit("z") must give a limiter with tryAcquire and waitTime, got an object');
+    expect(await broken.stats).toMatchObject({ accepted: 1, failed: 1, deadLettered: 1 });
+    expect(() => queue({ name: 'x', groupRateLimit: 3 as never })).toThrow(
+      "RedisQueue: groupRateLimit must be { ratePerSecond, burst } or a function of the group's key, got 3",
+    );
+  });
 });

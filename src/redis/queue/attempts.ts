@@ -9,7 +9,7 @@ import type { Handler, QueueEvents } from '../../queue-types.js';
 import { type RedisDeadLetter, storeError } from '../dead-letter.js';
 import type { Attempt, Deadlines } from './deadlines.js';
 import type { RedisQueueMetrics } from './metrics.js';
-import { attemptInfo, type Held, PART, type RedisQueueConfig, safeParse } from './options.js';
+import { attemptInfo, type GroupRateLimiter, type Held, PART, type RedisQueueConfig, safeParse } from './options.js';
 import { RELEASED } from './pull.js';
 import { record, type Settler } from './stream-io.js';
 
@@ -80,6 +80,54 @@ export class Attempts<T, R> {
       this.track(this.#deadLetter(h, 'rejected', error, false, h.data as T));
       return;
     }
+    let limiter: GroupRateLimiter | undefined;
+    try {
+      limiter = h.group === undefined ? undefined : c.groupRateLimit?.(h.group);
+    } catch (error) {
+      // A groupRateLimit function that throws, or gives no limiter: the attempt fails with its error.
+      host.reportError(error);
+      this.track(this.fail({ h, item, startedAt: 0 }, error));
+      return;
+    }
+    if (limiter === undefined) this.#start(h, item);
+    else this.#gate(h, item, limiter);
+  }
+
+  /**
+   * A group's item, started once its group's limiter grants a token; else
+   * deferred in Redis for as long as the limiter says. Holds its slot while
+   * the limiter answers.
+   */
+  #gate(h: Held, item: T, limiter: GroupRateLimiter): void {
+    const host = this.#host;
+    this.running++;
+    const asked = (async () => {
+      let granted = false;
+      try {
+        granted = await limiter.tryAcquire(1);
+      } finally {
+        this.running--;
+        if (granted) this.#start(h, item);
+      }
+      if (granted) return;
+      const delayMs = Math.max(1, Math.ceil(Number(await limiter.waitTime(1)) || 1));
+      if (await host.settler.settle(record(h, 'defer', { delayMs }))) host.schedule(delayMs);
+    })();
+    // A limiter that fails: the item goes back unseen (another try, here or elsewhere), the error reported.
+    this.track(
+      asked
+        .catch(async (error: unknown) => {
+          host.reportError(error);
+          await host.settler.settle(record(h, 'release', {}));
+        })
+        .finally(() => host.pump()),
+    );
+  }
+
+  /** Starts the attempt: its handler runs here, its deadline set. */
+  #start(h: Held, item: T): void {
+    const host = this.#host;
+    const c = host.config;
     this.running++;
     const startedAt = Date.now();
     const attempt: Attempt<T> = {

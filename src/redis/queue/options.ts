@@ -1,18 +1,18 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { DedupeKey } from '../../deduper.js';
-import { toConcurrency, toRateLimits } from '../../internal/inputs.js';
+import { toConcurrency } from '../../internal/inputs.js';
 import type { Classify } from '../../limits/classify.js';
 import type { ConcurrencyLimit, LimitSample } from '../../limits/limit.js';
-import type { RateLimitInput } from '../../token-bucket.js';
+import type { RateLimitInput, TokenBucketOptions } from '../../token-bucket.js';
 import { type ResolvedRetryPolicy, resolveRetryPolicy } from '../../internal/retry-policy.js';
 import * as v from '../../internal/validate.js';
 import type { GroupKey, Handler, Overflow, QueueStats } from '../../queue-types.js';
 import type { RetryPolicy } from '../../retry.js';
 import { RedisDeadLetter } from '../dead-letter.js';
-import { RedisTokenBucket } from '../token-bucket.js';
 import type { RedisPartOptions, Script } from '../send.js';
 import type { QueueRateLimiter } from './grants.js';
 import { QueueClosedError, QueueFullError } from '../../errors.js';
+import { groupRateLimit, metricsWindow, rateLimits } from './limits.js';
 
 /** The part's name in messages. @internal */
 export const PART = 'RedisQueue';
@@ -34,6 +34,7 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   ttlMs: true,
   groupBy: true,
   groupConcurrency: true,
+  groupRateLimit: true,
   dedupe: true,
   autoStart: true,
   pollMs: true,
@@ -42,7 +43,6 @@ const OPTION_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueOptions<unknown, unkno
   clock: true,
   metrics: true,
 });
-const METRICS_KEYS = /* @__PURE__ */ v.knownKeys<{ windowMs?: number }>({ windowMs: true });
 const RETRY_AFTER: readonly ('item' | 'queue')[] = ['item', 'queue'];
 const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
   delayMs: true,
@@ -138,6 +138,19 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
    * @default 1 (SQS FIFO: one in flight per group)
    */
   readonly groupConcurrency?: number | ((key: GroupKey) => number);
+  /**
+   * A rate limit per message group, as Queue's: `{ ratePerSecond, burst }`
+   * — a bucket per group in a {@link KeyedRedisTokenBucket} named after the
+   * queue (`<name>:group-rate`), one rate for every process — or a function
+   * giving a group's limiter (a `TokenBucket`: this process's own; a
+   * `RedisTokenBucket`: shared), asked once per group (the newest 1 000
+   * kept). A worker asks the group's limiter when it is about to start the
+   * group's item; without a token the item goes back to the delayed set
+   * for as long as the limiter says (nothing counted, its place in the
+   * group kept), and the worker goes on with other items. BullMQ Pro's
+   * group rate limit.
+   */
+  readonly groupRateLimit?: Omit<TokenBucketOptions, 'clock' | 'initialTokens'> | ((key: GroupKey) => GroupRateLimiter);
   /** Deduplication: a key is a duplicate while its item waits or runs, and for `windowMs` from first sight. */
   readonly dedupe?: RedisQueueDedupeOptions<T>;
   /** Start handling at once (when there is a handler). @default true */
@@ -184,6 +197,14 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
         /** The sliding window, ms. @default 60000 */
         readonly windowMs?: number;
       };
+}
+
+/** A message group's rate limiter (see `groupRateLimit`): a `TokenBucket`, a `RedisTokenBucket`, or one of your own. */
+export interface GroupRateLimiter {
+  /** Takes `cost` tokens if there are that many now: true when it did. */
+  tryAcquire(cost?: number): boolean | PromiseLike<boolean>;
+  /** How long until `cost` tokens would be there, ms. */
+  waitTime(cost?: number): number | PromiseLike<number>;
 }
 
 /** Options of {@link RedisQueue.push}. */
@@ -243,6 +264,7 @@ export interface RedisQueueConfig<T, R> {
   readonly ttlMs: number;
   readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
   readonly groupConcurrency: number | ((key: GroupKey) => number);
+  readonly groupRateLimit: ((key: GroupKey) => GroupRateLimiter) | undefined;
   readonly dedupe: { readonly key: (item: T) => DedupeKey; readonly windowMs: number } | undefined;
   readonly autoStart: boolean;
   readonly pollMs: number;
@@ -290,6 +312,7 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
       typeof o.groupConcurrency === 'function'
         ? o.groupConcurrency
         : v.number(PART, 'groupConcurrency', o.groupConcurrency, 'positive-integer-or-infinity', 1),
+    groupRateLimit: groupRateLimit(o.groupRateLimit, options.client, name, o.prefix, o.commandTimeoutMs),
     dedupe,
     autoStart: v.boolean(PART, 'autoStart', o.autoStart, true),
     pollMs: v.number(PART, 'pollMs', o.pollMs, 'positive', 250),
@@ -449,59 +472,6 @@ export async function pushUntilRoom<T, R>(
     await new Promise((resolve) => setTimeout(resolve, c.pollMs));
     if (closed()) throw new QueueClosedError(`${PART}: closed while the push waited for room`);
   }
-}
-
-/** The `metrics` option: the window in ms, `undefined` when off. */
-function metricsWindow(value: unknown): number | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true) return 60_000;
-  if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`${PART}: metrics must be a boolean or { windowMs }, got ${v.show(value)}`);
-  }
-  const o = v.options<{ windowMs?: number }>(PART, value, METRICS_KEYS, 'metrics');
-  return v.number(PART, 'metrics.windowMs', o.windowMs, 'positive', 60_000);
-}
-
-/** Whether `value` is a limiter whose grants this process cannot check at once (a RedisTokenBucket, or one with `acquire` only). */
-const isShared = (value: unknown): value is QueueRateLimiter =>
-  value instanceof RedisTokenBucket ||
-  (typeof value === 'object' &&
-    value !== null &&
-    typeof (value as QueueRateLimiter).acquire === 'function' &&
-    typeof (value as { tryAcquire?: unknown }).tryAcquire !== 'function');
-
-/**
- * The `rateLimit` option as one limiter: the local ones (options, buckets)
- * combined as Queue combines them, then the shared ones asked in turn.
- */
-function rateLimits(
-  value: unknown,
-  clock: Clock,
-): { limiter: QueueRateLimiter | undefined; learners: readonly { onSample(sample: LimitSample): void }[] } {
-  if (value === undefined) return { limiter: undefined, learners: [] };
-  const list: readonly unknown[] = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new RangeError(`${PART}: rateLimit must hold at least one limiter, got []`);
-  list.forEach((l, i) => {
-    if (typeof l !== 'object' || l === null) {
-      const which = Array.isArray(value) ? `rateLimit[${i}]` : 'rateLimit';
-      throw new TypeError(
-        `${PART}: ${which} must be { ratePerSecond, burst }, a TokenBucket, a RedisTokenBucket or have acquire(), got ${v.show(l)}`,
-      );
-    }
-  });
-  const shared = list.filter(isShared);
-  const local = list.filter((l) => !isShared(l));
-  const own = local.length === 0 ? undefined : toRateLimits(PART, 'rateLimit', Array.isArray(value) ? local : local[0], clock);
-  const limiters: QueueRateLimiter[] = [...(own?.limiter === undefined ? [] : [own.limiter]), ...shared];
-  const limiter: QueueRateLimiter =
-    limiters.length === 1
-      ? limiters[0]!
-      : {
-          async acquire(cost, options) {
-            for (const l of limiters) await l.acquire(cost, options);
-          },
-        };
-  return { limiter, learners: own?.learners ?? [] };
 }
 
 /** The timings of an attempt for its events: ids, when it was pushed (on this process's clock) and started. @internal */

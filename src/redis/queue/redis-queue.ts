@@ -44,7 +44,7 @@ import { QueueKeys } from './keys.js';
 import { abortCancelled, cancelItem, clearWaiting, defaultReason } from './cancels.js';
 import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
 
-export type { RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
+export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
 
 /**
  * Queue's API, counters and guarantees across processes, on Redis Streams:

@@ -254,7 +254,8 @@ export const SETTLE_FIELDS = 8;
  * level ('' for 0) and the stream entry's id (done, and nothing else to do:
  * no group, dedupe key or waiting submit) or `f`, its level and 8 fields:
  * the stream entry's id, outcome
- * (`done`, `retry`, `dead`, `release`: back unseen, nothing counted), the retry's delay ms, attempts made, whether
+ * (`done`, `retry`, `dead`, `release`: back unseen, nothing counted; `defer`: into the delayed set, nothing
+ * counted), the retry's (or the deferral's) delay ms, attempts made, whether
  * an attempt failed (`1`), the dead-letter entry's id and JSON, the result
  * for a waiting `submit` (JSON, '').
  * Replies {per attempt 1, or 0 when the entry was no longer pending (its
@@ -280,6 +281,12 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
   end
   if outcome == 'release' then
     xadd(KEYS[1], t)
+    return 1
+  end
+  if outcome == 'defer' then
+    -- its group's rate limit had no token: back after the delay, nothing counted, still one of its group's out
+    if t.g then t.h = '1' end
+    redis.call('ZADD', KEYS[2], now + tonumber(delay), encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))
     return 1
   end
   if failed == '1' then counted.failed = counted.failed + 1 end

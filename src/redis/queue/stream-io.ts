@@ -14,7 +14,7 @@ import { GROUP } from './scripts.js';
 export interface SettleRecord {
   /** The stream entry's id. */
   readonly entry: string;
-  readonly outcome: 'done' | 'retry' | 'dead' | 'release';
+  readonly outcome: 'done' | 'retry' | 'dead' | 'release' | 'defer';
   /** A retry's delay, ms. */
   readonly delayMs: number;
   /** Attempts made so far (a retry's next attempt is one more). */

@@ -1,18 +1,33 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DeadLetter, Queue, RejectError, TokenBucket } from '../src/index.js';
-import type { Delivery, Handler, QueueEvents, QueueStats, Receipt } from '../src/queue-types.js';
+import {
+  type ConcurrencyLimit,
+  type DeadLetter,
+  type LimitSample,
+  Queue,
+  QueueClosedError,
+  RejectError,
+  TokenBucket,
+} from '../src/index.js';
+import type { Classify } from '../src/limits/classify.js';
+import type { Delivery, Handler, QueueEvents, QueueMetrics, QueueStats, Receipt } from '../src/queue-types.js';
 import { RedisQueue } from '../src/redis/index.js';
 import { connect, redisAvailable, useRedisServer, warnIfMissing } from './redis/server.js';
 
 // One suite, two queues: the behaviour Queue and RedisQueue share, run against each. What differs by design is
-// listed in RedisQueue's TSDoc: stats and size are promises, no tryPush, close() leaves waiting items in Redis.
+// listed in RedisQueue's TSDoc: stats, size, clear and metrics are promises, no tryPush, close() leaves waiting items
+// in Redis, flow control (concurrency limit, pauseFor, rateLimit) is each process's own.
 warnIfMissing('test/queue-conformance.test.ts');
 const redis = useRedisServer();
 
 interface Options<T, R> {
   readonly handler?: Handler<T, R>;
-  readonly concurrency?: number;
+  readonly concurrency?: number | ConcurrencyLimit;
+  readonly classify?: Classify<R>;
+  readonly retryAfter?: 'item' | 'queue';
+  readonly groupConcurrency?: number | ((key: string | number) => number);
+  readonly groupRateLimit?: { ratePerSecond: number; burst?: number };
+  readonly metrics?: { windowMs: number };
   readonly capacity?: number;
   readonly overflow?: 'block' | 'reject' | 'drop-oldest' | 'drop-newest';
   readonly retry?: { maxAttempts: number; backoff: { initialDelayMs: number; jitter: 'none' } };
@@ -38,6 +53,14 @@ interface Subject<T, R> {
   iterate(): AsyncIterableIterator<Delivery<T>>;
   resume(): void;
   close(): Promise<unknown>;
+  pushAll(items: Iterable<T>): Promise<number>;
+  clear(): Promise<T[]>;
+  onEmpty(): Promise<void>;
+  onSizeBelow(limit: number): Promise<void>;
+  pauseFor(ms: number): void;
+  concurrency(): number;
+  setConcurrency(n: number): void;
+  metrics(): Promise<QueueMetrics>;
 }
 
 type Make = <T, R>(options: Options<T, R>) => Promise<Subject<T, R>>;
@@ -61,6 +84,14 @@ const subjects: [string, Make][] = [
         cancel: async (id, reason) => q.cancel(id, reason),
         resume: () => q.resume(),
         close: () => q.close({ drain: false }),
+        pushAll: (items) => q.pushAll(items),
+        clear: async () => q.clear(),
+        onEmpty: () => q.onEmpty(),
+        onSizeBelow: (limit) => q.onSizeBelow(limit),
+        pauseFor: (ms) => q.pauseFor(ms),
+        concurrency: () => q.concurrency,
+        setConcurrency: (c) => void (q.concurrency = c),
+        metrics: async () => q.metrics(),
       } satisfies Subject<T, R>;
     },
   ],
@@ -85,13 +116,21 @@ const subjects: [string, Make][] = [
           await q.close({ drain: false });
           await close();
         },
+        pushAll: (items) => q.pushAll(items),
+        clear: () => q.clear(),
+        onEmpty: () => q.onEmpty(),
+        onSizeBelow: (limit) => q.onSizeBelow(limit),
+        pauseFor: (ms) => q.pauseFor(ms),
+        concurrency: () => q.concurrency,
+        setConcurrency: (c) => void (q.concurrency = c),
+        metrics: () => q.metrics(),
       } satisfies Subject<T, R>;
     },
   ],
 ];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const balanced = (s: QueueStats) => s.accepted === s.completed + s.deadLettered + s.cancelled + s.waiting + s.inFlight;
+const balanced = (s: QueueStats) => s.accepted === s.completed + s.deadLettered + s.cancelled + s.returned + s.waiting + s.inFlight;
 
 describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
   const run = kind === 'RedisQueue' ? it.runIf(redisAvailable) : it;
@@ -395,6 +434,175 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     expect(starts).toHaveLength(10);
     // 10 grants at 50/s from a bucket of 1: at least 9 intervals of 20 ms.
     expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(9 * 20 - 10);
+  });
+
+  run(
+    'clear hands back what waits (delayed and retry-pending too), counted returned; submit rejects QueueClosedError; in flight goes on',
+    async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const ran: string[] = [];
+      const q = await queue<string, void>({
+        retry: { maxAttempts: 2, backoff: { initialDelayMs: 60_000, jitter: 'none' } },
+        handler: async (x) => {
+          ran.push(x);
+          if (x === 'flaky') throw new Error('later');
+          if (x === 'held') await gate;
+        },
+      });
+      await q.push('flaky');
+      while ((await q.stats()).retried < 1) await sleep(5);
+      await q.push('held');
+      while (!ran.includes('held')) await sleep(5);
+      await q.push('a');
+      const submitted = q.submit('b').then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+      while ((await q.stats()).accepted < 4) await sleep(5);
+      await q.push('later', { delayMs: 60_000 });
+      expect(await q.clear()).toEqual(['a', 'b', 'flaky', 'later']);
+      expect(await submitted).toBeInstanceOf(QueueClosedError);
+      const s = await q.stats();
+      expect(s).toMatchObject({ accepted: 5, returned: 4, waiting: 0, inFlight: 1 });
+      expect(balanced(s)).toBe(true);
+      release();
+      await q.onIdle();
+      expect(await q.stats()).toMatchObject({ completed: 1, returned: 4 });
+    },
+  );
+
+  run('onEmpty and onSizeBelow resolve as the waiting items start; pushAll counts what was accepted', async () => {
+    const q = await queue<number, void>({
+      autoStart: false,
+      concurrency: 1,
+      handler: async () => void (await sleep(5)),
+      dedupe: { key: String },
+    });
+    expect(await q.pushAll([1, 2, 3, 4, 5, 5, 6])).toBe(6);
+    const order: string[] = [];
+    const below = q.onSizeBelow(3).then(() => order.push('below 3'));
+    const empty = q.onEmpty().then(() => order.push('empty'));
+    await sleep(40);
+    expect(order).toEqual([]);
+    q.resume();
+    await Promise.all([below, empty]);
+    expect(order).toEqual(['below 3', 'empty']);
+    await q.onIdle();
+  });
+
+  run('pauseFor holds every start for its time without pausing; retryAfter queue holds them for an error’s retryAfterMs', async () => {
+    const starts: [string, number][] = [];
+    const q = await queue<string, void>({
+      concurrency: 4,
+      retryAfter: 'queue',
+      handler: (x) => {
+        starts.push([x, Date.now()]);
+        if (x === '429') throw Object.assign(new Error('slow down'), { retryAfterMs: 200 });
+      },
+    });
+    const held = Date.now();
+    q.pauseFor(150);
+    await q.push('a');
+    await q.onIdle();
+    expect(starts[0]![1] - held).toBeGreaterThanOrEqual(140);
+    await q.push('429');
+    await q.onIdle();
+    const failedAt = Date.now();
+    await q.push('b');
+    await q.onIdle();
+    // The Retry-After held b back too (less what passed before it was pushed).
+    expect(starts.at(-1)![1] - failedAt).toBeGreaterThanOrEqual(100);
+    expect(starts.map(([x]) => x)).toEqual(['a', '429', 'b']);
+  });
+
+  run('concurrency follows a ConcurrencyLimit (a sample per attempt, classified) and can be set live', async () => {
+    const samples: LimitSample[] = [];
+    const limit = {
+      limit: 3,
+      onSample(sample: LimitSample) {
+        samples.push(sample);
+        if (sample.dropped) this.limit = 1;
+      },
+    };
+    let running = 0;
+    let most = 0;
+    const q = await queue<number, void>({
+      concurrency: limit,
+      classify: (o) => (o.ok ? 'success' : 'dropped'),
+      handler: async (x) => {
+        most = Math.max(most, ++running);
+        await sleep(5);
+        running--;
+        if (x < 0) throw new Error('shed');
+      },
+    });
+    expect(q.concurrency()).toBe(3);
+    for (let i = 0; i < 6; i++) await q.push(i);
+    await q.onIdle();
+    expect(most).toBe(3);
+    await q.push(-1);
+    await q.onIdle();
+    expect(q.concurrency()).toBe(1);
+    expect(samples.map((s) => s.dropped)).toEqual([false, false, false, false, false, false, true]);
+    q.setConcurrency(2);
+    most = 0;
+    for (let i = 0; i < 6; i++) await q.push(i);
+    await q.onIdle();
+    expect(most).toBe(2);
+    expect(samples).toHaveLength(7);
+  });
+
+  run('groupConcurrency: at most n of a group at once, started in the group’s order; groupRateLimit spaces a group’s starts', async () => {
+    const starts = new Map<string, number[]>();
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    const q = await queue<{ g: string; i: number }, void>({
+      concurrency: 8,
+      autoStart: false,
+      groupBy: (x) => x.g,
+      groupConcurrency: (g) => (g === 'r' ? 8 : 2),
+      groupRateLimit: { ratePerSecond: 50, burst: 1 },
+      handler: async ({ g, i }) => {
+        starts.set(g, [...(starts.get(g) ?? []), i]);
+        running.set(g, (running.get(g) ?? 0) + 1);
+        most.set(g, Math.max(most.get(g) ?? 0, running.get(g)!));
+        await sleep(g === 'r' ? 1 : 30);
+        running.set(g, running.get(g)! - 1);
+      },
+    });
+    for (let i = 0; i < 6; i++) for (const g of ['a', 'r']) await q.push({ g, i });
+    const began = Date.now();
+    q.resume();
+    await q.onIdle();
+    expect(most.get('a')).toBe(2);
+    expect(starts.get('a')).toEqual([0, 1, 2, 3, 4, 5]);
+    // Group r: 6 starts at 50/s with a burst of 1 take at least 5 × 20 ms.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(5 * 20 - 10);
+    expect(starts.get('r')).toHaveLength(6);
+  });
+
+  run('metrics(): arrivals, completions and failures over the window; wait and run quantiles of the attempts', async () => {
+    const q = await queue<number, void>({
+      concurrency: 2,
+      metrics: { windowMs: 60_000 },
+      handler: async (x) => {
+        await sleep(10);
+        if (x === 0) throw new Error('zero');
+      },
+    });
+    for (let i = 0; i < 8; i++) await q.push(i);
+    await q.onIdle();
+    await sleep(20);
+    const m = await q.metrics();
+    const seconds = m.windowMs / 1000;
+    expect(m.arrivalRate * seconds).toBeCloseTo(8, 6);
+    expect(m.throughput * seconds).toBeCloseTo(7, 6);
+    expect(m.failureRate * seconds).toBeCloseTo(1, 6);
+    expect(m.runMs.count).toBe(8);
+    expect(m.runMs.p50).toBeGreaterThanOrEqual(8);
+    expect(m.waitMs.count).toBe(8);
+    expect(m).toMatchObject({ waiting: 0, inFlight: 0, concurrencyLimit: 2 });
   });
 
   run(

@@ -218,14 +218,9 @@ describe.runIf(redisAvailable).each(CLIENTS)("RedisQueue's flow control on a rea
     await clock.advance(2_000);
     const m = await q.metrics();
     const seconds = m.windowMs / 1000;
+    // The window is on the queue's clock; the arrivals are every process's (the shape of the rest: the conformance suite).
     expect(m.windowMs).toBe(2_000);
-    expect(m.arrivalRate * seconds).toBeCloseTo(21, 6);
-    expect(m.throughput * seconds).toBeCloseTo(20, 6);
-    expect(m.failureRate * seconds).toBeCloseTo(1, 6);
-    expect(m.runMs.count).toBe(21);
-    expect(m.runMs.p50).toBeGreaterThanOrEqual(15);
-    expect(m.waitMs.count).toBe(21);
-    expect(m).toMatchObject({ waiting: 0, inFlight: 0, concurrencyLimit: 4 });
+    expect([m.arrivalRate * seconds, m.throughput * seconds, m.failureRate * seconds, m.runMs.count]).toEqual([21, 20, 1, 21]);
     expect(m.littlesLaw.lambda).toBe(m.arrivalRate);
     // Counters from before the queue was made are not in its window.
     const later = queue<string, void>({ name, clock, metrics: true });

@@ -1,10 +1,7 @@
-import { QueueClosedError, TimeoutError } from '../../errors.js';
-import { toConcurrency } from '../../internal/inputs.js';
-import { TimerHeap } from '../../internal/timer-heap.js';
+import { QueueClosedError } from '../../errors.js';
 import * as v from '../../internal/validate.js';
 import type { ConcurrencyLimit } from '../../limits/limit.js';
 import { Emitting } from '../../queue/emitting.js';
-import type { Flow } from '../../queue/flow.js';
 import type {
   CloseOptions,
   CloseResult,
@@ -17,15 +14,9 @@ import type {
   Receipt,
 } from '../../queue-types.js';
 import type { RedisDeadLetter } from '../dead-letter.js';
-import { type Connection, duplicateOf, keyOf, type RedisClient, type Send, toSend } from '../send.js';
-import { Attempts, type AttemptsHost } from './attempts.js';
-import { metricsOf, type RedisQueueMetrics } from './metrics.js';
+import { keyOf, type RedisClient, toSend } from '../send.js';
 import { pushEach } from '../../queue/pushers.js';
-import { type Attempt, Deadlines, Poller } from './deadlines.js';
-import { Grants } from './grants.js';
 import {
-  type Held,
-  held,
   PART,
   pushArgs,
   deadLetterOf,
@@ -33,16 +24,13 @@ import {
   type RedisPushOptions,
   type RedisQueueConfig,
   type RedisQueueOptions,
-  RESULT_TTL_MS,
   resolveOptions,
-  safeParse,
-  enterByPriority,
 } from './options.js';
 import { Pull } from './pull.js';
-import { Results, revive } from './results.js';
+import { Results } from './results.js';
 import { QueueKeys } from './keys.js';
-import { abortCancelled, cancelItem, clearWaiting, defaultReason } from './cancels.js';
-import { blockingRead, claimLapsed, levelStreams, makeGroup, readLoop, record, Settler } from './stream-io.js';
+import { QueueWorker, type WorkerHost } from './worker.js';
+import { cancelItem, clearWaiting, defaultReason } from './cancels.js';
 
 export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, RedisQueueOptions } from './options.js';
 
@@ -77,7 +65,8 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * item id), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
  * sequence number and reason, until met), and the dead letter's.
  *
- * Differences from Queue, by design: `stats` and `size` are promises;
+ * Differences from Queue, by design: `stats`, `size`, `inFlight`,
+ * `clear()` and `metrics()` are promises (the numbers live in Redis);
  * there is no `tryPush` (no push can be decided without a round trip);
  * `close()` leaves waiting items in Redis for the other processes
  * (`unprocessed` is empty; `returned` counts only `clear()`); `'block'` asks Redis again
@@ -93,8 +82,14 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * process's own — its `concurrency` (a number or a `ConcurrencyLimit` fed by
  * the attempts it settles), its `pauseFor` hold and `retryAfter: 'queue'`,
  * and a `rateLimit` of local buckets — unless a limiter is shared (a
- * `RedisTokenBucket`); `metrics()` is a promise, its rates the whole
- * queue's (see {@link RedisQueue.metrics}).
+ * `RedisTokenBucket`); `metrics()`'s rates are the whole queue's, its
+ * quantiles this process's (see {@link RedisQueue.metrics}), every attempt
+ * timed (no `sampleEvery`); `groupConcurrency` is kept with each item from
+ * its push (not settable live); `dedupe` takes key options only — no
+ * `Deduper` or store object (the check is in the push script), no
+ * `maxKeys` (a key lives in Redis for its window, not in an LRU), no
+ * `mode: 'replace'` (a stream entry cannot be rewritten in place, and a
+ * replaced item's `submit`s may wait in several processes: not built).
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -104,48 +99,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   readonly #c: RedisQueueConfig<T, R>;
   readonly #client: RedisClient;
-  readonly #send: Send;
   /** Its keys and scripts. */
   readonly #r: QueueKeys;
-  readonly #settler: Settler;
-  readonly #deadlines = new Deadlines<Attempt<T>>();
-  readonly #grants: Grants;
   /** This process's name in the consumer group. */
   readonly #consumer = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-  #handler: Handler<T, R> | undefined;
-  #concurrency: number;
-  /** This process's attempts: run, timed out, settled in Redis. */
-  readonly #attempts: Attempts<T, R>;
-  /** Timers on the queue's `clock`: the `pauseFor` hold. */
-  readonly #timers: TimerHeap;
-  /** The concurrency limit followed and the samples it gets, the `pauseFor` hold. */
-  readonly #flow: Flow;
-  /** The metrics window, when `metrics` is on. */
-  readonly #metrics: RedisQueueMetrics | undefined;
-  #paused: boolean;
+  /** This process's worker: reads, runs and settles items (when there is a handler). */
+  readonly #w: QueueWorker<T, R>;
   #closed = false;
-  /** Set once the workers stop (close): nothing is read, polled or started after it. */
-  #stopped = false;
-  #started = false;
-  #reader: Connection | undefined;
   #results: Results | undefined;
-  /** Items read for this process that wait for a free slot. */
-  readonly #ready: Held[] = [];
-  /** Wakes the read loop (a slot freed, resumed, closing). */
-  #wake: (() => void) | undefined;
-  /** The next look for due delays and lapses (the sooner of those asked for). */
-  readonly #poller = new Poller(
-    () => this.#c.pollMs,
-    () => this.#started && !this.#stopped,
-    () => this.#tick(),
-    (error) => this.#stopped || this.reportError(error),
-  );
-  /** The stream and its consumer group made (once per instance: XGROUP CREATE … MKSTREAM). */
-  #groupReady: Promise<void> | undefined;
-  /** Server time minus local time, ms, from the last poll (for TTL deadlines). */
-  #clockOffset = 0;
-  /** The streams workers read, highest priority first: the queue's (priority 0) and each level's in use. */
-  #streams: string[];
   /** Pull mode, while iterated. */
   #pull: Pull<T> | undefined;
 
@@ -158,60 +119,23 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const c = resolveOptions(options);
     this.#c = c;
     this.name = c.name;
-    this.#handler = c.handler;
-    this.#concurrency = c.concurrency;
-    this.#paused = !c.autoStart;
     this.#client = options.client;
-    this.#send = toSend(PART, options.client, c.commandTimeoutMs);
+    const send = toSend(PART, options.client, c.commandTimeoutMs);
     this.deadLetter = deadLetterOf(options, c);
-    const r = new QueueKeys(this.#send, keyOf(c.prefix, c.name), this.deadLetter.redisKeys);
-    this.#r = r;
-    this.#streams = [r.stream];
-    this.#settler = new Settler(
-      r.settle,
-      r.keys,
-      [r.base, this.deadLetter.scriptCapacity, this.deadLetter.overflow, RESULT_TTL_MS, this.#consumer],
-      () => (this.#paused || this.#stopped ? 0 : this.#readable()),
-      (entries) => this.#take(entries),
-      ({ held: h }, reason) =>
-        this.listens('cancelled') &&
-        this.emitEvent('cancelled', safeParse(h.data) as T, revive(JSON.parse(reason)), {
-          id: h.id,
-          attempt: h.attempt,
-          enqueuedAt: h.pushedAt - this.#clockOffset,
-        }),
-    );
-    this.#grants = new Grants(
-      c.rateLimit,
-      () => this.#pump(),
-      (e) => this.reportError(e),
-    );
-    this.#timers = new TimerHeap(c.clock);
-    this.#metrics = metricsOf(
-      c.metricsWindowMs,
-      this.#timers,
-      () => this.stats,
-      (e) => this.reportError(e),
-    );
-    this.#attempts = new Attempts<T, R>({
-      metrics: this.#metrics,
+    this.#r = new QueueKeys(send, keyOf(c.prefix, c.name), this.deadLetter.redisKeys);
+    this.#w = new QueueWorker<T, R>({
       config: c,
-      settler: this.#settler,
-      deadlines: this.#deadlines,
+      client: options.client,
+      send,
+      keys: this.#r,
+      consumer: this.#consumer,
       deadLetter: this.deadLetter,
-      setConcurrency: (n) => void (this.#concurrency = n),
-      name: c.name,
-      handler: () => this.#handler!,
-      clockOffset: () => this.#clockOffset,
-      timers: this.#timers,
+      stats: () => this.stats,
       listens: (event) => this.listens(event),
-      emit: this.emitEvent.bind(this) as AttemptsHost<T, R>['emit'],
+      emit: this.emitEvent.bind(this) as WorkerHost<T, R>['emit'],
       reportError: (e) => this.reportError(e),
-      schedule: (ms) => this.#poller.schedule(ms),
-      pump: () => this.#pump(),
     });
-    this.#flow = this.#attempts.flow;
-    if (this.#handler !== undefined && !this.#paused) this.#start();
+    if (this.#w.handler !== undefined && !this.#w.paused) this.#w.start();
   }
 
   /** The counters, kept in Redis: the same numbers whichever process asks (see {@link QueueStats}). */
@@ -231,12 +155,12 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** Handlers running in this process now. */
   get running(): number {
-    return this.#attempts.running;
+    return this.#w.attempts.running;
   }
 
   /** Whether this process's workers are paused. */
   get isPaused(): boolean {
-    return this.#paused;
+    return this.#w.paused;
   }
 
   /** Whether `close()` was called (in this process: pushes from here reject). */
@@ -249,7 +173,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * the limit object's `limit` when it follows one. Live, as Queue's.
    */
   get concurrency(): number {
-    return this.#concurrency;
+    return this.#w.concurrency;
   }
 
   /**
@@ -258,10 +182,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @throws TypeError or RangeError for a bad value.
    */
   set concurrency(value: number | ConcurrencyLimit) {
-    const { concurrency, limit } = toConcurrency(PART, 'concurrency', value, 1);
-    this.#flow.attach(limit);
-    this.#concurrency = concurrency;
-    this.#pump();
+    this.#w.setConcurrency(value);
   }
 
   /** Items of one message group out at once, across every process (see {@link RedisQueueOptions.groupConcurrency}). */
@@ -271,7 +192,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
 
   /** The {@link ConcurrencyLimit} this process's workers follow, or `undefined` for a fixed concurrency. */
   get concurrencyLimit(): ConcurrencyLimit | undefined {
-    return this.#flow.limit;
+    return this.#w.flow.limit;
   }
 
   /**
@@ -320,13 +241,14 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @throws TypeError when the queue has a handler already, or for a bad one.
    */
   process(handler: Handler<T, R>, options?: { readonly concurrency?: number }): void {
-    if (this.#handler !== undefined) throw new TypeError(`${PART}: process: the queue already has a handler`);
+    const w = this.#w;
+    if (w.handler !== undefined) throw new TypeError(`${PART}: process: the queue already has a handler`);
     const fn = v.fn<Handler<T, R>>(PART, 'handler', handler);
     if (fn === undefined) throw new TypeError(`${PART}: handler must be a function, got ${v.show(handler)}`);
-    this.#handler = fn;
+    w.handler = fn;
     if (options?.concurrency !== undefined)
-      this.#concurrency = v.number(PART, 'concurrency', options.concurrency, 'positive-integer-or-infinity', 1);
-    if (!this.#paused) this.#start();
+      w.concurrency = v.number(PART, 'concurrency', options.concurrency, 'positive-integer-or-infinity', 1);
+    if (!w.paused) w.start();
   }
 
   /**
@@ -338,15 +260,16 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @throws TypeError when the queue has a handler (a queue has a handler or is iterated, not both).
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Delivery<T>> {
-    if (this.#handler !== undefined && this.#pull === undefined) {
+    const w = this.#w;
+    if (w.handler !== undefined && this.#pull === undefined) {
       throw new TypeError(`${PART}: the queue has a handler; a queue has a handler or is iterated, not both`);
     }
     this.#pull?.end();
-    const pull = new Pull<T>({ nackDelay: (key, ms) => this.#attempts.nackDelays.set(key, ms), pause: () => this.pause() });
+    const pull = new Pull<T>({ nackDelay: (key, ms) => w.attempts.nackDelays.set(key, ms), pause: () => this.pause() });
     this.#pull = pull;
-    this.#handler = pull.handler as unknown as Handler<T, R>;
-    if (this.#paused && this.#started) this.resume();
-    else if (!this.#paused) this.#start();
+    w.handler = pull.handler as unknown as Handler<T, R>;
+    if (w.paused && w.started) this.resume();
+    else if (!w.paused) w.start();
     return pull.iterator();
   }
 
@@ -367,7 +290,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   async cancel(id: string, reason: unknown = defaultReason()): Promise<boolean> {
     if (typeof id !== 'string') throw new TypeError(`${PART}: cancel: id must be a string, got ${v.show(id)}`);
-    return cancelItem(this.#r.cancel, [this.#r.counts, this.#r.cancelled], id, reason, this.#deadlines.running());
+    return cancelItem(this.#r.cancel, [this.#r.counts, this.#r.cancelled], id, reason, this.#w.deadlines.running());
   }
 
   /**
@@ -383,10 +306,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * @throws (rejects) TypeError when the queue was made without `metrics`; StoreUnavailableError when Redis does not answer.
    */
   async metrics(): Promise<QueueMetrics> {
-    const m = this.#metrics;
-    if (m === undefined) throw new TypeError(`${PART}: metrics() needs the metrics option (new RedisQueue({ metrics: true, … }))`);
+    const w = this.#w;
+    if (w.metrics === undefined) throw new TypeError(`${PART}: metrics() needs the metrics option (new RedisQueue({ metrics: true, … }))`);
     const s = await this.stats;
-    return m.read(this.#timers.now(), s, this.#concurrency);
+    return w.metrics.read(w.timers.now(), s, w.concurrency);
   }
 
   /**
@@ -400,21 +323,17 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    */
   pauseFor(ms: number): void {
     if (ms === undefined) throw new TypeError(`${PART}: ms must be a non-negative finite number, got undefined`);
-    this.#flow.pauseFor(v.number(PART, 'ms', ms, 'non-negative', 0));
+    this.#w.flow.pauseFor(v.number(PART, 'ms', ms, 'non-negative', 0));
   }
 
   /** Stops this process's workers from starting items: those running finish; those read but not started go back unseen. */
   pause(): void {
-    this.#paused = true;
-    for (const h of this.#ready.splice(0)) this.#settler.settle(record(h, 'release', {}), (e) => this.reportError(e));
+    this.#w.pause();
   }
 
   /** Lets this process's workers start items again. */
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (this.#handler !== undefined) this.#start();
-    this.#pump();
+    this.#w.resume();
   }
 
   /**
@@ -465,18 +384,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   async close(options?: CloseOptions): Promise<CloseResult<T>> {
     const drain = options?.drain ?? true;
     this.#closed = true;
-    if (drain && this.#handler !== undefined && this.#started && !this.#paused) await this.onIdle();
+    const w = this.#w;
+    if (drain && w.handler !== undefined && w.started && !w.paused) await this.onIdle();
     this.#pull?.end();
-    this.#grants.stop();
-    this.#flow.detach();
-    this.#flow.release();
-    this.#timers.clear();
-    this.#stopped = true;
-    this.#poller.clear();
-    this.#wakeReader();
-    this.#reader?.close();
-    await this.#attempts.settled(this.#settler);
-    this.#deadlines.clear();
+    await w.stop();
     this.#results?.close(new QueueClosedError(`${PART}: closed before the result came back`));
     return { unprocessed: [] };
   }
@@ -493,103 +404,15 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     if (this.#closed) throw new QueueClosedError(`${PART}: closed`);
     const dl = this.deadLetter;
     const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#r.base, this.name, dl.scriptCapacity, dl.overflow]);
-    await this.#groupMade();
+    await this.#w.groupMade();
     const [status, id] = await pushUntilRoom(this.#r.push, this.#r.keys, args, this.#c, () => this.#closed);
     if (status === 'ok') onId?.(id);
-    if (delayMs > 0) this.#poller.schedule(delayMs);
+    if (delayMs > 0) this.#w.schedule(delayMs);
     return { id, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
-  }
-
-  /** The stream and its consumer group, made once per instance (again after a failure). */
-  #groupMade(): Promise<void> {
-    this.#groupReady ??= makeGroup(this.#send, this.#r.stream).catch((error: unknown) => {
-      this.#groupReady = undefined;
-      throw error;
-    });
-    return this.#groupReady;
-  }
-
-  /** Starts this process's workers: the read loop and the poll of delays and lapses. */
-  #start(): void {
-    if (this.#started || this.#stopped) return;
-    this.#started = true;
-    // The priority levels in use first: a worker reads the highest from its first read.
-    void levelStreams(this.#send, this.#r.stream)
-      .then(
-        (streams) => void (this.#streams = streams),
-        (error: unknown) => this.reportError(error),
-      )
-      .then(() =>
-        readLoop({
-          stopped: () => this.#stopped,
-          free: () => (this.#paused ? 0 : this.#readable()),
-          slotFreed: () => new Promise<void>((resolve) => void (this.#wake = resolve)),
-          takeReady: () => this.#settler.take(),
-          read: async (count) => {
-            this.#reader ??= await duplicateOf(PART, this.#client, this.#c.commandTimeoutMs);
-            return this.#reader.send(blockingRead(this.#consumer, count, this.#c.commandTimeoutMs, this.#streams));
-          },
-          ensureGroup: () => makeGroup(this.#send, this.#r.stream),
-          take: (entries) => this.#take(entries),
-          report: (error) => this.reportError(error),
-        }),
-      );
-    this.#poller.schedule(0);
   }
 
   /** Asks Redis for the counters until `met` holds of them (every `pollMs`, at most 50 ms). */
   async #until(met: (s: QueueStats) => boolean): Promise<void> {
     while (!met(await this.stats)) await new Promise((resolve) => setTimeout(resolve, Math.min(this.#c.pollMs, 50)));
-  }
-
-  /** Items read for this process: started while there are free slots, the rest wait for one. */
-  #take(entries: [string, string[]][]): void {
-    for (const [entry, fields] of entries) enterByPriority(this.#ready, held(entry, fields));
-    this.#pump();
-  }
-
-  /** How many items to read now: free slots, and as many grants of the rate limit as are held for them. */
-  #readable(): number {
-    const free = this.#concurrency - this.#attempts.running - this.#ready.length;
-    return this.#grants.readable(this.#flow.held ? 0 : Math.max(0, Math.min(free, 1_000)), this.#ready.length);
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #pump(): void {
-    const attempts = this.#attempts;
-    const flow = this.#flow;
-    while (
-      !this.#paused &&
-      !this.#stopped &&
-      !flow.held &&
-      attempts.running < this.#concurrency &&
-      this.#ready.length > 0 &&
-      this.#grants.take()
-    ) {
-      attempts.run(this.#ready.shift()!);
-    }
-    if (attempts.running + this.#ready.length < this.#concurrency && !flow.held) this.#wakeReader();
-  }
-
-  /** Moves due delays in, aborts attempts cancelled elsewhere, reads the levels, takes back lapses; ms to the next due delay. */
-  async #tick(): Promise<number> {
-    await this.#groupMade();
-    const [, due, now, cancels] = (await this.#r.promote.run([this.#r.stream, this.#r.delayed], [this.#r.base, 1_000])) as number[];
-    this.#clockOffset = Number(now) - Date.now();
-    if (Number(cancels) > 0) await abortCancelled(this.#send, this.#r.cancelled, [...this.#deadlines.running()]);
-    this.#streams = await levelStreams(this.#send, this.#r.stream);
-    if (this.#metrics !== undefined) this.#metrics.tally(this.#timers.now(), await this.stats);
-    // Items whose holder stopped answering: taken back, each a failed (timed-out) attempt.
-    const { visibilityTimeoutMs: ms, pollMs } = this.#c;
-    const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);
-    const attempts = this.#attempts;
-    const retake = (h: Held) => attempts.track(attempts.fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
-    await claimLapsed(this.#send, this.#streams, this.#consumer, ms + pollMs, () => this.#stopped, retake);
-    return Number(due) >= 0 ? Math.max(0, Number(due) - Number(now)) : Number.POSITIVE_INFINITY;
   }
 }

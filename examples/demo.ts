@@ -264,6 +264,17 @@ function redisTable(s: RedisSummary): string {
       `  worker ${w.index}: read / duplicates / delivered *`,
       `${w.read} / ${w.duplicates} / ${w.delivered ?? 'killed'}`,
     ]),
+    ['batches settled per second (queue metrics) *', s.metrics.throughput.toFixed(1)],
+    ...s.perWorker.map((w): [string, string] => [
+      `  worker ${w.index}: batch wait p50 / p99, post p50 / p99 (ms) *`,
+      w.waitMs === null || w.runMs === null
+        ? 'killed'
+        : `${w.waitMs.p50.toFixed(0)} / ${w.waitMs.p99.toFixed(0)}, ${w.runMs.p50.toFixed(0)} / ${w.runMs.p99.toFixed(0)}`,
+    ]),
+    [
+      `Little's law across processes: L measured / λW${s.killed === null ? '' : ' (W: the living workers only)'} *`,
+      `${s.metrics.littlesLaw.L.toFixed(2)} / ${s.metrics.littlesLaw.lambdaW.toFixed(2)} (λ ${s.metrics.littlesLaw.lambda.toFixed(1)}/s, W ${(s.metrics.littlesLaw.W * 1_000).toFixed(0)} ms)`,
+    ],
     ['elapsed (s) *', (s.elapsedMs / 1_000).toFixed(1)],
   ];
   return aligned(rows);

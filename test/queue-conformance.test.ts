@@ -582,6 +582,27 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     expect(starts.get('r')).toHaveLength(6);
   });
 
+  run('waitMs: from the push for a first attempt, from the last attempt’s end for a retry (its backoff included)', async () => {
+    const waits: [number, number][] = [];
+    const q = await queue<string, void>({
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 30, jitter: 'none' } },
+      handler: async (_x, { attempt }) => {
+        if (attempt === 1) {
+          await sleep(300);
+          throw new Error('once more');
+        }
+      },
+    });
+    q.on('active', (_item, info) => waits.push([info.attempt, info.waitMs]));
+    await q.push('x', { delayMs: 50 });
+    await q.onIdle();
+    expect(waits.map(([a]) => a)).toEqual([1, 2]);
+    expect(waits[0]![1]).toBeGreaterThanOrEqual(45); // its delay
+    // The backoff (30 ms), not the first attempt's 300 ms run nor its wait.
+    expect(waits[1]![1]).toBeGreaterThanOrEqual(25);
+    expect(waits[1]![1]).toBeLessThan(250);
+  });
+
   run('metrics(): arrivals, completions and failures over the window; wait and run quantiles of the attempts', async () => {
     const q = await queue<number, void>({
       concurrency: 2,

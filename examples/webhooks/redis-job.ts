@@ -14,6 +14,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
+import type { Quantiles } from 'sluice';
 import { RedisQueue } from 'sluice/redis';
 import type { JobOptions } from './job.js';
 import { startReceiver } from './job.js';
@@ -49,8 +50,20 @@ export interface RedisSummary {
   redelivered: number;
   /** The worker SIGKILLed (`--kill-one`), or null. */
   killed: number | null;
-  /** Per worker; `delivered` is null for a killed worker (its report died with it). */
-  perWorker: { index: number; read: number; duplicates: number; delivered: number | null }[];
+  /**
+   * The shared queue's figures: batches settled per second over the run (from the counters in Redis), and Little's
+   * law across processes — L measured by the parent, λ the queue's arrivals, W the living workers' mean wait (s).
+   */
+  metrics: { throughput: number; littlesLaw: { L: number; lambda: number; W: number; lambdaW: number; relativeError: number } };
+  /** Per worker; `delivered`, `waitMs` and `runMs` (its batches' quantiles, ms) are null for a killed worker (its report died with it). */
+  perWorker: {
+    index: number;
+    read: number;
+    duplicates: number;
+    delivered: number | null;
+    waitMs: Quantiles | null;
+    runMs: Quantiles | null;
+  }[];
   receiver: {
     accepted: number;
     duplicates: number;
@@ -70,6 +83,8 @@ interface WorkerHandle {
   readonly pushed: Promise<Extract<RedisWorkerMessage, { kind: 'pushed' }>>;
   /** The report, or null when the worker was killed. */
   readonly report: Promise<RedisWorkerReport | null>;
+  /** Batches it is posting now, as it last told (when asked to tell). */
+  running(): number;
 }
 
 function startWorker(options: RedisWorkerOptions): WorkerHandle {
@@ -82,8 +97,10 @@ function startWorker(options: RedisWorkerOptions): WorkerHandle {
   const pushed = new Promise<Extract<RedisWorkerMessage, { kind: 'pushed' }>>((resolve) => {
     pushedResolve = resolve;
   });
+  let running = 0;
   child.on('message', (m: RedisWorkerMessage) => {
     if (m.kind === 'pushed') pushedResolve(m);
+    else if (m.kind === 'running') running = m.running;
     else report = m;
   });
   const done = new Promise<RedisWorkerReport | null>((resolve, reject) => {
@@ -94,7 +111,7 @@ function startWorker(options: RedisWorkerOptions): WorkerHandle {
       else reject(new Error(`worker ${options.index} exited with code ${code}`));
     });
   });
-  return { child, pushed, report: done };
+  return { child, pushed, report: done, running: () => running };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -117,9 +134,19 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
   await client.connect();
   const key = `sluice-demo:${Date.now().toString(36)}`;
   // The parent reads the shared queue's counters (it pushes nothing and runs nothing).
-  const queue = new RedisQueue<Delivery[]>({ client, name: `${key}:batches` });
+  // The parent only watches (no handler): its queue's counters are every worker's.
+  const queue = new RedisQueue<Delivery[]>({ client, name: `${key}:batches`, metrics: { windowMs: 3_600_000 } });
   try {
     const started = Date.now();
+    // The parent's metrics window tallies the shared counters each time it looks: every 20 ms from the start, the
+    // workers' pushing included (a gap in the looking would count the batches waiting then as none).
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await queue.metrics();
+        await sleep(20);
+      }
+    })();
     const workers = Array.from({ length: o.workers }, (_, index) =>
       startWorker({
         redisUrl: o.redisUrl,
@@ -136,6 +163,7 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
         maxAttempts: o.maxAttempts,
         bodyLimit: o.bodyLimit,
         concurrency: o.concurrency,
+        tellRunning: o.killOne && index === 0,
       }),
     );
     const pushed = await Promise.all(workers.map((w) => w.pushed));
@@ -145,17 +173,21 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
     for (;;) {
       const s = await queue.stats;
       const settled = s.completed + s.deadLettered;
-      if (o.killOne && killed === null && settled >= pushedBatches / 3) {
+      // A third of the way, once it is posting a batch (its message groups may leave it idle for a moment).
+      if (o.killOne && killed === null && settled >= pushedBatches / 3 && workers[0]!.running() > 0) {
         workers[0]!.child.kill('SIGKILL');
         killed = 0;
       }
       if (s.accepted >= pushedBatches && s.waiting === 0 && s.inFlight === 0) break;
       await sleep(20);
     }
+    sampling = false;
+    await sampler;
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.send('stop');
     const reports = await Promise.all(workers.map((w) => w.report));
     const elapsedMs = Date.now() - started;
     const q = await queue.stats;
+    const m = await queue.metrics();
     const { deadLetter } = sharedParts(client, key, o.ratePerSecond);
     const dead = await deadLetter.entries();
     const deadIds = dead.flatMap((e) => e.item.map((d) => d.deliveryId));
@@ -173,6 +205,10 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
     // What the living workers saw delivered is in the receiver's record (the killed worker's list died with it).
     const matchesDelivered = living.every((r) => r.delivered.every((id) => recorded.has(id)));
     const sum = (k: 'requests' | 'retries' | 'status429' | 'status503' | 'redelivered') => living.reduce((n, r) => n + r[k], 0);
+    // Little's law across processes: L measured here (the time-average of the batches waiting in Redis), against λ (the
+    // queue's arrivals) × W (the time each batch waited, its retries' waits included, as the living workers timed it).
+    const W = q.accepted === 0 ? 0 : living.reduce((n, r) => n + r.waitMs.mean * r.waitMs.count, 0) / q.accepted / 1_000;
+    const L = m.littlesLaw.L;
     return {
       workers: o.workers,
       read,
@@ -195,11 +231,23 @@ export async function runRedisJob(o: RedisJobOptions): Promise<RedisSummary> {
       },
       redelivered: sum('redelivered'),
       killed,
+      metrics: {
+        throughput: m.throughput,
+        littlesLaw: {
+          L,
+          lambda: m.arrivalRate,
+          W,
+          lambdaW: m.arrivalRate * W,
+          relativeError: L > 0 ? Math.abs(L - m.arrivalRate * W) / L : 0,
+        },
+      },
       perWorker: pushed.map((p) => ({
         index: p.index,
         read: p.read,
         duplicates: p.duplicates,
         delivered: reports[p.index]?.delivered.length ?? null,
+        waitMs: reports[p.index]?.waitMs ?? null,
+        runMs: reports[p.index]?.runMs ?? null,
       })),
       receiver: {
         accepted: stats.accepted,

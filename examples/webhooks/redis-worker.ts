@@ -6,8 +6,9 @@
  * through Redis too:
  *
  *   its deliveries → filter(RedisDeduper: first sight in any worker) → batch(per repository)
- *     → RedisQueue (one for all workers: any worker posts any batch; a killed
- *       worker's batches come back after the visibility timeout)
+ *     → RedisQueue (one for all workers: any worker posts any batch, a repository's
+ *       in order and at most four at once; a killed worker's batches come back
+ *       after the visibility timeout)
  *     → POST /batch, each request sent once granted by a RedisTokenBucket (one rate
  *       for all workers); retries; dead letter: RedisDeadLetter, one for all workers
  *
@@ -15,7 +16,7 @@
  * dead-lettered as `'rejected'`. Reports its counts to the parent over IPC.
  */
 import { createClient } from 'redis';
-import { batch, filter, isTimeoutError, pipe, retry } from 'sluice';
+import { batch, filter, isTimeoutError, pipe, type Quantiles, retry } from 'sluice';
 import { type RedisClient, RedisDeadLetter, RedisDeduper, RedisQueue, RedisTokenBucket } from 'sluice/redis';
 import { batchOptions, type Delivery, deliveries, loadExamples } from './deliveries.js';
 import { HttpError, noCounts, postBatch, transient } from './http.js';
@@ -39,6 +40,8 @@ export interface RedisWorkerOptions {
   readonly maxAttempts: number;
   readonly bodyLimit: number;
   readonly concurrency: number;
+  /** Tell the parent how many batches it is posting, at each start and end (the worker `--kill-one` kills). */
+  readonly tellRunning: boolean;
 }
 
 /** What a worker reports. */
@@ -57,10 +60,14 @@ export interface RedisWorkerReport {
   readonly status503: number;
   /** Items this worker took back after another worker's visibility timeout lapsed (a killed worker's). */
   readonly redelivered: number;
+  /** Its queue's wait and run times (ms) of the batches it posted, from `metrics()`. */
+  readonly waitMs: Quantiles;
+  readonly runMs: Quantiles;
 }
 
 /** What a worker tells the parent over IPC: `pushed` once its share is in the queue, then its report. */
 export type RedisWorkerMessage =
+  | { readonly kind: 'running'; readonly running: number }
   | {
       readonly kind: 'pushed';
       readonly index: number;
@@ -148,7 +155,15 @@ async function work(o: RedisWorkerOptions): Promise<void> {
     visibilityTimeoutMs: VISIBILITY_TIMEOUT_MS,
     deadLetter,
     pollMs: 100,
+    // A repository's batches go out in its order, at most four at once across every worker (a message group each).
+    groupBy: (items) => items[0]!.repository,
+    groupConcurrency: 4,
+    metrics: { windowMs: 3_600_000 },
   });
+  if (o.tellRunning) {
+    const running = () => void process.send!({ kind: 'running', running: queue.running } satisfies RedisWorkerMessage);
+    for (const event of ['active', 'completed', 'failed'] as const) queue.on(event, running);
+  }
   queue.on('failed', (_items, error, { willRetry }) => {
     if (isTimeoutError(error) && error.message.includes('lapsed')) redelivered++;
     else if (willRetry) retries++;
@@ -171,6 +186,7 @@ async function work(o: RedisWorkerOptions): Promise<void> {
   await tell({ kind: 'pushed', index: o.index, read: mine.length, duplicates, batches, deliveries: pushed });
   // Work until the parent says every worker's share is settled.
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  const { waitMs, runMs } = await queue.metrics();
   await queue.close({ drain: false });
   await client.quit();
   await tell({
@@ -186,6 +202,8 @@ async function work(o: RedisWorkerOptions): Promise<void> {
     status429: counts.status429,
     status503: counts.status503,
     redelivered,
+    waitMs,
+    runMs,
   });
 }
 

@@ -233,6 +233,8 @@ export interface Held {
   readonly data: string;
   readonly attempt: number;
   readonly pushedAt: number;
+  /** When it became ready to run (ms, server time): its push, or the end of its last attempt. */
+  readonly readyAt: number;
   readonly group: string | undefined;
   readonly deadline: number | undefined;
   readonly replyTo: string | undefined;
@@ -345,6 +347,7 @@ export function held(entry: string, fields: readonly string[]): Held {
     data: t.d!,
     attempt: Number(t.a) + 1,
     pushedAt: Number(t.e),
+    readyAt: t.w === undefined ? Number(t.e) : Number(t.w),
     group: t.g,
     deadline: t.x === undefined ? undefined : Number(t.x),
     replyTo: t.r,
@@ -474,10 +477,13 @@ export async function pushUntilRoom<T, R>(
   }
 }
 
-/** The timings of an attempt for its events: ids, when it was pushed (on this process's clock) and started. @internal */
+/**
+ * The timings of an attempt for its events: ids, when it was pushed (on this process's clock) and started, and its
+ * wait as Queue's: since the push, or for a retry since its last attempt ended. @internal
+ */
 export function attemptInfo(h: Held, startedAt: number, clockOffset: number) {
   const enqueuedAt = h.pushedAt - clockOffset;
-  return { id: h.id, attempt: h.attempt, enqueuedAt, startedAt, waitMs: Math.max(0, startedAt - enqueuedAt) };
+  return { id: h.id, attempt: h.attempt, enqueuedAt, startedAt, waitMs: Math.max(0, startedAt - (h.readyAt - clockOffset)) };
 }
 
 /**

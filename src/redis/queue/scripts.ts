@@ -6,9 +6,12 @@
  * An item is kept as a few string fields — in a stream entry as field/value
  * pairs, in the delayed set and a group's list as JSON:
  * `i` its id, `d` the item (JSON), `a` attempts made so far, `e` when it was
- * pushed (ms, server time), and when they apply `g` its message group, `x`
+ * pushed (ms, server time), `s` its sequence number then (a cancel applies
+ * to items pushed before it), and when they apply `g` its message group, `x`
  * its TTL deadline (ms, server time), `r` the process awaiting its result
- * (`submit`), `k` its dedupe key, `p` its priority (when not 0), `h`
+ * (`submit`), `k` its dedupe key, `p` its priority (when not 0), `n` its
+ * group's concurrency (when not 1), `w` when its last attempt ended (a
+ * retry's wait is measured from it), `h`
  * (delayed set only) a group's head coming back from a retry's backoff.
  *
  * Priority levels: items of priority 0 are in the queue's stream, items
@@ -31,7 +34,7 @@ local function now_ms()
 end
 local function flat(t)
   local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
-  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's', 'n'}) do
+  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's', 'n', 'w'}) do
     if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
   end
   return f
@@ -293,6 +296,7 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
   if outcome == 'retry' then
     counted.retried = counted.retried + 1
     t.a = attempts
+    t.w = tostring(now) -- its wait for the next attempt starts here (the backoff included), as Queue measures it
     if tonumber(delay) > 0 then
       if t.g then t.h = '1' end
       redis.call('ZADD', KEYS[2], now + tonumber(delay), encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))

@@ -30,7 +30,11 @@ interface Options<T, R> {
   readonly metrics?: { windowMs: number };
   readonly capacity?: number;
   readonly overflow?: 'block' | 'reject' | 'drop-oldest' | 'drop-newest';
-  readonly retry?: { maxAttempts: number; backoff: { initialDelayMs: number; jitter: 'none' } };
+  readonly retry?: {
+    maxAttempts: number;
+    backoff: { initialDelayMs: number; jitter: 'none' };
+    retryIf?: (error: unknown, attempt: number) => boolean;
+  };
   readonly visibilityTimeoutMs?: number;
   readonly ttlMs?: number;
   readonly groupBy?: (item: T) => string | undefined;
@@ -624,6 +628,76 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     expect(m.runMs.p50).toBeGreaterThanOrEqual(8);
     expect(m.waitMs.count).toBe(8);
     expect(m).toMatchObject({ waiting: 0, inFlight: 0, concurrencyLimit: 2 });
+  });
+
+  run('runs every item, falsy ones too, never more than concurrency at once', async () => {
+    const seen: unknown[] = [];
+    let running = 0;
+    let most = 0;
+    const q = await queue<unknown, void>({
+      concurrency: 3,
+      handler: async (x) => {
+        most = Math.max(most, ++running);
+        seen.push(x);
+        await sleep(5);
+        running--;
+      },
+    });
+    const items: unknown[] = [0, '', false, null, 1, 'a', true, 2, 3, 4];
+    for (const x of items) await q.push(x);
+    await q.onIdle();
+    expect(most).toBe(3);
+    expect([...seen].map(String).sort()).toEqual(items.map(String).sort());
+    expect(await q.stats()).toMatchObject({ accepted: 10, completed: 10 });
+  });
+
+  run('a listener that throws never breaks the queue; its error reaches the error listeners', async () => {
+    const errors: unknown[] = [];
+    const q = await queue<number, number>({ handler: (x) => x * 2 });
+    q.on('error', (e) => errors.push(e));
+    q.on('completed', () => {
+      throw new Error('listener bug');
+    });
+    expect(await q.submit(21)).toBe(42);
+    await q.push(1);
+    await q.onIdle();
+    expect(errors.map((e) => (e as Error).message)).toEqual(['listener bug', 'listener bug']);
+    expect(await q.stats()).toMatchObject({ accepted: 2, completed: 2 });
+  });
+
+  run('retryIf false dead-letters as rejected at once; a retryAfterMs holds that item’s retry at least that long, waiting', async () => {
+    const attempts: [string, number, number][] = [];
+    const q = await queue<string, void>({
+      retry: { maxAttempts: 3, backoff: { initialDelayMs: 1, jitter: 'none' }, retryIf: (e) => (e as Error).message !== 'fatal' },
+      handler: (x, { attempt }) => {
+        attempts.push([x, attempt, Date.now()]);
+        if (x === 'fatal') throw new Error('fatal');
+        if (attempt === 1) throw Object.assign(new Error('busy'), { retryAfterMs: 150 });
+      },
+    });
+    await q.push('fatal');
+    await q.push('busy');
+    await sleep(60);
+    expect(await q.stats()).toMatchObject({ retried: 1, waiting: 1, inFlight: 0 }); // a retry-pending item waits
+    await q.onIdle();
+    const busy = attempts.filter(([x]) => x === 'busy');
+    expect(busy.map(([, a]) => a)).toEqual([1, 2]);
+    expect(busy[1]![2] - busy[0]![2]).toBeGreaterThanOrEqual(140);
+    expect(attempts.filter(([x]) => x === 'fatal')).toHaveLength(1);
+    expect((await q.deadLetters()).map((e) => [e.item, e.reason, e.attempts])).toEqual([['fatal', 'rejected', 1]]);
+  });
+
+  run('a late outcome of a timed-out attempt is ignored: the item is counted once', async () => {
+    let release!: () => void;
+    const late = new Promise<void>((resolve) => (release = resolve));
+    const q = await queue<string, void>({ visibilityTimeoutMs: 50, handler: () => late });
+    await q.push('slow');
+    await q.onIdle();
+    release(); // the handler ends after its attempt timed out
+    await sleep(30);
+    const s = await q.stats();
+    expect(s).toMatchObject({ accepted: 1, completed: 0, failed: 1, deadLettered: 1, waiting: 0, inFlight: 0 });
+    expect((await q.deadLetters()).map((e) => e.reason)).toEqual(['delivery_limit']);
   });
 
   run(

@@ -6,6 +6,7 @@ import {
   type LimitSample,
   Queue,
   QueueClosedError,
+  QueueFullError,
   RejectError,
   TokenBucket,
 } from '../src/index.js';
@@ -240,6 +241,16 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     expect((await newest.deadLetters()).map((e) => [e.item, e.reason])).toEqual([[2, 'maxlen']]);
     expect((await oldest.deadLetters()).map((e) => [e.item, e.reason])).toEqual([[1, 'maxlen']]);
     for (const q of [rejecting, newest, oldest]) expect(balanced(await q.stats())).toBe(true);
+    // A submit whose item was dropped — the newest on arrival, or the oldest for a newer one — rejects with QueueFullError.
+    await expect(newest.submit(3)).rejects.toBeInstanceOf(QueueFullError);
+    const evicted = oldest.submit(3).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    while ((await oldest.stats()).accepted < 3) await sleep(5);
+    await oldest.push(4);
+    expect(await evicted).toBeInstanceOf(QueueFullError);
+    expect(await evicted).toMatchObject({ capacity: 1 });
   });
 
   run('a delayed push starts after its delay; a TTL past before the first attempt dead-letters expired', async () => {

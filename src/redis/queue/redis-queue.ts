@@ -1,4 +1,4 @@
-import { QueueClosedError } from '../../errors.js';
+import { QueueClosedError, QueueFullError } from '../../errors.js';
 import * as v from '../../internal/validate.js';
 import type { ConcurrencyLimit } from '../../limits/limit.js';
 import { Emitting } from '../../queue/emitting.js';
@@ -225,7 +225,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * process ran it (as JSON), or rejects once it was dead-lettered with its
    * last error (an Error with the stored `name`, `message` and `code`).
    * @throws (rejects) as `push`; a DuplicateError when the item is a
-   *   duplicate (its result goes to the push that was first).
+   *   duplicate (its result goes to the push that was first); QueueFullError
+   *   when overflow drops it (`'drop-newest'` at once, `'drop-oldest'` when a newer push evicts it).
    */
   async submit(item: T, options?: RedisPushOptions): Promise<R> {
     const key = `${this.#r.base}:results:${this.#consumer}`;
@@ -233,6 +234,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     let pending: Promise<unknown> | undefined;
     const receipt = await this.#offer(item, options, this.#consumer, (id) => void (pending = results.expect(id)));
     if (receipt.duplicate) throw results.duplicate(receipt.id);
+    if (receipt.dropped) {
+      const { capacity, overflow } = this.#c;
+      throw new QueueFullError(capacity, `${PART}: item ${receipt.id} dropped at capacity ${capacity} (overflow '${overflow}')`);
+    }
     return pending as Promise<R>;
   }
 

@@ -1,4 +1,4 @@
-import { DuplicateError, QueueClosedError } from '../../errors.js';
+import { DuplicateError, QueueClosedError, QueueFullError } from '../../errors.js';
 import { type Connection, duplicateOf, type RedisClient } from '../send.js';
 import { retryPause } from './stream-io.js';
 
@@ -10,8 +10,9 @@ interface Awaiting {
 /** An error that crossed processes as `{ name, message, code }`, an Error again. @internal */
 export function revive(stored: { name?: string; message?: string; code?: string } | undefined): Error {
   const message = stored?.message ?? 'failed';
-  // clear() hands items back with the error Queue's clear() gives their submit.
+  // clear() hands items back, and overflow drops them, with the errors Queue gives their submit.
   if (stored?.name === 'QueueClosedError') return new QueueClosedError(message);
+  if (stored?.name === 'QueueFullError') return new QueueFullError(Number((stored as { capacity?: number }).capacity), message);
   const error = new Error(message);
   error.name = stored?.name ?? 'Error';
   if (stored?.code !== undefined) (error as { code?: string }).code = stored.code;

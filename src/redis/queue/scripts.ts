@@ -240,6 +240,14 @@ if full then
   if old then
     dead_letter(KEYS[3], dl, old, 'maxlen', now, ARGV[12])
     release(base, old, now)
+    if old.r then
+      -- its submit rejects as Queue's does: QueueFullError
+      local results = base .. ':results:' .. old.r
+      local message = 'RedisQueue: item ' .. old.i .. ' dropped at capacity ' .. ARGV[4] .. " (overflow 'drop-oldest')"
+      redis.call('RPUSH', results, '{"i":' .. cjson.encode(old.i) .. ',"e":{"name":"QueueFullError","message":' ..
+        cjson.encode(message) .. ',"capacity":' .. ARGV[4] .. '}}')
+      redis.call('PEXPIRE', results, 3600000)
+    end
   end
 end
 return {'ok', id}

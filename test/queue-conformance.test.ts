@@ -39,7 +39,7 @@ interface Options<T, R> {
   readonly visibilityTimeoutMs?: number;
   readonly ttlMs?: number;
   readonly groupBy?: (item: T) => string | undefined;
-  readonly dedupe?: { key: (item: T) => string; windowMs?: number };
+  readonly dedupe?: { key: (item: T) => string; windowMs?: number; mode?: 'drop' | 'replace' };
   readonly autoStart?: boolean;
   readonly rateLimit?: TokenBucket;
 }
@@ -226,6 +226,64 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     await q.onIdle();
     expect(ran).toEqual(['a']);
     expect(await q.stats()).toMatchObject({ accepted: 1, duplicates: 1, completed: 1 });
+  });
+
+  run(
+    "dedupe mode 'replace': a waiting item's payload is replaced in its place, every submit gets the outcome; once read, a duplicate",
+    async () => {
+      const ran: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const q = await queue<{ doc: string; rev: number }, string>({
+        autoStart: false,
+        dedupe: { key: (d) => d.doc, mode: 'replace' },
+        handler: async (d) => {
+          ran.push(`${d.doc}@${d.rev}`);
+          if (d.doc === 'c') await gate;
+          return `saved ${d.doc}@${d.rev}`;
+        },
+      });
+      const first = q.submit({ doc: 'a', rev: 1 });
+      while ((await q.stats()).accepted < 1) await sleep(5);
+      await q.push({ doc: 'b', rev: 1 });
+      const second = q.submit({ doc: 'a', rev: 2 });
+      while ((await q.stats()).replaced < 1) await sleep(5);
+      const receipt = await q.push({ doc: 'a', rev: 3 });
+      expect(receipt).toMatchObject({ duplicate: true, replaced: true, dropped: false });
+      expect(await q.stats()).toMatchObject({ accepted: 2, duplicates: 2, replaced: 2, waiting: 2 });
+      q.resume();
+      await q.onIdle();
+      expect(ran).toEqual(['a@3', 'b@1']); // rev 3 ran in rev 1's place, ahead of b
+      expect([await first, await second]).toEqual(['saved a@3', 'saved a@3']);
+      // Once read and running, a push of its key is a duplicate as with 'drop'.
+      await q.push({ doc: 'c', rev: 1 });
+      while (!ran.includes('c@1')) await sleep(5);
+      expect(await q.push({ doc: 'c', rev: 2 })).toMatchObject({ duplicate: true, replaced: false });
+      release();
+      await q.onIdle();
+      expect(ran).toEqual(['a@3', 'b@1', 'c@1']);
+      expect(balanced(await q.stats())).toBe(true);
+    },
+  );
+
+  run("dedupe mode 'replace' replaces an item waiting for its retry or behind a delay, keeping its place", async () => {
+    const ran: string[] = [];
+    const q = await queue<string, void>({
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 200, jitter: 'none' } },
+      dedupe: { key: (s) => s[0]!, mode: 'replace' },
+      handler: (s, { attempt }) => {
+        ran.push(s);
+        if (s === 'a1' && attempt === 1) throw new Error('once'); // a2 replaces it while it waits for its retry
+      },
+    });
+    await q.push('a1');
+    while ((await q.stats()).retried < 1) await sleep(5);
+    expect((await q.push('a2')).replaced).toBe(true);
+    await q.push('b1', { delayMs: 50 });
+    expect((await q.push('b2')).replaced).toBe(true);
+    await q.onIdle();
+    expect(ran).toEqual(['a1', 'b2', 'a2']);
+    expect(await q.stats()).toMatchObject({ accepted: 2, completed: 2, replaced: 2, retried: 1 });
   });
 
   run('capacity: reject throws QueueFullError; drop-newest and drop-oldest dead-letter maxlen', async () => {

@@ -451,4 +451,35 @@ describe.runIf(redisAvailable).each(CLIENTS)('RedisQueue on a real redis-server,
     await worker.onIdle();
     expect(ran).toEqual(['r', 'g2-1', 'a', 'g2-3']);
   });
+
+  it("dedupe mode 'replace' across processes: a worker that read the item outside a script (blocking read, a lapse) runs the latest payload; the data is gone after", async () => {
+    const name = fresh();
+    const ran: [string, number][] = [];
+    const options = { name, visibilityTimeoutMs: 100, dedupe: { key: (s: string) => s[0]!, mode: 'replace' as const } };
+    const producer = queue<string, void>(options);
+    // A worker that read 'a1' and died; 'a2' replaces it while it is still unread by any live worker's script.
+    await producer.push('a1');
+    const send = (args: string[]) => ('call' in conn.client ? conn.client.call(args[0]!, ...args.slice(1)) : conn.client.sendCommand(args));
+    await send(['XREADGROUP', 'GROUP', 'sluice', 'dead-worker', 'COUNT', '1', 'STREAMS', `sluice:{${name}}:stream`, '>']).catch(
+      () => undefined,
+    );
+    expect(await producer.push('a2')).toMatchObject({ replaced: true });
+    const worker = queue<string, void>({
+      ...options,
+      retry: { maxAttempts: 2, backoff: { initialDelayMs: 1, jitter: 'none' } },
+      handler: (s, { attempt }) => void ran.push([s, attempt]),
+    });
+    await worker.onIdle();
+    expect(ran).toEqual([['a2', 2]]); // taken back after the lapse, with its latest payload
+    // An idle worker woken by a blocking read: the payload replaced before it was read is the one that runs.
+    await producer.push('b1', { delayMs: 80 });
+    expect(await producer.push('b2')).toMatchObject({ replaced: true });
+    await worker.onIdle();
+    expect(ran).toEqual([
+      ['a2', 2],
+      ['b2', 1],
+    ]);
+    expect(await send(['HLEN', `sluice:{${name}}:data`])).toBe(0);
+    expect(await producer.stats).toMatchObject({ accepted: 2, completed: 2, replaced: 2, duplicates: 2 });
+  });
 });

@@ -1,7 +1,8 @@
 import type { QueueStats } from '../../queue-types.js';
 import { Script, type Send } from '../send.js';
-import { statsOf } from './options.js';
-import { CANCEL, CLEAR, PROMOTE, PUSH, SETTLE, STATS } from './scripts.js';
+import { type Held, statsOf } from './options.js';
+import { CLEAR } from './clear-script.js';
+import { CANCEL, PROMOTE, PUSH, SETTLE, STATS, TAKE } from './scripts.js';
 
 /**
  * A RedisQueue's keys and its scripts (see scripts.ts), every key under
@@ -24,6 +25,7 @@ export class QueueKeys {
   readonly cancel: Script;
   readonly clear: Script;
   readonly #stats: Script;
+  readonly #take: Script;
 
   constructor(send: Send, base: string, deadLetter: { readonly entries: string; readonly order: string; readonly stats: string }) {
     this.base = base;
@@ -38,6 +40,22 @@ export class QueueKeys {
     this.cancel = new Script(send, CANCEL);
     this.clear = new Script(send, CLEAR);
     this.#stats = new Script(send, STATS);
+    this.#take = new Script(send, TAKE);
+  }
+
+  /**
+   * Replace-mode items read outside the settle script, with their latest
+   * payloads (see TAKE); the others as they are.
+   */
+  async withPayloads(items: readonly Held[]): Promise<Held[]> {
+    const apart = items.filter((h) => h.apart);
+    if (apart.length === 0) return [...items];
+    const payloads = (await this.#take.run([], [this.base, ...apart.map((h) => h.id)])) as (string | null)[];
+    const latest = new Map(apart.map((h, n) => [h, payloads[n]]));
+    return items.map((h) => {
+      const data = latest.get(h);
+      return typeof data === 'string' ? { ...h, data } : h;
+    });
   }
 
   /** The counters and the number in flight, read together. */

@@ -51,7 +51,8 @@ const PUSH_KEYS = /* @__PURE__ */ v.knownKeys<RedisPushOptions>({
   group: true,
   priority: true,
 });
-const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueDedupeOptions<unknown>>({ key: true, windowMs: true });
+const DEDUPE_KEYS = /* @__PURE__ */ v.knownKeys<RedisQueueDedupeOptions<unknown>>({ key: true, windowMs: true, mode: true });
+const DEDUPE_MODES: readonly ('drop' | 'replace')[] = ['drop', 'replace'];
 
 /** How long a result waits in Redis for the `submit` that asked for it (its process may have died), ms. */
 export const RESULT_TTL_MS = 3_600_000;
@@ -62,6 +63,21 @@ export interface RedisQueueDedupeOptions<T> {
   readonly key: (item: T) => DedupeKey;
   /** How long a key stays a duplicate after first sight, ms (and always while its item waits or runs). @default 300000 (SQS FIFO) */
   readonly windowMs?: number;
+  /**
+   * What a push of a key that is live does, as Queue's `dedupe.mode`:
+   * - `'drop'` — it is a duplicate, not accepted;
+   * - `'replace'` — debounce: while the live item still waits (not yet read
+   *   by a worker; a retry's backoff counts as waiting), this push's payload
+   *   takes its place — its position, priority, group, delay and id kept —
+   *   and every `submit` of either push, in any process, settles with the
+   *   outcome of the one that runs. Counted in `duplicates` and `replaced`;
+   *   the receipt says `replaced: true`. Once a worker has read it, the push
+   *   is a duplicate as with `'drop'`. The payload of each keyed item is then
+   *   kept apart from the stream (a stream entry cannot be rewritten), in
+   *   `…:data`, and read with the item: a few more bytes and a hash read per item.
+   * @default 'drop'
+   */
+  readonly mode?: 'drop' | 'replace';
 }
 
 /** Options of a {@link RedisQueue}: Queue's, and where it lives. */
@@ -244,6 +260,8 @@ export interface Held {
   readonly priority: number;
   /** Its sequence number at push (a cancel applies to items pushed before it). */
   readonly seq: number;
+  /** Its payload is kept apart (`dedupe.mode: 'replace'`): `data` is the latest only once read through a script. */
+  readonly apart: boolean;
 }
 
 /** A RedisQueue's options, checked and resolved to their defaults. @internal */
@@ -267,7 +285,7 @@ export interface RedisQueueConfig<T, R> {
   readonly groupBy: ((item: T) => GroupKey | undefined) | undefined;
   readonly groupConcurrency: number | ((key: GroupKey) => number);
   readonly groupRateLimit: ((key: GroupKey) => GroupRateLimiter) | undefined;
-  readonly dedupe: { readonly key: (item: T) => DedupeKey; readonly windowMs: number } | undefined;
+  readonly dedupe: { readonly key: (item: T) => DedupeKey; readonly windowMs: number; readonly mode: 'drop' | 'replace' } | undefined;
   readonly autoStart: boolean;
   readonly pollMs: number;
   readonly commandTimeoutMs: number;
@@ -288,7 +306,11 @@ export function resolveOptions<T, R>(options: RedisQueueOptions<T, R>): RedisQue
     const d = v.options<RedisQueueDedupeOptions<T>>(PART, o.dedupe, DEDUPE_KEYS, 'dedupe');
     const key = v.fn<(item: T) => DedupeKey>(PART, 'dedupe.key', d.key);
     if (key === undefined) throw new TypeError(`${PART}: dedupe.key must be a function, got ${v.show(d.key)}`);
-    dedupe = { key, windowMs: v.number(PART, 'dedupe.windowMs', d.windowMs, 'non-negative', 300_000) };
+    dedupe = {
+      key,
+      windowMs: v.number(PART, 'dedupe.windowMs', d.windowMs, 'non-negative', 300_000),
+      mode: v.choice(PART, 'dedupe.mode', d.mode, DEDUPE_MODES, 'drop'),
+    };
   }
   const clock = v.clock(PART, o.clock, systemClock);
   const { concurrency, limit } = toConcurrency(PART, 'concurrency', o.concurrency, 1);
@@ -354,6 +376,7 @@ export function held(entry: string, fields: readonly string[]): Held {
     key: t.k,
     priority: t.p === undefined ? 0 : Number(t.p),
     seq: Number(t.s ?? 0),
+    apart: t.D !== undefined,
   };
 }
 
@@ -367,7 +390,7 @@ export function statsOf(reply: unknown): QueueStats {
   return {
     accepted: n('accepted'),
     duplicates: n('duplicates'),
-    replaced: 0,
+    replaced: n('replaced'),
     completed: n('completed'),
     failed: n('failed'),
     retried: n('retried'),
@@ -415,7 +438,8 @@ export function pushArgs<T, R>(
   const key = c.dedupe === undefined ? '' : String(id ?? c.dedupe.key(item));
   const capacity = c.capacity === Number.POSITIVE_INFINITY ? -1 : c.capacity;
   const args = [data, id ?? '', delayMs, capacity, c.overflow, key, c.dedupe?.windowMs ?? 0, group === undefined ? '' : String(group)];
-  return { args: [...args, ttlMs, replyTo, ...tail, priority, group === undefined ? 1 : groupLimit(c, group)], delayMs };
+  const groupN = group === undefined ? 1 : groupLimit(c, group);
+  return { args: [...args, ttlMs, replyTo, ...tail, priority, groupN, c.dedupe?.mode === 'replace' ? 1 : 0], delayMs };
 }
 
 /** The concurrency of group `key` for an item pushed now (`Infinity` as the largest the scripts take). */

@@ -63,7 +63,9 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * group's items behind those out — in the stream, running or in a backoff),
  * `:groups` (hash: group → items out), `:dedupe:<key>` (the key's window end and
  * item id), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
- * sequence number and reason, until met), and the dead letter's.
+ * sequence number and reason, until met), with `dedupe.mode: 'replace'`
+ * `:data` (hash: id → the latest payload, while live) and `:replyto` (hash:
+ * id → the processes whose submits replaced it), and the dead letter's.
  *
  * Differences from Queue, by design: `stats`, `size`, `inFlight`,
  * `clear()` and `metrics()` are promises (the numbers live in Redis);
@@ -86,10 +88,11 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * quantiles this process's (see {@link RedisQueue.metrics}), every attempt
  * timed (no `sampleEvery`); `groupConcurrency` is kept with each item from
  * its push (not settable live); `dedupe` takes key options only — no
- * `Deduper` or store object (the check is in the push script), no
- * `maxKeys` (a key lives in Redis for its window, not in an LRU), no
- * `mode: 'replace'` (a stream entry cannot be rewritten in place, and a
- * replaced item's `submit`s may wait in several processes: not built).
+ * `Deduper` or store object (the check is in the push script, atomic with
+ * the push), no `maxKeys` (a key lives in Redis for its window, not in an
+ * LRU) — and a duplicate's `submit` rejects with DuplicateError rather than
+ * sharing the live item's outcome (except a push that replaced a waiting
+ * item's payload in `mode: 'replace'`).
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -233,7 +236,7 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const results = (this.#results ??= new Results(PART, this.#client, key, this.#c, (e) => this.reportError(e)));
     let pending: Promise<unknown> | undefined;
     const receipt = await this.#offer(item, options, this.#consumer, (id) => void (pending = results.expect(id)));
-    if (receipt.duplicate) throw results.duplicate(receipt.id);
+    if (receipt.duplicate && !receipt.replaced) throw results.duplicate(receipt.id);
     if (receipt.dropped) {
       const { capacity, overflow } = this.#c;
       throw new QueueFullError(capacity, `${PART}: item ${receipt.id} dropped at capacity ${capacity} (overflow '${overflow}')`);
@@ -411,9 +414,9 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#r.base, this.name, dl.scriptCapacity, dl.overflow]);
     await this.#w.groupMade();
     const [status, id] = await pushUntilRoom(this.#r.push, this.#r.keys, args, this.#c, () => this.#closed);
-    if (status === 'ok') onId?.(id);
+    if (status === 'ok' || status === 'replaced') onId?.(id);
     if (delayMs > 0) this.#w.schedule(delayMs);
-    return { id, duplicate: status === 'dup', dropped: status === 'dropped', replaced: false };
+    return { id, duplicate: status === 'dup' || status === 'replaced', dropped: status === 'dropped', replaced: status === 'replaced' };
   }
 
   /** Asks Redis for the counters until `met` holds of them (every `pollMs`, at most 50 ms). */

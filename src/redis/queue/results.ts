@@ -26,7 +26,8 @@ export function revive(stored: { name?: string; message?: string; code?: string 
  * @internal
  */
 export class Results {
-  readonly #awaiting = new Map<string, Awaiting>();
+  /** The submits waiting per item id (more than one when pushes replaced a waiting item's payload). */
+  readonly #awaiting = new Map<string, Awaiting[]>();
   /** Results read before their submit heard its id (the push's reply and the result come on different connections). */
   readonly #early = new Map<string, { v?: unknown; e?: { name?: string; message?: string } }>();
   #reader: Promise<Connection> | undefined;
@@ -53,7 +54,11 @@ export class Results {
       this.#early.delete(id);
       return 'e' in early ? Promise.reject(revive(early.e)) : Promise.resolve(early.v);
     }
-    const result = new Promise<unknown>((resolve, reject) => this.#awaiting.set(id, { resolve, reject }));
+    const result = new Promise<unknown>((resolve, reject) => {
+      const waiting = this.#awaiting.get(id);
+      if (waiting === undefined) this.#awaiting.set(id, [{ resolve, reject }]);
+      else waiting.push({ resolve, reject });
+    });
     if (!this.#reading) void this.#read();
     return result;
   }
@@ -66,7 +71,7 @@ export class Results {
   /** Rejects every submit still waiting with `error`, and ends the connection. */
   close(error: unknown): void {
     this.#closed = true;
-    for (const [, waiting] of this.#awaiting) waiting.reject(error);
+    for (const [, waiting] of this.#awaiting) for (const w of waiting) w.reject(error);
     this.#awaiting.clear();
     void this.#reader?.then(
       (c) => c.close(),
@@ -100,8 +105,10 @@ export class Results {
           continue;
         }
         this.#awaiting.delete(result.i);
-        if ('e' in result) waiting.reject(revive(result.e));
-        else waiting.resolve(result.v);
+        for (const w of waiting) {
+          if ('e' in result) w.reject(revive(result.e));
+          else w.resolve(result.v);
+        }
       }
     } catch (error) {
       this.report(error);

@@ -26,15 +26,15 @@ import { DEAD_LETTER_ADD } from '../dead-letter.js';
 /** The stream's consumer group: every worker of the queue reads through it. */
 export const GROUP = 'sluice';
 
-/** Helpers every script starts with. */
-const COMMON = `
+/** Helpers every script starts with. @internal */
+export const COMMON = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function flat(t)
   local f = {'i', t.i, 'd', t.d, 'a', t.a, 'e', t.e}
-  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's', 'n', 'w'}) do
+  for _, name in ipairs({'g', 'x', 'r', 'k', 'p', 's', 'n', 'w', 'D'}) do
     if t[name] then f[#f + 1] = name; f[#f + 1] = t[name] end
   end
   return f
@@ -84,7 +84,41 @@ local function enter_group(base, stream, t)
   if redis.call('LLEN', key) == 0 then redis.call('HINCRBY', base .. ':groups', t.g, -1) end
   redis.call('RPUSH', key, cjson.encode(t))
 end
+local function answer(base, t, json, ttl)
+  -- the outcome to every process awaiting it: the pusher's, and those whose pushes replaced its payload
+  local to = {}
+  if t.r then to[#to + 1] = t.r end
+  if t.D then
+    local more = redis.call('HGET', base .. ':replyto', t.i)
+    if more then
+      for p in string.gmatch(more, '[^,]+') do
+        if p ~= t.r then to[#to + 1] = p end
+      end
+    end
+  end
+  for _, p in ipairs(to) do
+    local results = base .. ':results:' .. p
+    redis.call('RPUSH', results, json)
+    redis.call('PEXPIRE', results, ttl)
+  end
+end
+local function payload(base, t)
+  -- a replace-mode item's payload is kept apart (the latest push's), 'w|' while it waits, 'r|' once read
+  if not t.D then return t.d end
+  local v = redis.call('HGET', base .. ':data', t.i)
+  if not v then return t.d end
+  return string.sub(v, 3)
+end
+local function mark_payload(base, t, state)
+  if not t.D then return end
+  local v = redis.call('HGET', base .. ':data', t.i)
+  if v and string.sub(v, 1, 1) ~= state then redis.call('HSET', base .. ':data', t.i, state .. string.sub(v, 2)) end
+end
 local function release(base, t, now)
+  if t.D then
+    redis.call('HDEL', base .. ':data', t.i)
+    redis.call('HDEL', base .. ':replyto', t.i)
+  end
   if not t.k then return end
   local key = base .. ':dedupe:' .. t.k
   local v = redis.call('GET', key)
@@ -106,12 +140,8 @@ local function discard(base, t, now, reason)
   redis.call('HINCRBY', base .. ':counts', 'cancelled', 1)
   redis.call('HDEL', base .. ':cancelled', t.i)
   cancels = cancels - 1
+  answer(base, t, '{"i":' .. cjson.encode(t.i) .. ',"e":' .. reason .. '}', 3600000)
   release(base, t, now)
-  if t.r then
-    local results = base .. ':results:' .. t.r
-    redis.call('RPUSH', results, '{"i":' .. cjson.encode(t.i) .. ',"e":' .. reason .. '}')
-    redis.call('PEXPIRE', results, 3600000)
-  end
 end
 local function advance_group(base, stream, t, now)
   -- one of the group's items out left: the next behind it takes its place, or the group has one fewer out
@@ -169,10 +199,12 @@ end
  * 8 group (''), 9 TTL ms (0: none), 10 reply-to (''), 11 key base,
  * 12 source, 13 the dead letter's capacity (−1: none), 14 its overflow,
  * 15 priority (0: the queue's stream; else its level's), 16 its group's
- * concurrency (items of the group out at once; kept with the item when not 1).
+ * concurrency (items of the group out at once; kept with the item when not 1),
+ * 17 `1` in `dedupe.mode: 'replace'` (a keyed item's payload kept in `…:data`,
+ * replaced by a later push with its key while it waits).
  * Replies {status, id}: `ok`, `dup` (the live item's id), `full` (nothing
  * done: `reject` and `block`), `dropped` (`drop-newest`: accepted and
- * dead-lettered `maxlen`).
+ * dead-lettered `maxlen`), `replaced` (the live item's id: this payload took its place).
  */
 export const PUSH = `${COMMON}
 local now = now_ms()
@@ -183,8 +215,24 @@ if dkey ~= '' then
   dedupe = base .. ':dedupe:' .. dkey
   local live = redis.call('GET', dedupe)
   if live then
+    local live_id = string.match(live, '^%d+:(.*)$')
     redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
-    return {'dup', string.match(live, '^%d+:(.*)$')}
+    local v = ARGV[17] == '1' and redis.call('HGET', base .. ':data', live_id)
+    if v and string.sub(v, 1, 1) == 'w' then
+      -- 'replace': the live item still waits, so this push's payload takes its place; its submit shares the outcome
+      redis.call('HSET', base .. ':data', live_id, 'w|' .. ARGV[1])
+      if ARGV[10] ~= '' then
+        local more = redis.call('HGET', base .. ':replyto', live_id)
+        if not more then
+          redis.call('HSET', base .. ':replyto', live_id, ARGV[10])
+        elseif not string.find(',' .. more .. ',', ',' .. ARGV[10] .. ',', 1, true) then
+          redis.call('HSET', base .. ':replyto', live_id, more .. ',' .. ARGV[10])
+        end
+      end
+      redis.call('HINCRBY', KEYS[3], 'replaced', 1)
+      return {'replaced', live_id}
+    end
+    return {'dup', live_id}
   end
 end
 local capacity = tonumber(ARGV[4])
@@ -209,6 +257,12 @@ end
 if dedupe then
   t.k = dkey
   redis.call('SET', dedupe, (now + tonumber(ARGV[7])) .. ':' .. id)
+  if ARGV[17] == '1' then
+    -- 'replace' mode: the payload lives apart, where a later push with its key may replace it while it waits
+    t.D = '1'
+    redis.call('HSET', base .. ':data', id, 'w|' .. t.d)
+    t.d = ''
+  end
 end
 local delay = tonumber(ARGV[3])
 if delay > 0 then
@@ -238,16 +292,13 @@ if full then
     if first[1] then old = decode(first[1]) end
   end
   if old then
+    old.d = payload(base, old)
     dead_letter(KEYS[3], dl, old, 'maxlen', now, ARGV[12])
+    -- its submit rejects as Queue's does: QueueFullError
+    local message = 'RedisQueue: item ' .. old.i .. ' dropped at capacity ' .. ARGV[4] .. " (overflow 'drop-oldest')"
+    answer(base, old, '{"i":' .. cjson.encode(old.i) .. ',"e":{"name":"QueueFullError","message":' ..
+      cjson.encode(message) .. ',"capacity":' .. ARGV[4] .. '}}', 3600000)
     release(base, old, now)
-    if old.r then
-      -- its submit rejects as Queue's does: QueueFullError
-      local results = base .. ':results:' .. old.r
-      local message = 'RedisQueue: item ' .. old.i .. ' dropped at capacity ' .. ARGV[4] .. " (overflow 'drop-oldest')"
-      redis.call('RPUSH', results, '{"i":' .. cjson.encode(old.i) .. ',"e":{"name":"QueueFullError","message":' ..
-        cjson.encode(message) .. ',"capacity":' .. ARGV[4] .. '}}')
-      redis.call('PEXPIRE', results, 3600000)
-    end
   end
 end
 return {'ok', id}
@@ -261,7 +312,8 @@ export const SETTLE_FIELDS = 8;
  * KEYS: 1 stream, 2 delayed, 3 counts, 4–6 the dead letter's entries, order,
  * stats. ARGV: 1 key base, 2 the dead letter's capacity (−1: none), 3 its
  * overflow, 4 how long a result waits for its reader (ms), 5 the consumer,
- * 6 how many to read for it, then per attempt either `p`, its priority
+ * 6 `1` when the queue dedupes in `'replace'` mode (the items read take their
+ * latest payload), 7 how many to read for it, then per attempt either `p`, its priority
  * level ('' for 0) and the stream entry's id (done, and nothing else to do:
  * no group, dedupe key or waiting submit) or `f`, its level and 8 fields:
  * the stream entry's id, outcome
@@ -291,10 +343,12 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
     return reason
   end
   if outcome == 'release' then
+    mark_payload(base, t, 'w')
     xadd(KEYS[1], t)
     return 1
   end
   if outcome == 'defer' then
+    mark_payload(base, t, 'w')
     -- its group's rate limit had no token: back after the delay, nothing counted, still one of its group's out
     if t.g then t.h = '1' end
     redis.call('ZADD', KEYS[2], now + tonumber(delay), encode(redis.call('HINCRBY', KEYS[3], 'seq', 1), t))
@@ -303,6 +357,7 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
   if failed == '1' then counted.failed = counted.failed + 1 end
   if outcome == 'retry' then
     counted.retried = counted.retried + 1
+    mark_payload(base, t, 'w')
     t.a = attempts
     t.w = tostring(now) -- its wait for the next attempt starts here (the backoff included), as Queue measures it
     if tonumber(delay) > 0 then
@@ -322,17 +377,13 @@ local function settle(stream, id, outcome, delay, attempts, failed, dl_id, dl_js
     counted.deadLetterEvicted = counted.deadLetterEvicted + #added - 1
   end
   advance_group(base, KEYS[1], t, now)
+  if reply ~= '' then answer(base, t, reply, ARGV[4]) end
   release(base, t, now)
-  if t.r and reply ~= '' then
-    local results = base .. ':results:' .. t.r
-    redis.call('RPUSH', results, reply)
-    redis.call('PEXPIRE', results, ARGV[4])
-  end
   return 1
 end
 local out = {}
 cancels = redis.call('HLEN', base .. ':cancelled')
-local o = 7
+local o = 8
 while o <= #ARGV do
   local stream = KEYS[1]
   if ARGV[o + 1] ~= '' then stream = KEYS[1] .. ':p' .. ARGV[o + 1] end
@@ -357,14 +408,14 @@ for name, k in pairs(counted) do
   if k > 0 then redis.call('HINCRBY', KEYS[3], name, k) end
 end
 local read = {}
-local wanted = tonumber(ARGV[6])
+local wanted = tonumber(ARGV[7])
 if wanted > 0 then
   for _, stream in ipairs(streams(KEYS[1])) do
     while wanted > 0 do
       local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[5], 'COUNT', wanted, 'STREAMS', stream, '>')
       if not (got and got[1] and #got[1][2] > 0) then break end
       local kept = got[1][2]
-      if cancels > 0 then
+      if cancels > 0 or ARGV[6] == '1' then
         kept = {}
         for _, e in ipairs(got[1][2]) do
           local t = unflat(e[2])
@@ -375,6 +426,11 @@ if wanted > 0 then
             discard(base, t, now, reason)
             advance_group(base, KEYS[1], t, now)
           else
+            if t.D then
+              -- a replace-mode item: its latest payload (field 2 of the entry is d), no longer replaceable
+              e[2][4] = payload(base, t)
+              mark_payload(base, t, 'r')
+            end
             kept[#kept + 1] = e
           end
         end
@@ -440,88 +496,22 @@ return redis.call('HSETNX', KEYS[2], ARGV[1], seq .. '|' .. ARGV[2])
 `;
 
 /**
- * Hands back up to ARGV 2 waiting items (`clear()`), in the order they would
- * run: the ready ones by priority (a group's head with the rest of its
- * group behind it), then the rest of each group whose head is in flight or
- * waiting out a backoff, then the delayed set by due time. Each is counted
- * `returned`, its dedupe key released, its `submit` answered with ARGV 3
- * (the error, JSON); a cancelled one is counted `cancelled` instead. Items
- * a worker has read (pending in the stream) are in flight: not touched.
- * KEYS: 1 stream, 2 delayed, 3 counts. ARGV: 1 key base, 2 the most to hand
- * back this run, 3 the error for a waiting submit, 4 the group scan's
- * cursor ('0' to start). Replies {items (JSON), the cursor to go on with,
- * or '' when every waiting item was handed back}.
+ * The latest payloads of replace-mode items a worker read outside the settle
+ * script (a blocking read, a lapsed item taken back), marking them read (no
+ * longer replaceable). ARGV: 1 key base, then the items' ids. Replies a
+ * payload per id (nil when it has none apart).
  */
-export const CLEAR = `${COMMON}
-local base = ARGV[1]
-local room = tonumber(ARGV[2])
-local now = now_ms()
+export const TAKE = `
+local key = ARGV[1] .. ':data'
 local out = {}
-local returned = 0
-cancels = redis.call('HLEN', base .. ':cancelled')
-local function back(t)
-  local reason = cancel_reason(base, t)
-  if reason then
-    discard(base, t, now, reason)
-    return
+for n = 2, #ARGV do
+  local v = redis.call('HGET', key, ARGV[n])
+  if v then
+    if string.sub(v, 1, 1) == 'w' then redis.call('HSET', key, ARGV[n], 'r' .. string.sub(v, 2)) end
+    out[#out + 1] = string.sub(v, 3)
+  else
+    out[#out + 1] = false
   end
-  returned = returned + 1
-  release(base, t, now)
-  if t.r then
-    local results = base .. ':results:' .. t.r
-    redis.call('RPUSH', results, '{"i":' .. cjson.encode(t.i) .. ',"e":' .. ARGV[3] .. '}')
-    redis.call('PEXPIRE', results, 3600000)
-  end
-  out[#out + 1] = t.d
-  room = room - 1
 end
-local function finish(cursor)
-  if returned > 0 then redis.call('HINCRBY', KEYS[3], 'returned', returned) end
-  return {out, cursor}
-end
-local cursor = ARGV[4]
-if cursor == '0' then
-  -- ready items: read through a consumer of clear's own, then taken out of the stream
-  for _, stream in ipairs(streams(KEYS[1])) do
-    while room > 0 do
-      local got = redis.call('XREADGROUP', 'GROUP', '${GROUP}', 'sluice:clear', 'COUNT', room, 'STREAMS', stream, '>')
-      if not (got and got[1] and #got[1][2] > 0) then break end
-      for _, e in ipairs(got[1][2]) do
-        redis.call('XACK', stream, '${GROUP}', e[1])
-        redis.call('XDEL', stream, e[1])
-        local t = unflat(e[2])
-        back(t)
-        -- one of its group's out left: the rest of the group comes in order (handed back in the groups' pass)
-        if t.g then advance_group(base, KEYS[1], t, now) end
-      end
-    end
-    if room <= 0 then return finish('0') end
-  end
-  cursor = 'scan:0'
-end
-if string.sub(cursor, 1, 5) == 'scan:' then
-  -- the groups with items out (running, or waiting out a backoff): every item behind them waits
-  local at = string.sub(cursor, 6)
-  repeat
-    local page = redis.call('HSCAN', base .. ':groups', at, 'COUNT', 100)
-    at = page[1]
-    for n = 1, #page[2], 2 do
-      local key = base .. ':group:' .. page[2][n]
-      for _, json in ipairs(redis.call('LRANGE', key, 0, -1)) do back(cjson.decode(json)) end
-      redis.call('DEL', key)
-    end
-    if room <= 0 and at ~= '0' then return finish('scan:' .. at) end
-  until at == '0'
-end
--- the delayed set by due time: delays, and retries waiting out their backoff (a group's head among them)
-local due = redis.call('ZRANGE', KEYS[2], 0, math.max(room, 1) - 1)
-for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[2], member)
-  local t = decode(member)
-  back(t)
-  -- a group's head: its group goes on with whatever was pushed since
-  if t.h then advance_group(base, KEYS[1], t, now) end
-end
-if redis.call('ZCARD', KEYS[2]) > 0 then return finish('delayed') end
-return finish('')
+return out
 `;

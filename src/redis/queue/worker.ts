@@ -86,7 +86,7 @@ export class QueueWorker<T, R> {
     this.#settler = new Settler(
       r.settle,
       r.keys,
-      [r.base, dl.scriptCapacity, dl.overflow, RESULT_TTL_MS, host.consumer],
+      [r.base, dl.scriptCapacity, dl.overflow, RESULT_TTL_MS, host.consumer, c.dedupe?.mode === 'replace' ? 1 : 0],
       () => (this.paused || this.stopped ? 0 : this.#readable()),
       (entries) => this.#take(entries),
       ({ held: h }, reason) =>
@@ -171,7 +171,7 @@ export class QueueWorker<T, R> {
             return this.#reader.send(blockingRead(host.consumer, count, c.commandTimeoutMs, this.#streams));
           },
           ensureGroup: () => makeGroup(host.send, host.keys.stream),
-          take: (entries) => this.#take(entries),
+          take: (entries) => this.#takeRead(entries),
           report: (error) => host.reportError(error),
         }),
       );
@@ -194,6 +194,8 @@ export class QueueWorker<T, R> {
 
   /** Stops reading, polling and starting; resolves once the attempts running here settled in Redis. */
   async stop(): Promise<void> {
+    // What was read and not started goes back unseen at once, not after its visibility timeout.
+    for (const h of this.#ready.splice(0)) this.#settler.settle(record(h, 'release', {}), (e) => this.#host.reportError(e));
     this.#grants.stop();
     this.flow.detach();
     this.flow.release();
@@ -225,7 +227,24 @@ export class QueueWorker<T, R> {
 
   /** Items read for this process: started while there are free slots, the rest wait for one. */
   #take(entries: [string, string[]][]): void {
-    for (const [entry, fields] of entries) enterByPriority(this.#ready, held(entry, fields));
+    this.#enter(entries.map(([entry, fields]) => held(entry, fields)));
+  }
+
+  /**
+   * Items a blocking read got: a replace-mode item's latest payload is read
+   * first (and it stops being replaceable); the rest are taken at once.
+   */
+  #takeRead(entries: [string, string[]][]): void {
+    const items = entries.map(([entry, fields]) => held(entry, fields));
+    if (!items.some((h) => h.apart)) {
+      this.#enter(items);
+      return;
+    }
+    this.attempts.track(this.#host.keys.withPayloads(items).then((latest) => this.#enter(latest)));
+  }
+
+  #enter(items: readonly Held[]): void {
+    for (const h of items) enterByPriority(this.#ready, h);
     this.pump();
   }
 
@@ -255,7 +274,10 @@ export class QueueWorker<T, R> {
     const { visibilityTimeoutMs: ms, pollMs } = host.config;
     const lapsed = new TimeoutError(ms, `${PART}: visibility timeout lapsed (the process running it stopped answering)`);
     const attempts = this.attempts;
-    const retake = (h: Held) => attempts.track(attempts.fail({ h, item: safeParse(h.data) as T, startedAt: 0 }, lapsed));
+    const retake = (lapsedItem: Held) =>
+      attempts.track(
+        r.withPayloads([lapsedItem]).then(([h]) => attempts.fail({ h: h!, item: safeParse(h!.data) as T, startedAt: 0 }, lapsed)),
+      );
     await claimLapsed(host.send, this.#streams, host.consumer, ms + pollMs, () => this.stopped, retake);
     return Number(due) >= 0 ? Math.max(0, Number(due) - Number(now)) : Number.POSITIVE_INFINITY;
   }

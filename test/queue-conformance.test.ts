@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ConcurrencyLimit,
+  DuplicateError,
   type DeadLetter,
   type LimitSample,
   Queue,
@@ -226,6 +227,28 @@ describe.each(subjects)('%s: the behaviour both queues share', (kind, make) => {
     await q.onIdle();
     expect(ran).toEqual(['a']);
     expect(await q.stats()).toMatchObject({ accepted: 1, duplicates: 1, completed: 1 });
+  });
+
+  run('a duplicate submit shares the live item’s outcome, wherever it waits or runs; once settled, DuplicateError', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const q = await queue<string, string>({
+      dedupe: { key: (x) => x },
+      handler: async (x) => {
+        await gate;
+        return `done ${x}`;
+      },
+    });
+    const first = q.submit('a');
+    while ((await q.stats()).inFlight < 1) await sleep(5);
+    const second = q.submit('a'); // while it runs
+    await q.push('b');
+    const third = q.submit('b'); // while it waits
+    while ((await q.stats()).duplicates < 2) await sleep(5);
+    release();
+    expect(await Promise.all([first, second, third])).toEqual(['done a', 'done a', 'done b']);
+    await expect(q.submit('a')).rejects.toBeInstanceOf(DuplicateError);
+    expect(await q.stats()).toMatchObject({ accepted: 2, completed: 2, duplicates: 3 });
   });
 
   run(

@@ -242,8 +242,9 @@ export class Attempts<T, R> {
     }
     const h = attempt.h;
     if (ok) {
-      // A replace-mode item may have submits waiting from the pushes that replaced it, whatever its own push was.
-      const reply = h.replyTo === undefined && !h.apart ? '' : JSON.stringify({ i: h.id, v: outcome === undefined ? null : outcome });
+      // A keyed item may have submits waiting from duplicate or replacing pushes, whatever its own push was.
+      const reply =
+        h.replyTo === undefined && h.key === undefined ? '' : JSON.stringify({ i: h.id, v: outcome === undefined ? null : outcome });
       const done = record(h, 'done', { reply });
       // Nobody listens: no promise of its own (the settler's run reports a failure).
       if (!host.listens('completed')) host.settler.settle(done, (error) => host.reportError(error));
@@ -286,7 +287,9 @@ export class Attempts<T, R> {
       source: host.name,
     });
     const reply =
-      h.replyTo === undefined && !h.apart ? '' : JSON.stringify({ i: h.id, e: storeError(error) ?? { name: 'Error', message: reason } });
+      h.replyTo === undefined && h.key === undefined
+        ? ''
+        : JSON.stringify({ i: h.id, e: storeError(error) ?? { name: 'Error', message: reason } });
     const counted = await host.settler.settle(
       record(h, 'dead', { failed: attemptFailed, deadLetterId: entry.id, deadLetterJson: json, reply }),
     );

@@ -62,10 +62,10 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * (sorted set by due time), `:counts` (hash), `:group:<group>` (list: a
  * group's items behind those out — in the stream, running or in a backoff),
  * `:groups` (hash: group → items out), `:dedupe:<key>` (the key's window end and
- * item id), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
+ * item id, `:` between them while the item is live, `=` once settled), `:replyto` (hash: id → the processes whose
+ * duplicate or replacing submits wait for it), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
  * sequence number and reason, until met), with `dedupe.mode: 'replace'`
- * `:data` (hash: id → the latest payload, while live) and `:replyto` (hash:
- * id → the processes whose submits replaced it), and the dead letter's.
+ * `:data` (hash: id → the latest payload, while live), and the dead letter's.
  *
  * Differences from Queue, by design: `stats`, `size`, `inFlight`,
  * `clear()` and `metrics()` are promises (the numbers live in Redis);
@@ -90,9 +90,7 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * its push (not settable live); `dedupe` takes key options only — no
  * `Deduper` or store object (the check is in the push script, atomic with
  * the push), no `maxKeys` (a key lives in Redis for its window, not in an
- * LRU) — and a duplicate's `submit` rejects with DuplicateError rather than
- * sharing the live item's outcome (except a push that replaced a waiting
- * item's payload in `mode: 'replace'`).
+ * LRU).
  */
 export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   /** The queue's name. */
@@ -227,8 +225,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
    * Pushes an item and resolves with its handler's result, from whichever
    * process ran it (as JSON), or rejects once it was dead-lettered with its
    * last error (an Error with the stored `name`, `message` and `code`).
+   * A duplicate of an item still live (waiting or running, in any process)
+   * resolves with that item's outcome, as Queue's.
    * @throws (rejects) as `push`; a DuplicateError when the item is a
-   *   duplicate (its result goes to the push that was first); QueueFullError
+   *   duplicate of one already settled (within its window); QueueFullError
    *   when overflow drops it (`'drop-newest'` at once, `'drop-oldest'` when a newer push evicts it).
    */
   async submit(item: T, options?: RedisPushOptions): Promise<R> {
@@ -236,7 +236,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const results = (this.#results ??= new Results(PART, this.#client, key, this.#c, (e) => this.reportError(e)));
     let pending: Promise<unknown> | undefined;
     const receipt = await this.#offer(item, options, this.#consumer, (id) => void (pending = results.expect(id)));
-    if (receipt.duplicate && !receipt.replaced) throw results.duplicate(receipt.id);
+    // A duplicate of an item still live shares its outcome (as Queue's); of one already settled, nothing to share.
+    if (receipt.duplicate && pending === undefined) throw results.duplicate(receipt.id);
     if (receipt.dropped) {
       const { capacity, overflow } = this.#c;
       throw new QueueFullError(capacity, `${PART}: item ${receipt.id} dropped at capacity ${capacity} (overflow '${overflow}')`);
@@ -414,9 +415,10 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     const { args, delayMs } = pushArgs(this.#c, item, options, replyTo ?? '', [this.#r.base, this.name, dl.scriptCapacity, dl.overflow]);
     await this.#w.groupMade();
     const [status, id] = await pushUntilRoom(this.#r.push, this.#r.keys, args, this.#c, () => this.#closed);
-    if (status === 'ok' || status === 'replaced') onId?.(id);
+    if (status === 'ok' || status === 'replaced' || status === 'shared') onId?.(id);
     if (delayMs > 0) this.#w.schedule(delayMs);
-    return { id, duplicate: status === 'dup' || status === 'replaced', dropped: status === 'dropped', replaced: status === 'replaced' };
+    const duplicate = status === 'dup' || status === 'replaced' || status === 'shared';
+    return { id, duplicate, dropped: status === 'dropped', replaced: status === 'replaced' };
   }
 
   /** Asks Redis for the counters until `met` holds of them (every `pollMs`, at most 50 ms). */

@@ -88,7 +88,7 @@ local function answer(base, t, json, ttl)
   -- the outcome to every process awaiting it: the pusher's, and those whose pushes replaced its payload
   local to = {}
   if t.r then to[#to + 1] = t.r end
-  if t.D then
+  if t.k then
     local more = redis.call('HGET', base .. ':replyto', t.i)
     if more then
       for p in string.gmatch(more, '[^,]+') do
@@ -114,17 +114,26 @@ local function mark_payload(base, t, state)
   local v = redis.call('HGET', base .. ':data', t.i)
   if v and string.sub(v, 1, 1) ~= state then redis.call('HSET', base .. ':data', t.i, state .. string.sub(v, 2)) end
 end
-local function release(base, t, now)
-  if t.D then
-    redis.call('HDEL', base .. ':data', t.i)
-    redis.call('HDEL', base .. ':replyto', t.i)
+local function reply_to(base, id, process)
+  -- a duplicate's (or a replacing) submit: its process gets the live item's outcome too
+  local more = redis.call('HGET', base .. ':replyto', id)
+  if not more then
+    redis.call('HSET', base .. ':replyto', id, process)
+  elseif not string.find(',' .. more .. ',', ',' .. process .. ',', 1, true) then
+    redis.call('HSET', base .. ':replyto', id, more .. ',' .. process)
   end
+end
+local function release(base, t, now)
+  if t.D then redis.call('HDEL', base .. ':data', t.i) end
   if not t.k then return end
+  redis.call('HDEL', base .. ':replyto', t.i)
+  -- the key stays a duplicate until its window ends, marked settled (':' live, '=' settled)
   local key = base .. ':dedupe:' .. t.k
   local v = redis.call('GET', key)
   if not v then return end
-  local ends = tonumber(string.match(v, '^(%d+)'))
-  if ends <= now then redis.call('DEL', key) else redis.call('PEXPIREAT', key, ends) end
+  local ends, id = string.match(v, '^(%d+)[:=](.*)$')
+  if id ~= t.i then return end
+  if tonumber(ends) <= now then redis.call('DEL', key) else redis.call('SET', key, ends .. '=' .. id, 'PXAT', ends) end
 end
 local cancels = nil
 local function cancel_reason(base, t)
@@ -204,7 +213,8 @@ end
  * replaced by a later push with its key while it waits).
  * Replies {status, id}: `ok`, `dup` (the live item's id), `full` (nothing
  * done: `reject` and `block`), `dropped` (`drop-newest`: accepted and
- * dead-lettered `maxlen`), `replaced` (the live item's id: this payload took its place).
+ * dead-lettered `maxlen`), `replaced` (the live item's id: this payload took its place), `shared` (a
+ * submit's duplicate of a live item: its outcome goes to this submit too).
  */
 export const PUSH = `${COMMON}
 local now = now_ms()
@@ -215,22 +225,21 @@ if dkey ~= '' then
   dedupe = base .. ':dedupe:' .. dkey
   local live = redis.call('GET', dedupe)
   if live then
-    local live_id = string.match(live, '^%d+:(.*)$')
+    local mark, live_id = string.match(live, '^%d+([:=])(.*)$')
     redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
+    if mark == '=' then return {'dup', live_id} end -- settled: nothing to share
     local v = ARGV[17] == '1' and redis.call('HGET', base .. ':data', live_id)
     if v and string.sub(v, 1, 1) == 'w' then
-      -- 'replace': the live item still waits, so this push's payload takes its place; its submit shares the outcome
+      -- 'replace': the live item still waits, so this push's payload takes its place
       redis.call('HSET', base .. ':data', live_id, 'w|' .. ARGV[1])
-      if ARGV[10] ~= '' then
-        local more = redis.call('HGET', base .. ':replyto', live_id)
-        if not more then
-          redis.call('HSET', base .. ':replyto', live_id, ARGV[10])
-        elseif not string.find(',' .. more .. ',', ',' .. ARGV[10] .. ',', 1, true) then
-          redis.call('HSET', base .. ':replyto', live_id, more .. ',' .. ARGV[10])
-        end
-      end
       redis.call('HINCRBY', KEYS[3], 'replaced', 1)
+      if ARGV[10] ~= '' then reply_to(base, live_id, ARGV[10]) end
       return {'replaced', live_id}
+    end
+    -- a duplicate of a live item: a submit shares its outcome (SQS FIFO's deduplication)
+    if ARGV[10] ~= '' then
+      reply_to(base, live_id, ARGV[10])
+      return {'shared', live_id}
     end
     return {'dup', live_id}
   end

@@ -177,7 +177,9 @@ export interface RedisQueueOptions<T, R> extends RedisPartOptions {
    * `RedisTokenBucket` (one rate for every worker that shares it), or an
    * array of them (an attempt starts once every one granted). A worker
    * holds a grant before it reads an item, so an item never waits for a
-   * token while its visibility timeout runs. Local limiters in an array
+   * token while its visibility timeout runs; a grant taken while the queue
+   * was empty is used by the next item, so starts may run ahead of the
+   * limiter's timeline by one per worker (never more). Local limiters in an array
    * are taken together, none while another refuses (as Queue's); a shared
    * one is asked after them, so their tokens may be spent while it makes
    * the worker wait — the rate runs under, never over. A limiter with

@@ -61,18 +61,20 @@ export type { GroupRateLimiter, RedisPushOptions, RedisQueueDedupeOptions, Redis
  * and `:stream:levels` (other priorities, and those in use), `:delayed`
  * (sorted set by due time), `:counts` (hash), `:group:<group>` (list: a
  * group's items behind those out — in the stream, running or in a backoff),
- * `:groups` (hash: group → items out), `:dedupe:<key>` (the key's window end and
- * item id, `:` between them while the item is live, `=` once settled), `:replyto` (hash: id → the processes whose
- * duplicate or replacing submits wait for it), `:results:<process>` (for `submit`), `:cancelled` (hash: id →
- * sequence number and reason, until met), with `dedupe.mode: 'replace'`
- * `:data` (hash: id → the latest payload, while live), and the dead letter's.
+ * `:groups` (hash: group → items out), `:dedupe:<key>` (the key's window
+ * end and item id, `:` between them while the item is live, `=` once
+ * settled), `:replyto` (hash: id → the processes whose duplicate or
+ * replacing submits wait for it), `:results:<process>` (for `submit`),
+ * `:cancelled` (hash: id → sequence number and reason, until met), with
+ * `dedupe.mode: 'replace'` `:data` (hash: id → the latest payload, while
+ * live), and the dead letter's.
  *
  * Differences from Queue, by design: `stats`, `size`, `inFlight`,
  * `clear()` and `metrics()` are promises (the numbers live in Redis);
  * there is no `tryPush` (no push can be decided without a round trip);
  * `close()` leaves waiting items in Redis for the other processes
- * (`unprocessed` is empty; `returned` counts only `clear()`); `'block'` asks Redis again
- * every `pollMs` for room; a visibility timeout always applies (30 s by
+ * (`unprocessed` is empty; `returned` counts only `clear()`); `'block'`
+ * asks Redis again every `pollMs` for room; a visibility timeout always applies (30 s by
  * default: a killed worker's items must come back); a TTL is checked when
  * the item would start, against the server's clock as last read (to within
  * `pollMs`); the retry backoff's decorrelated jitter starts afresh each

@@ -114,13 +114,14 @@ describe.runIf(redisAvailable)('RedisQueue across processes', () => {
     const name = `kill-${Date.now()}`;
     const { producer, list, close } = await setup(name);
     const total = 3_000;
-    const workers = await startWorkers(4, (i) => [redis.server.port, name, 16, 0, total, i % 2 ? 'ioredis' : 'node-redis', 1_500, 50]);
+    const workers = await startWorkers(4, (i) => [redis.server.port, name, 16, 0, total, i % 2 ? 'ioredis' : 'node-redis', 1_500, 200]);
     const ids = await pushAll(
       producer,
       Array.from({ length: total }, (_, n) => ({ n })),
     );
-    // A third of the way through, while the victim holds items: its attempts take 50 ms, 16 at a time, so the ones it
-    // had started and not finished when the lists were read are still running when the kill lands a few ms later.
+    // A third of the way through, while the victim holds items: its attempts take 200 ms, 16 at a time, so the ones it
+    // had started and not finished when the lists were read are still running when the kill lands. (At 50 ms a loaded
+    // CI machine once took longer than that to read the lists: the victim had finished all it held, and held nothing.)
     const victim = workers[0]!.child.pid!;
     for (;;) {
       const [done, starts] = await Promise.all([list('done'), list('starts')]);

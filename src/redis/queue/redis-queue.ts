@@ -29,6 +29,7 @@ import {
 import { Pull } from './pull.js';
 import { Results } from './results.js';
 import { QueueKeys } from './keys.js';
+import { StatsWatch } from './watch.js';
 import { QueueWorker, type WorkerHost } from './worker.js';
 import { cancelItem, clearWaiting, defaultReason } from './cancels.js';
 
@@ -112,6 +113,8 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
   #results: Results | undefined;
   /** Pull mode, while iterated. */
   #pull: Pull<T> | undefined;
+  /** The watchers' loop (`onIdle`, `onEmpty`, `onSizeBelow`). */
+  #watch: StatsWatch | undefined;
 
   /**
    * @param options - see {@link RedisQueueOptions}.
@@ -423,8 +426,9 @@ export class RedisQueue<T, R = unknown> extends Emitting<QueueEvents<T, R>> {
     return { id, duplicate, dropped: status === 'dropped', replaced: status === 'replaced' };
   }
 
-  /** Asks Redis for the counters until `met` holds of them (every `pollMs`, at most 50 ms). */
-  async #until(met: (s: QueueStats) => boolean): Promise<void> {
-    while (!met(await this.stats)) await new Promise((resolve) => setTimeout(resolve, Math.min(this.#c.pollMs, 50)));
+  /** Resolves once `met` holds of the counters, asked every `pollMs` (at most 50 ms) on one loop for every watcher. */
+  #until(met: (s: QueueStats) => boolean): Promise<void> {
+    this.#watch ??= new StatsWatch(() => this.stats, Math.min(this.#c.pollMs, 50));
+    return this.#watch.until(met);
   }
 }

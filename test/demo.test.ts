@@ -42,7 +42,7 @@ describe('npm run demo', () => {
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(result.stderr).not.toMatch(/Error/);
-    expect(result.status).toBe(0);
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/books balance/);
     // The HTML report, written by default, its path printed (test/report.test.ts opens one in Chromium).
     expect(result.stdout).toContain(`report: ${report}`);
@@ -74,7 +74,7 @@ describe('npm run demo', () => {
     const summary = (args: string[]) => {
       const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
       const result = run(['--rounds', '1', '--seed', '7', '--json', json, ...args]);
-      expect(result.status).toBe(0);
+      expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
       const s = JSON.parse(readFileSync(json, 'utf8'));
       rmSync(dirname(json), { recursive: true, force: true });
       return s;
@@ -109,7 +109,7 @@ describe('npm run demo', () => {
       '--json',
       json,
     ]);
-    expect(result.status).toBe(0);
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     const s = JSON.parse(readFileSync(json, 'utf8'));
     rmSync(dirname(json), { recursive: true, force: true });
     expect(s.redrive.redriven + s.redrive.failed).toBeGreaterThan(0);
@@ -121,7 +121,7 @@ describe('npm run demo', () => {
     const summary = (args: string[]) => {
       const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
       const result = run(['--rounds', '2', '--json', json, ...args]);
-      expect(result.status).toBe(0);
+      expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
       const s = JSON.parse(readFileSync(json, 'utf8'));
       rmSync(dirname(json), { recursive: true, force: true });
       return { s, stdout: result.stdout };
@@ -142,7 +142,7 @@ describe('npm run demo', () => {
   it('fans the deliveries out to an audit log and a live per-minute tally, and balances batches over three receivers by weight', () => {
     const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
     const result = run(['--rounds', '2', '--receivers', '3', '--json', json]);
-    expect(result.status).toBe(0);
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     const s = JSON.parse(readFileSync(json, 'utf8'));
     rmSync(dirname(json), { recursive: true, force: true });
     expect(s.balanced).toBe(true);
@@ -168,7 +168,7 @@ describe('npm run demo', () => {
         const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
         const result = run(['--rounds', '1', '--rate', '100', '--redis', server.url, '--workers', '4', '--json', json]);
         expect(result.stderr).not.toMatch(/Error/);
-        expect(result.status).toBe(0);
+        expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
         const s = JSON.parse(readFileSync(json, 'utf8'));
         rmSync(dirname(json), { recursive: true, force: true });
         expect(s.balanced).toBe(true);
@@ -218,7 +218,7 @@ describe('npm run demo', () => {
       try {
         const json = join(mkdtempSync(join(tmpdir(), 'sluice-demo-test-')), 'summary.json');
         const result = run(['--rounds', '1', '--rate', '100', '--redis', server.url, '--workers', '4', '--kill-one', '--json', json]);
-        expect(result.status).toBe(0);
+        expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
         const s = JSON.parse(readFileSync(json, 'utf8'));
         rmSync(dirname(json), { recursive: true, force: true });
         expect(s.balanced).toBe(true);
@@ -239,7 +239,7 @@ describe('npm run demo', () => {
 
   it('prints help and exits 0', () => {
     const result = run(['--help']);
-    expect(result.status).toBe(0);
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/--rounds N/);
     expect(result.stdout).toMatch(/marked\s+\* depend on timing/);
   });

@@ -307,6 +307,16 @@ describe.runIf(redisAvailable).each(CLIENTS)("RedisQueue's flow control on a rea
     await broken.onIdle();
     expect(String(errors[0])).toContain('RedisQueue: groupRateLimit("z") must give a limiter with tryAcquire and waitTime, got an object');
     expect(await broken.stats).toMatchObject({ accepted: 1, failed: 1, deadLettered: 1 });
+    // close() waits for a limiter still answering, then for the deferral it asks for (a "never" waits an hour at most).
+    let answer: ((ok: boolean) => void) | undefined;
+    const slow = { tryAcquire: () => new Promise<boolean>((resolve) => (answer = resolve)), waitTime: () => Number.POSITIVE_INFINITY };
+    const gated = queue<{ g: string }, void>({ name: fresh(), groupBy: (x) => x.g, groupRateLimit: () => slow, handler });
+    await gated.push({ g: 'y' });
+    await until(() => answer !== undefined);
+    const closing = gated.close({ drain: false });
+    answer!(false);
+    await closing;
+    expect(await gated.stats).toMatchObject({ accepted: 1, waiting: 1, inFlight: 0, completed: 0 });
     expect(() => queue({ name: 'x', groupRateLimit: 3 as never })).toThrow(
       "RedisQueue: groupRateLimit must be { ratePerSecond, burst } or a function of the group's key, got 3",
     );

@@ -106,11 +106,12 @@ export class Attempts<T, R> {
       try {
         granted = await limiter.tryAcquire(1);
       } finally {
-        this.running--;
+        this.#ran();
         if (granted) this.#start(h, item);
       }
       if (granted) return;
-      const delayMs = Math.max(1, Math.ceil(Number(await limiter.waitTime(1)) || 1));
+      // At most an hour at a time: a limiter that says "never" (a burst under one token) is asked again then.
+      const delayMs = Math.min(3_600_000, Math.max(1, Math.ceil(Number(await limiter.waitTime(1)) || 1)));
       if (await host.settler.settle(record(h, 'defer', { delayMs }))) host.schedule(delayMs);
     })();
     // A limiter that fails: the item goes back unseen (another try, here or elsewhere), the error reported.
@@ -122,6 +123,14 @@ export class Attempts<T, R> {
         })
         .finally(() => host.pump()),
     );
+  }
+
+  /** A slot held here was freed: `settled()` may be waiting for none to be held. */
+  #ran(): void {
+    if (--this.running === 0 && this.#idle !== undefined) {
+      this.#idle();
+      this.#idle = undefined;
+    }
   }
 
   /** Starts the attempt: its handler runs here, its deadline set. */
@@ -227,10 +236,7 @@ export class Attempts<T, R> {
   #end(attempt: Attempt<T>, ok: boolean, outcome: unknown): void {
     if (attempt.done) return;
     attempt.done = true;
-    if (--this.running === 0 && this.#idle !== undefined) {
-      this.#idle();
-      this.#idle = undefined;
-    }
+    this.#ran();
     const host = this.#host;
     host.metrics?.ran(host.timers.now(), Date.now() - attempt.startedAt);
     const flow = this.flow;
